@@ -1,0 +1,3 @@
+from ferclean.cli import main
+
+main()

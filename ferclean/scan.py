@@ -1,0 +1,120 @@
+"""Index a ``<split>/<class>/<image>`` (or flat ``<class>/<image>``) tree into a manifest."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+import pandas as pd
+
+from ferclean.console import parallel_map
+from ferclean.errors import FercleanError
+from ferclean.images import IMAGE_SUFFIXES, inspect_image
+from ferclean.labels import SPLIT_ALIASES, normalise_class, normalise_split
+from ferclean.manifest import Manifest, normalise_frame
+
+
+@dataclass
+class Listing:
+    """Image files found under a root, with their split and class, before any decoding."""
+
+    frame: pd.DataFrame
+    ignored: list[str] = field(default_factory=list)
+
+
+def _visible_dirs(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _class_dir(folder: Path, root: Path, extra: Iterable[str]) -> str:
+    label = normalise_class(folder.name, extra)
+    if label is None:
+        raise FercleanError(
+            f"Unknown class folder '{folder.relative_to(root)}'; rename it or declare it with --classes {folder.name.lower()}."
+        )
+    return label
+
+
+def list_images(root: str | Path, extra_classes: Iterable[str] = ()) -> Listing:
+    """Find every image under ``root`` and read split and class from its folders.
+
+    The layout is detected from the top-level folders: all split names (``train``,
+    ``PublicTest``...) means ``<split>/<class>/``; all class names means a flat
+    ``<class>/`` tree with an empty split. Files that are not images are listed in
+    ``ignored``; images inside a class folder's sub-folders belong to that class.
+    """
+    root = Path(root)
+    if not root.exists():
+        raise FercleanError(f"Dataset folder {root} does not exist.")
+    if not root.is_dir():
+        raise FercleanError(f"{root} is not a folder; give a dataset folder or a manifest .csv.")
+    extra = list(extra_classes)
+    top = _visible_dirs(root)
+    if not top:
+        raise FercleanError(f"Dataset folder {root} has no class or split sub-folders.")
+    split_of = {d: normalise_split(d.name) for d in top}
+    if all(split_of.values()):
+        class_dirs = [(split_of[s], c) for s in top for c in _visible_dirs(s)]
+    else:
+        stray = [d for d in top if split_of[d] is None and normalise_class(d.name, extra) is None]
+        if stray or any(split_of.values()):
+            bad = (stray or top)[0]
+            raise FercleanError(
+                f"Folder '{bad.name}' in {root} is neither a split ({', '.join(sorted(SPLIT_ALIASES))})"
+                f" nor a known class; declare a class with --classes {bad.name.lower()}."
+            )
+        class_dirs = [("", c) for c in top]
+    rows, ignored = [], []
+    for split, folder in class_dirs:
+        label = _class_dir(folder, root, extra)
+        for file in sorted(folder.rglob("*")):
+            if not file.is_file() or file.name.startswith("."):
+                continue
+            relative = file.relative_to(root).as_posix()
+            if file.suffix.lower() in IMAGE_SUFFIXES:
+                rows.append({"path": relative, "split": split, "label": label})
+            else:
+                ignored.append(relative)
+    if not rows:
+        raise FercleanError(f"No images found under {root} (looked for {', '.join(sorted(IMAGE_SUFFIXES))}).")
+    frame = pd.DataFrame(rows).sort_values("path", kind="stable").reset_index(drop=True)
+    return Listing(frame=frame, ignored=ignored)
+
+
+def describe_images(frame: pd.DataFrame, root: Path, hash_method: str, jobs: int | None = None) -> pd.DataFrame:
+    """Decode every listed image (in parallel) and fill size, hashes and status.
+
+    Unreadable files stay in the table with ``status=drop`` and the reason in ``note``,
+    so that they are reported rather than silently lost.
+    """
+    paths = [str(root / p) for p in frame["path"]]
+    infos = parallel_map(partial(inspect_image, hash_method=hash_method), paths, "Reading images", jobs)
+    described = pd.DataFrame(infos, index=frame.index)
+    out = frame.copy()
+    for column in ("width", "height", "sha256", "phash", "phash_flip"):
+        out[column] = described[column] if column in described else pd.NA
+    unreadable = described["error"].fillna("") != ""
+    out["status"] = "keep"
+    out.loc[unreadable, "status"] = "drop"
+    out["note"] = ""
+    out.loc[unreadable, "note"] = "unreadable: " + described.loc[unreadable, "error"]
+    return out
+
+
+def scan_dataset(
+    root: str | Path, extra_classes: Iterable[str] = (), hash_method: str = "phash", jobs: int | None = None
+) -> tuple[Manifest, Listing]:
+    """List and decode a dataset folder into a manifest whose paths are relative to ``root``."""
+    root = Path(root).resolve()
+    listing = list_images(root, extra_classes)
+    frame = describe_images(listing.frame, root, hash_method, jobs)
+    frame["source"] = root.name
+    manifest = Manifest(frame=normalise_frame(frame), root=root, meta={"hash": hash_method})
+    return manifest, listing
+
+
+def unreadable_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows scan marked as unreadable, for the report."""
+    return frame[frame["note"].str.startswith("unreadable:")]
