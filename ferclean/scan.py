@@ -84,22 +84,24 @@ def list_images(root: str | Path, extra_classes: Iterable[str] = ()) -> Listing:
 
 
 def describe_images(frame: pd.DataFrame, root: Path, hash_method: str, jobs: int | None = None) -> pd.DataFrame:
-    """Decode every listed image (in parallel) and fill size, hashes and status.
+    """Decode every row's image (in parallel) and fill size and hashes.
 
     Unreadable files stay in the table with ``status=drop`` and the reason in ``note``,
-    so that they are reported rather than silently lost.
+    so that they are reported rather than silently lost; other rows keep their status
+    (``keep`` when they had none).
     """
-    paths = [str(root / p) for p in frame["path"]]
+    paths = [str(Path(root) / p) for p in frame["path"]]
     infos = parallel_map(partial(inspect_image, hash_method=hash_method), paths, "Reading images", jobs)
     described = pd.DataFrame(infos, index=frame.index)
     out = frame.copy()
     for column in ("width", "height", "sha256", "phash", "phash_flip"):
         out[column] = described[column] if column in described else pd.NA
     unreadable = described["error"].fillna("") != ""
-    out["status"] = "keep"
+    status = out["status"] if "status" in out else pd.Series("", index=out.index)
+    out["status"] = status.where(status != "", "keep")
     out.loc[unreadable, "status"] = "drop"
-    out["note"] = ""
-    out.loc[unreadable, "note"] = "unreadable: " + described.loc[unreadable, "error"]
+    note = out["note"] if "note" in out else pd.Series("", index=out.index)
+    out["note"] = note.where(~unreadable, "unreadable: " + described["error"].fillna(""))
     return out
 
 
@@ -115,6 +117,27 @@ def scan_dataset(
     return manifest, listing
 
 
+def unreadable_mask(frame: pd.DataFrame) -> pd.Series:
+    """Rows scan marked as unreadable."""
+    return frame["note"].str.startswith("unreadable:")
+
+
 def unreadable_rows(frame: pd.DataFrame) -> pd.DataFrame:
     """Rows scan marked as unreadable, for the report."""
-    return frame[frame["note"].str.startswith("unreadable:")]
+    return frame[unreadable_mask(frame)]
+
+
+def ensure_hashes(manifest: Manifest, hash_method: str, jobs: int | None = None) -> Manifest:
+    """The manifest with perceptual hashes of ``hash_method`` for every readable row.
+
+    Hashes already in the manifest are reused when they were made with the same method,
+    so re-running dedupe after scan decodes nothing.
+    """
+    frame = manifest.frame
+    readable = ~unreadable_mask(frame)
+    stale = readable if manifest.meta.get("hash", "phash") != hash_method else readable & (frame["phash"] == "")
+    if stale.any():
+        refreshed = describe_images(frame[stale], manifest.root, hash_method, jobs)
+        frame = frame.copy()
+        frame.loc[stale, refreshed.columns] = refreshed
+    return manifest.with_frame(normalise_frame(frame), hash=hash_method)

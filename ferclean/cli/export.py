@@ -1,0 +1,77 @@
+"""``ferclean export``: write a manifest out as a ``<split>/<class>/<file>`` folder tree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from ferclean.cli.common import classes_option, hash_option, jobs_option, load_input
+from ferclean.console import console, progress_bar
+from ferclean.errors import FercleanError
+from ferclean.export import MODES, check_sources, existing_files, export_tree, plan_export
+from ferclean.manifest import kept
+from ferclean.tables import distribution_table, split_class_counts
+
+
+@click.command()
+@click.argument("source", metavar="MANIFEST_OR_DATASET", type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder to create.")
+@click.option(
+    "--mode",
+    type=click.Choice(MODES),
+    default="copy",
+    show_default=True,
+    help="copy the images, or hard-link / symlink them to save space.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Write into a non-empty --out: replaces files at the exported names, leaves every other file there.",
+)
+@classes_option
+@hash_option
+@jobs_option
+def export(
+    source: Path, out_dir: Path, mode: str, force: bool, classes: str | None, hash_method: str, jobs: int | None
+) -> None:
+    """Materialise MANIFEST_OR_DATASET as OUT/<split>/<class>/<file> (OUT/<class>/<file> when the
+    manifest has no splits).
+
+    Dropped images are left out and relabelled ones go under their new class. Two images
+    with the same file name in one folder both get a short hash of their source path added
+    to the name. Source images are only read, never moved or changed.
+
+    \b
+    Example:
+      ferclean export manifests/fer2013-split.csv --out exported/fer2013-clean --mode hardlink
+    """
+    manifest = load_input(source, classes, hash_method, jobs)
+    plan = plan_export(manifest)
+    if plan.empty:
+        raise FercleanError("The manifest has no kept image to export.")
+    present = existing_files(out_dir)
+    if present and not force:
+        raise FercleanError(
+            f"--out {out_dir} is not empty ({len(present):,} file(s)); choose a new folder or pass --force"
+            " (it replaces files at the exported names and leaves the others)."
+        )
+    check_sources(plan, out_dir)
+    with progress_bar() as bar:
+        task = bar.add_task(f"Exporting ({mode})", total=len(plan))
+        written = export_tree(plan, out_dir, mode, lambda: bar.advance(task))
+
+    exported_names = {str(out_dir / d) for d in plan["dest"]}
+    unrelated = sum(1 for p in present if str(p) not in exported_names)
+    console.print(distribution_table(split_class_counts(manifest.frame), f"Exported to {out_dir}"))
+    table = Table(title="Export summary", show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    table.add_row(f"images written ({mode})", f"{written:,}")
+    table.add_row("dropped images left out", f"{int((~kept(manifest.frame)).sum()):,}")
+    table.add_row("renamed for a name clash (hash suffix)", f"{int(plan['renamed'].sum()):,}")
+    if present:
+        table.add_row("files replaced (--force)", f"{len(present) - unrelated:,}")
+        table.add_row("other files already there, left untouched", f"{unrelated:,}")
+    console.print(table)

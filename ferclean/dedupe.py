@@ -1,0 +1,189 @@
+"""Exact and near-duplicate detection, cross-split leakage, label conflicts and resolution.
+
+Pure functions on manifest tables: the CLI (``ferclean.cli.dedupe``) does the I/O.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+
+from ferclean.clusters import cluster_ids
+from ferclean.hashing import hex_to_uint64
+from ferclean.manifest import effective_labels
+from ferclean.search import find_pairs, hamming
+
+#: Near-duplicate threshold in bits of a 64-bit phash. On FER2013 (bench/dedupe_bench.py
+#: prints the distance histogram) 15 of 16 sampled pairs at 4 bits were the same photo
+#: (re-crops, contrast changes, small shifts), 12 of 16 at 6 bits and 1 of 6 at 8 bits; pair
+#: counts jump from 8 bits on (6.8k at 8, 38k at 10). Raise it with --threshold to catch more.
+DEFAULT_THRESHOLD = 4
+
+POLICIES = ("report", "keep-one")
+CONFLICT_ACTIONS = ("review", "drop", "majority")
+
+#: Which copy keep-one keeps first: evaluation splits are never thinned to fix a leak.
+_SPLIT_PRIORITY = {"test": 0, "val": 1, "train": 2}
+
+PAIR_COLUMNS = ("a", "b", "distance", "kind")
+
+
+def hashed_rows(frame: pd.DataFrame) -> np.ndarray:
+    """Positions of rows that have a perceptual hash (i.e. were readable)."""
+    return np.flatnonzero(frame["phash"].to_numpy() != "")
+
+
+def find_duplicate_pairs(frame: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD, method: str = "auto") -> pd.DataFrame:
+    """Pairs of row positions ``a < b`` that are duplicates, with their distance and kind.
+
+    ``kind`` is ``exact`` (same decoded pixels), ``mirror`` (closest to the other's
+    horizontal flip) or ``near``. A row's own mirror never matches itself.
+    """
+    rows = hashed_rows(frame)
+    n = len(rows)
+    direct = hex_to_uint64(frame["phash"].to_numpy()[rows])
+    flipped = hex_to_uint64(frame["phash_flip"].to_numpy()[rows])
+    found = find_pairs(np.concatenate([direct, flipped]), threshold, method) % max(n, 1)
+    found = found[found[:, 0] != found[:, 1]]
+    found.sort(axis=1)
+    exact = _exact_pairs(frame["sha256"].to_numpy()[rows])
+    both = np.unique(np.concatenate([found, exact]), axis=0) if len(found) or len(exact) else np.empty((0, 2), int)
+    i, j = both[:, 0], both[:, 1]
+    d_direct = hamming(direct[i], direct[j]).astype(np.int64)
+    # Both-mirrored is a direct match seen through the flip; one-mirrored is a mirror copy.
+    d_direct = np.minimum(d_direct, hamming(flipped[i], flipped[j]))
+    d_mirror = np.minimum(hamming(direct[i], flipped[j]), hamming(flipped[i], direct[j])).astype(np.int64)
+    same_pixels = frame["sha256"].to_numpy()[rows][i] == frame["sha256"].to_numpy()[rows][j]
+    kind = np.where(same_pixels, "exact", np.where(d_mirror < d_direct, "mirror", "near"))
+    distance = np.where(same_pixels, 0, np.minimum(d_direct, d_mirror))
+    pairs = pd.DataFrame({"a": rows[i], "b": rows[j], "distance": distance, "kind": kind})
+    return pairs.sort_values(["a", "b"], ignore_index=True)
+
+
+def _exact_pairs(digests: np.ndarray) -> np.ndarray:
+    """Position pairs sharing a pixel digest."""
+    series = pd.Series(digests)
+    series = series[series.duplicated(keep=False)]
+    pairs = [pair for members in series.groupby(series).groups.values() for pair in combinations(sorted(members), 2)]
+    return np.array(pairs, dtype=np.int64).reshape(-1, 2)
+
+
+def assign_groups(frame: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with ``group`` set to a cluster id for duplicates and NA for singletons."""
+    ids = cluster_ids(len(frame), pairs[["a", "b"]].to_numpy(), frame["path"].tolist())
+    out = frame.copy()
+    out["group"] = pd.array(np.where(ids >= 0, ids, 0), dtype="Int64")
+    out.loc[ids < 0, "group"] = pd.NA
+    return out
+
+
+def cluster_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per duplicate group: size, splits and labels it spans, leak and conflict flags."""
+    members = frame[frame["group"].notna()].assign(effective=effective_labels(frame))
+    if members.empty:
+        return pd.DataFrame(columns=["size", "splits", "labels", "cross_split", "conflict"])
+    grouped = members.groupby("group")
+    table = pd.DataFrame(
+        {
+            "size": grouped.size(),
+            "splits": grouped["split"].agg(lambda s: "+".join(sorted(set(s)))),
+            "labels": grouped["effective"].agg(lambda s: "+".join(sorted(set(s)))),
+        }
+    )
+    table["cross_split"] = table["splits"].str.contains(r"\+", regex=True)
+    table["conflict"] = table["labels"].str.contains(r"\+", regex=True)
+    return table
+
+
+def leakage_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per split pair (``train/test``...): duplicate groups spanning both and images in them."""
+    members = frame[frame["group"].notna()]
+    splits = sorted(set(members["split"]) - {""}, key=lambda s: _SPLIT_PRIORITY.get(s, 9), reverse=True)
+    rows = []
+    for first, second in combinations(splits, 2):
+        spans = members.groupby("group")["split"].agg(lambda s, f=first, g=second: {f, g} <= set(s))
+        leaking = spans[spans].index
+        images = members[members["group"].isin(leaking) & members["split"].isin([first, second])]
+        rows.append({"splits": f"{first}/{second}", "groups": len(leaking), "images": len(images)})
+    return pd.DataFrame(rows, columns=["splits", "groups", "images"])
+
+
+def resolve(frame: pd.DataFrame, policy: str = "report", on_conflict: str = "review") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Apply a resolution policy; return the new frame and one action row per changed image.
+
+    ``keep-one`` keeps one member per group (test before val before train, then the larger
+    image, then the first path) and drops the others. Groups whose members disagree on the
+    label are handled by ``on_conflict``: ``review`` marks them all for a person, ``drop``
+    drops them all, ``majority`` keeps a copy with the majority label (a tie goes to review).
+    ``report`` changes nothing.
+    """
+    if policy not in POLICIES:
+        raise ValueError(f"unknown policy {policy!r}")
+    if on_conflict not in CONFLICT_ACTIONS:
+        raise ValueError(f"unknown conflict action {on_conflict!r}")
+    out = frame.copy()
+    actions: list[dict] = []
+    if policy == "report":
+        return out, pd.DataFrame(actions, columns=_ACTION_COLUMNS)
+    labels = effective_labels(out)
+    live = out[out["group"].notna() & (out["status"] != "drop")]
+    for group, members in live.groupby("group"):
+        counts = labels[members.index].value_counts()
+        candidates = members
+        if len(counts) > 1:
+            top = counts[counts == counts.max()]
+            if on_conflict == "drop" or (on_conflict == "majority" and len(top) == 1):
+                reason = f"label conflict in group {group} ({'/'.join(sorted(counts.index))})"
+                losers = members.index if on_conflict == "drop" else members.index[labels[members.index] != top.index[0]]
+                _mark(out, losers, "drop", reason, actions)
+                candidates = members.drop(losers)
+            else:
+                _mark(out, members.index, "review", f"label conflict in group {group}: {'/'.join(sorted(counts.index))}", actions)
+                continue
+        if len(candidates) > 1:
+            keeper = _keeper(candidates)
+            extra = candidates.index.drop(keeper)
+            _mark(out, extra, "drop", f"duplicate of {out.at[keeper, 'path']} (group {group})", actions)
+    return out, pd.DataFrame(actions, columns=_ACTION_COLUMNS)
+
+
+_ACTION_COLUMNS = ["path", "split", "label", "group", "action", "reason"]
+
+
+def _keeper(members: pd.DataFrame) -> int:
+    order = members.assign(
+        _priority=members["split"].map(_SPLIT_PRIORITY).fillna(9),
+        _area=-(members["width"].fillna(0) * members["height"].fillna(0)).astype("int64"),
+    ).sort_values(["_priority", "_area", "path"], kind="stable")
+    return order.index[0]
+
+
+def _mark(frame: pd.DataFrame, index: pd.Index, status: str, reason: str, actions: list[dict]) -> None:
+    for i in index:
+        frame.at[i, "status"] = status
+        frame.at[i, "note"] = "; ".join(filter(None, [frame.at[i, "note"], reason]))
+        actions.append(
+            {
+                "path": frame.at[i, "path"],
+                "split": frame.at[i, "split"],
+                "label": frame.at[i, "label"],
+                "group": frame.at[i, "group"],
+                "action": status,
+                "reason": reason,
+            }
+        )
+
+
+def worst_pairs(frame: pd.DataFrame, pairs: pd.DataFrame, limit: int = 40) -> pd.DataFrame:
+    """Pairs to show first: cross-split label conflicts, then leaks, then conflicts, closest first."""
+    a, b = frame.iloc[pairs["a"]], frame.iloc[pairs["b"]]
+    labels = effective_labels(frame)
+    ranked = pairs.assign(
+        cross_split=a["split"].to_numpy() != b["split"].to_numpy(),
+        conflict=labels.iloc[pairs["a"]].to_numpy() != labels.iloc[pairs["b"]].to_numpy(),
+    )
+    ranked["severity"] = 2 * ranked["cross_split"].astype(int) + ranked["conflict"].astype(int)
+    ranked = ranked.sort_values(["severity", "distance", "a", "b"], ascending=[False, True, True, True], kind="stable")
+    return ranked.head(limit).reset_index(drop=True)

@@ -1,0 +1,121 @@
+"""Materialise a manifest as a ``<split>/<class>/<file>`` folder tree that any trainer can read.
+
+Planning (which source goes where) is pure and checked in full before a single file is
+written; writing never opens a source for writing: an existing destination is unlinked
+before it is replaced, so a hard link or symlink left by an earlier export cannot carry a
+write through to the original image.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
+
+import pandas as pd
+
+from ferclean.errors import FercleanError
+from ferclean.manifest import Manifest, effective_labels, kept
+
+MODES: tuple[str, ...] = ("copy", "hardlink", "symlink")
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()[:8]
+
+
+def plan_export(manifest: Manifest) -> pd.DataFrame:
+    """Where each kept image goes: columns ``source`` (absolute), ``dest`` (relative), ``split``,
+    ``label`` and ``renamed``.
+
+    Relabelled images go under their new class; flat manifests (empty split) give
+    ``<class>/<file>``. Files that would share a name in one folder all get a short hash of
+    their source path appended to the stem, so the names do not depend on row order.
+    """
+    frame = manifest.frame
+    keep = kept(frame)
+    rows = frame.loc[keep]
+    labels = effective_labels(frame)[keep]
+    if (labels == "").any():
+        raise FercleanError(f"{int((labels == '').sum())} kept image(s) have no label; label or drop them before exporting.")
+    sources = [str(Path(manifest.root) / p) for p in rows["path"]]
+    names = [PurePosixPath(str(p).replace("\\", "/")).name for p in rows["path"]]
+    folders = [f"{s}/{c}" if s else c for s, c in zip(rows["split"], labels)]
+    plan = pd.DataFrame(
+        {"source": sources, "folder": folders, "name": names, "split": rows["split"].to_numpy(), "label": labels.to_numpy()}
+    )
+    clash = plan.duplicated(["folder", "name"], keep=False)
+    stems = plan["name"].map(lambda n: PurePosixPath(n).stem)
+    suffixes = plan["name"].map(lambda n: PurePosixPath(n).suffix)
+    hashed = stems + "-" + plan["source"].map(_short_hash) + suffixes
+    plan["name"] = plan["name"].where(~clash, hashed)
+    plan["renamed"] = clash
+    plan["dest"] = plan["folder"] + "/" + plan["name"]
+    still = plan["dest"][plan["dest"].duplicated()]
+    if not still.empty:
+        raise FercleanError(
+            f"Two kept rows export to the same file {still.iloc[0]} (the manifest lists one source twice?);"
+            " drop one of them first."
+        )
+    return plan[["source", "dest", "split", "label", "renamed"]].reset_index(drop=True)
+
+
+def check_sources(plan: pd.DataFrame, out_dir: Path) -> None:
+    """Refuse missing sources, and any destination that is a source file itself (it would be replaced)."""
+    missing = [s for s in plan["source"] if not os.path.isfile(s)]
+    if missing:
+        raise FercleanError(f"{len(missing)} source image(s) are missing, e.g. {missing[0]}; nothing was exported.")
+    sources = {os.path.realpath(s) for s in plan["source"]}
+    # Resolve the folders but not the file itself: a symlink left by an earlier export is
+    # replaced, not followed.
+    folders = {f: Path(os.path.realpath(out_dir / f)) for f in {str(PurePosixPath(d).parent) for d in plan["dest"]}}
+    for dest in plan["dest"]:
+        target = folders[str(PurePosixPath(dest).parent)] / PurePosixPath(dest).name
+        if str(target) in sources:
+            raise FercleanError(f"Exporting into {out_dir} would overwrite the source image {target}; choose another --out.")
+
+
+def existing_files(out_dir: Path) -> list[Path]:
+    """Every file or link under ``out_dir`` (empty when it does not exist)."""
+    if not out_dir.exists():
+        return []
+    if not out_dir.is_dir():
+        raise FercleanError(f"--out {out_dir} exists and is not a folder.")
+    return [p for p in out_dir.rglob("*") if p.is_file() or p.is_symlink()]
+
+
+def _place(source: str, dest: Path, mode: str) -> None:
+    if dest.is_symlink() or dest.exists():
+        dest.unlink()
+    if mode == "copy":
+        shutil.copy2(source, dest)
+    elif mode == "hardlink":
+        try:
+            os.link(source, dest)
+        except OSError as exc:
+            raise FercleanError(
+                f"Cannot hard-link {source} into {dest.parent} ({exc.strerror}); hard links need one file system:"
+                " use --mode copy or --mode symlink."
+            ) from None
+    elif mode == "symlink":
+        os.symlink(os.path.realpath(source), dest)
+    else:
+        raise FercleanError(f"Unknown export mode {mode!r}; use one of {', '.join(MODES)}.")
+
+
+def export_tree(plan: pd.DataFrame, out_dir: Path, mode: str, advance: Callable[[], None] = lambda: None) -> int:
+    """Write every planned file under ``out_dir``; return how many were written.
+
+    Only the planned destinations are written (replacing what is there); other files in
+    ``out_dir`` are left alone. Symlinks point to the source's absolute real path.
+    """
+    if mode not in MODES:
+        raise FercleanError(f"Unknown export mode {mode!r}; use one of {', '.join(MODES)}.")
+    for folder in sorted({str(PurePosixPath(d).parent) for d in plan["dest"]}):
+        (out_dir / folder).mkdir(parents=True, exist_ok=True)
+    for source, dest in zip(plan["source"], plan["dest"]):
+        _place(source, out_dir / dest, mode)
+        advance()
+    return len(plan)
