@@ -1,0 +1,73 @@
+"""Map AffectNet expression names onto the target dataset's classes.
+
+By default the map is name-based (``Happiness`` -> ``happy``, ``Anger`` -> ``angry``) via
+the project's class aliases; ``--map contempt=drop,disgust=angry`` overrides single
+expressions. Faces whose class the target lacks are skipped and counted, never forced
+into a wrong class.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+
+from ferclean.affectnet.codes import is_unusable
+from ferclean.errors import FercleanError
+from ferclean.labels import normalise_class
+
+DROP = "drop"
+
+UNUSABLE = "unusable code"
+UNMAPPED = "unmapped class"
+
+
+def _expression_key(name: str) -> str:
+    """The key overrides are matched on: the canonical class, or the lower-cased name."""
+    return normalise_class(name) or name.strip().lower()
+
+
+def parse_map(text: str | None, target_classes: Iterable[str]) -> dict[str, str]:
+    """``"contempt=drop,disgust=angry"`` -> ``{"contempt": "drop", "disgust": "angry"}``.
+
+    Keys may be any spelling of an expression (``Happiness``, ``happy``); values must be
+    ``drop`` or a class the target has.
+    """
+    if not text:
+        return {}
+    allowed = set(target_classes)
+    overrides: dict[str, str] = {}
+    for item in text.split(","):
+        source, sep, target = (part.strip() for part in item.partition("="))
+        if not sep or not source or not target:
+            raise FercleanError(f"--map item {item.strip()!r} is not EXPRESSION=CLASS or EXPRESSION=drop.")
+        target = target.lower()
+        if target != DROP:
+            target = normalise_class(target, allowed) or target
+            if target not in allowed:
+                raise FercleanError(
+                    f"--map sends {source} to {target!r}, which the target dataset does not have;"
+                    f" use one of {', '.join(sorted(allowed))} or drop."
+                )
+        overrides[_expression_key(source)] = target
+    return overrides
+
+
+def map_expressions(names: pd.Series, target_classes: Iterable[str], overrides: dict[str, str] | None = None) -> pd.DataFrame:
+    """Per name: ``label`` (target class, or "") and ``reason`` it is skipped (or "")."""
+    allowed = set(target_classes)
+    overrides = overrides or {}
+    unique = pd.Series(names.unique())
+
+    def one(name: str) -> tuple[str, str]:
+        if is_unusable(name):
+            return "", UNUSABLE
+        label = overrides.get(_expression_key(name), normalise_class(name, allowed))
+        if label in (None, DROP) or label not in allowed:
+            return "", UNMAPPED
+        return label, ""
+
+    mapped = {name: one(name) for name in unique}
+    return pd.DataFrame(
+        {"label": [mapped[n][0] for n in names], "reason": [mapped[n][1] for n in names]}, index=names.index
+    )

@@ -1,0 +1,307 @@
+"""Merge AffectNet faces into a target manifest until its classes are balanced.
+
+The flow: candidates (``layouts``) -> target classes (``mapping``) -> ranked per class
+(``balance``) -> converted in rounds (``convert``) until each class's quota is filled with
+faces that duplicate neither the dataset nor each other -> spread over the splits in the
+dataset's current ratios. Everything but the conversion itself is a pure function on
+tables; the conversion is passed in, so tests and the CLI choose how it runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ferclean.affectnet.balance import rank_candidates
+from ferclean.affectnet.convert import DEFAULT_MARGIN, ConvertTask
+from ferclean.affectnet.mapping import UNMAPPED, map_expressions
+from ferclean.errors import FercleanError
+from ferclean.hashing import hex_to_uint64
+from ferclean.labels import class_order
+from ferclean.manifest import effective_labels, kept, normalise_frame
+from ferclean.search import find_pairs
+from ferclean.stratify import assign_splits
+
+DUPLICATE = "duplicate"
+UNREADABLE = "unreadable"
+ALREADY_MERGED = "already in dataset"
+
+Converter = Callable[[Sequence[ConvertTask]], list[dict]]
+
+
+# --- what the target looks like ---------------------------------------------------------
+
+
+def target_classes(frame: pd.DataFrame) -> list[str]:
+    """Classes of the kept rows (effective labels), in display order."""
+    return class_order(effective_labels(frame)[kept(frame)].unique())
+
+
+def class_counts(frame: pd.DataFrame, classes: Sequence[str] | None = None) -> pd.Series:
+    """Kept images per class over all splits."""
+    counts = effective_labels(frame)[kept(frame)].value_counts()
+    return counts.reindex(classes if classes is not None else class_order(counts.index), fill_value=0).astype(int)
+
+
+def target_size(frame: pd.DataFrame) -> tuple[int, int]:
+    """The most common width x height of the kept, readable images (ties: the smaller)."""
+    sizes = frame.loc[kept(frame), ["width", "height"]].dropna()
+    if sizes.empty:
+        raise FercleanError("The target manifest records no image sizes; scan the dataset first (ferclean scan).")
+    counts = sizes.value_counts()
+    best = counts[counts == counts.max()].index.min()
+    return int(best[0]), int(best[1])
+
+
+def split_ratios(frame: pd.DataFrame) -> dict[str, float]:
+    """Share of kept images per split (``{"": 1.0}`` for a flat dataset)."""
+    shares = frame.loc[kept(frame), "split"].value_counts(normalize=True)
+    return {str(split): float(share) for split, share in shares.items()}
+
+
+# --- candidates ------------------------------------------------------------------------
+
+
+def output_names(keys: pd.Series) -> pd.Series:
+    """``affectnet_<stem>.png`` per candidate; stems shared by several sources (e.g. the same
+    file name in two official sub-folders) get a short hash of the relative path appended."""
+    stems = keys.map(lambda k: Path(k).stem)
+    clash = stems.str.lower().duplicated(keep=False)
+    suffix = keys.map(lambda k: "_" + hashlib.sha1(k.encode()).hexdigest()[:8]).where(clash, "")
+    return "affectnet_" + stems + suffix + ".png"
+
+
+def prepare_candidates(
+    candidates: pd.DataFrame, classes: Sequence[str], overrides: dict[str, str], out_dir: Path, seed: int
+) -> tuple[pd.DataFrame, Counter]:
+    """Mapped, ranked candidates with their destination file, and counts of the skipped."""
+    mapped = map_expressions(candidates["name"], classes, overrides)
+    frame = candidates.assign(label=mapped["label"], dest=[str(out_dir / n) for n in output_names(candidates["key"])])
+    skipped = Counter()
+    for (reason, name), count in mapped.loc[mapped["reason"] != ""].groupby(["reason", candidates["name"]]).size().items():
+        skipped[f"{reason}: {name}" if reason == UNMAPPED else reason] += int(count)
+    usable = frame.loc[mapped["reason"] == ""]
+    return rank_candidates(usable, seed), skipped
+
+
+# --- duplicate check --------------------------------------------------------------------
+
+
+def duplicate_flags(
+    existing: tuple[np.ndarray, np.ndarray], batch: tuple[np.ndarray, np.ndarray], threshold: int
+) -> tuple[np.ndarray, list[set[int]]]:
+    """For a batch of new faces: whether each duplicates an existing image (directly or
+    mirrored), and which other batch members each one duplicates."""
+    n_old, n_new = len(existing[0]), len(batch[0])
+    n = n_old + n_new
+    direct = np.concatenate([existing[0], batch[0]])
+    flipped = np.concatenate([existing[1], batch[1]])
+    pairs = find_pairs(np.concatenate([direct, flipped]), threshold) % max(n, 1)
+    pairs = pairs[(pairs[:, 0] != pairs[:, 1]) & (pairs.max(axis=1) >= n_old)]
+    pairs.sort(axis=1)
+    clash_old = np.zeros(n_new, dtype=bool)
+    clash_new: list[set[int]] = [set() for _ in range(n_new)]
+    for a, b in pairs:
+        if a < n_old:
+            clash_old[b - n_old] = True
+        else:
+            clash_new[a - n_old].add(b - n_old)
+            clash_new[b - n_old].add(a - n_old)
+    return clash_old, clash_new
+
+
+# --- the rounds of conversion --------------------------------------------------------------
+
+
+@dataclass
+class Selection:
+    """The faces accepted per class (in rank order) and why others were turned away."""
+
+    added: pd.DataFrame
+    skipped: Counter = field(default_factory=Counter)
+    rejected: list[dict] = field(default_factory=list)
+    surplus: list[str] = field(default_factory=list)
+
+
+def _tasks(rows: pd.DataFrame, size: tuple[int, int], margin: float, hash_method: str) -> list[ConvertTask]:
+    boxes = rows[["box_x0", "box_y0", "box_x1", "box_y1"]].to_numpy(dtype=float)
+    return [
+        ConvertTask(
+            source=source,
+            dest=dest,
+            box=None if np.isnan(box).any() else tuple(float(v) for v in box),
+            box_relative=bool(relative),
+            size=size,
+            margin=margin,
+            hash_method=hash_method,
+        )
+        for source, dest, box, relative in zip(rows["source"], rows["dest"], boxes, rows["box_relative"])
+    ]
+
+
+def select_faces(
+    ranked: pd.DataFrame,
+    need: pd.Series,
+    existing: tuple[np.ndarray, np.ndarray],
+    convert: Converter,
+    size: tuple[int, int],
+    threshold: int,
+    margin: float = DEFAULT_MARGIN,
+    hash_method: str = "phash",
+) -> Selection:
+    """Convert ranked candidates in rounds until every class has ``need`` new faces that are
+    readable and duplicate neither ``existing`` hashes nor earlier additions.
+
+    Each round converts a few more than a class still lacks (duplicates and unreadable files
+    happen), taking the next candidates in rank order; extra conversions are reported as
+    ``surplus`` so the caller can delete them. Accepted faces are always the best-ranked
+    valid ones, so the result does not depend on how rounds fall.
+    """
+    by_class = {label: group for label, group in ranked.groupby("label", sort=True)}
+    taken = Counter()
+    accepted: dict[str, list[dict]] = {label: [] for label in need.index}
+    old = (np.asarray(existing[0], dtype=np.uint64), np.asarray(existing[1], dtype=np.uint64))
+    selection = Selection(added=pd.DataFrame())
+    while True:
+        batch = []
+        for label in need.index:
+            short = int(need[label]) - len(accepted[label])
+            pool = by_class.get(label)
+            if short <= 0 or pool is None or taken[label] >= len(pool):
+                continue
+            extra = max(2, math.ceil(0.05 * short))
+            batch.append(pool.iloc[taken[label] : taken[label] + short + extra])
+            taken[label] += short + extra
+        if not batch:
+            break
+        rows = pd.concat(batch)
+        results = convert(_tasks(rows, size, margin, hash_method))
+        readable = [i for i, r in enumerate(results) if not r.get("error")]
+        hashes = (
+            hex_to_uint64([results[i]["phash"] for i in readable]),
+            hex_to_uint64([results[i]["phash_flip"] for i in readable]),
+        )
+        clash_old, clash_new = duplicate_flags(old, hashes, threshold)
+        position = {i: p for p, i in enumerate(readable)}
+        kept_positions: list[int] = []
+        for i, (record, result) in enumerate(zip(rows.to_dict("records"), results)):
+            label = record["label"]
+            info = {**record, **result}
+            if result.get("error"):
+                selection.skipped[UNREADABLE] += 1
+                selection.rejected.append({**info, "reason": UNREADABLE})
+            elif len(accepted[label]) >= need[label]:
+                selection.surplus.append(record["dest"])
+            elif clash_old[position[i]] or clash_new[position[i]] & set(kept_positions):
+                selection.skipped[DUPLICATE] += 1
+                selection.rejected.append({**info, "reason": DUPLICATE})
+            else:
+                accepted[label].append(info)
+                kept_positions.append(position[i])
+        if kept_positions:
+            old = (np.concatenate([old[0], hashes[0][kept_positions]]), np.concatenate([old[1], hashes[1][kept_positions]]))
+    records = [info for label in need.index for info in accepted[label]]
+    selection.added = pd.DataFrame(records)
+    return selection
+
+
+# --- the new manifest rows ---------------------------------------------------------------
+
+
+def spread_splits(labels: pd.Series, names: pd.Series, ratios: dict[str, float], seed: int, only_split: str | None) -> np.ndarray:
+    """A split per new face: ``only_split``, the flat split, or stratified by class in ``ratios``."""
+    if only_split is not None:
+        return np.full(len(labels), only_split, dtype=object)
+    if set(ratios) <= {""}:
+        return np.full(len(labels), "", dtype=object)
+    return assign_splits(labels.to_numpy(), names.to_numpy(), {s: r for s, r in ratios.items() if s}, seed)
+
+
+def new_rows(added: pd.DataFrame, splits: np.ndarray) -> pd.DataFrame:
+    """Manifest rows for the added faces: absolute paths, ``source=affectnet``, sizes and hashes."""
+    return normalise_frame(
+        pd.DataFrame(
+            {
+                "path": [str(Path(d).resolve()) for d in added["dest"]],
+                "split": splits,
+                "label": added["label"],
+                "source": "affectnet",
+                "width": added["width"],
+                "height": added["height"],
+                "sha256": added["sha256"],
+                "phash": added["phash"],
+                "phash_flip": added["phash_flip"],
+                "status": "keep",
+                "note": [f"affectnet {k} ({n})" for k, n in zip(added["key"], added["name"])],
+            }
+        )
+    )
+
+
+@dataclass
+class MergeResult:
+    """The merged table and everything the report shows."""
+
+    frame: pd.DataFrame
+    counts: pd.DataFrame
+    skipped: Counter
+    added: pd.DataFrame
+    rejected: list[dict]
+    surplus: list[str]
+
+
+def merge(
+    target: pd.DataFrame,
+    target_root: Path,
+    candidates: pd.DataFrame,
+    need: pd.Series,
+    out_dir: Path,
+    convert: Converter,
+    *,
+    overrides: dict[str, str] | None = None,
+    threshold: int,
+    seed: int = 0,
+    only_split: str | None = None,
+    margin: float = DEFAULT_MARGIN,
+    hash_method: str = "phash",
+    skipped: Counter | None = None,
+) -> MergeResult:
+    """Add AffectNet faces to ``target`` per ``need`` (images to add per class)."""
+    classes = list(need.index)
+    out_dir = Path(out_dir).resolve()
+    before = class_counts(target, classes)
+    ranked, skip_counts = prepare_candidates(candidates, classes, overrides or {}, out_dir, seed)
+    skip_counts.update(skipped or {})
+    present = {os.path.normpath(target_root / p) for p in target["path"]}
+    merged_already = ranked["dest"].isin(present)
+    skip_counts[ALREADY_MERGED] += int(merged_already.sum())
+    ranked = ranked.loc[~merged_already]
+    if not skip_counts[ALREADY_MERGED]:
+        del skip_counts[ALREADY_MERGED]
+    hashed = kept(target) & (target["phash"] != "")
+    existing = (
+        hex_to_uint64(target.loc[hashed, "phash"].tolist()),
+        hex_to_uint64(target.loc[hashed, "phash_flip"].tolist()),
+    )
+    selection = select_faces(ranked, need, existing, convert, target_size(target), threshold, margin, hash_method)
+    skip_counts.update(selection.skipped)
+    added = selection.added
+    if added.empty:
+        rows = normalise_frame(pd.DataFrame())
+    else:
+        splits = spread_splits(added["label"], added["dest"].map(lambda d: Path(d).name), split_ratios(target), seed, only_split)
+        rows = new_rows(added, splits)
+    frame = normalise_frame(pd.concat([target, rows], ignore_index=True)) if len(rows) else target
+    counts = pd.DataFrame({"before": before, "wanted": need.astype(int)})
+    counts["added"] = class_counts(rows, classes) if len(rows) else 0
+    counts["after"] = class_counts(frame, classes)
+    counts["available"] = ranked["label"].value_counts().reindex(classes, fill_value=0).astype(int)
+    return MergeResult(frame, counts, skip_counts, added, selection.rejected, selection.surplus)

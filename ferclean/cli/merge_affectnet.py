@@ -1,0 +1,179 @@
+"""``ferclean merge-affectnet``: balance a dataset's classes with AffectNet faces."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from ferclean.affectnet.balance import parse_per_class, parse_target, quotas
+from ferclean.affectnet.convert import DEFAULT_MARGIN, convert_face
+from ferclean.affectnet.layouts import LAYOUTS, read_candidates
+from ferclean.affectnet.mapping import parse_map
+from ferclean.affectnet.merge import DUPLICATE, MergeResult, class_counts, merge, target_classes, target_size
+from ferclean.cli.common import classes_option, command_line, jobs_option, load_input, output_option, save
+from ferclean.console import console, parallel_map
+from ferclean.contact_sheet import contact_sheet
+from ferclean.dedupe import DEFAULT_THRESHOLD
+from ferclean.errors import FercleanError
+from ferclean.labels import SPLITS, normalise_split
+from ferclean.scan import ensure_hashes
+from ferclean.tables import distribution_table, split_class_counts
+
+
+@click.command()
+@click.option(
+    "--affectnet", "affectnet", required=True, type=click.Path(path_type=Path), help="AffectNet folder (any layout)."
+)
+@click.option(
+    "--into", "into", required=True, metavar="MANIFEST_OR_DATASET", type=click.Path(path_type=Path),
+    help="The dataset to balance: a manifest .csv or a dataset folder.",
+)
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the new face images.")
+@output_option()
+@click.option("--layout", type=click.Choice(LAYOUTS), default=None, help="Force an AffectNet layout [default: detected].")
+@click.option("--map", "map_text", default=None, metavar="EXPR=CLASS,...", help="Override the name-based map, e.g. contempt=drop,disgust=angry.")
+@click.option("--target", default="max", show_default=True, metavar="max|N", help="Raise every class to the largest class's count, or to N.")
+@click.option("--per-class", default=None, metavar="CLASS=N,...", help="Images to add for the named classes, e.g. happy=0,surprise=1700.")
+@click.option("--only-split", default=None, metavar="SPLIT", help="Put every new face in this split instead of spreading them.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the choice and the split spread.")
+@click.option("--margin", type=click.FloatRange(0, 1), default=DEFAULT_MARGIN, show_default=True, help="Room around a face box, per side, as a fraction of the box.")
+@click.option("--threshold", type=click.IntRange(0, 64), default=DEFAULT_THRESHOLD, show_default=True, help="Hamming distance (bits) at which a face counts as a duplicate.")
+@click.option("--samples", type=click.IntRange(0, 30), default=8, show_default=True, help="Faces per class on the contact sheet.")
+@classes_option
+@jobs_option
+def merge_affectnet(
+    affectnet: Path,
+    into: Path,
+    out_dir: Path,
+    output: Path,
+    layout: str | None,
+    map_text: str | None,
+    target: str,
+    per_class: str | None,
+    only_split: str | None,
+    seed: int,
+    margin: float,
+    threshold: int,
+    samples: int,
+    classes: str | None,
+    jobs: int | None,
+) -> None:
+    """Balance the classes of a dataset with faces from AffectNet.
+
+    Reads any AffectNet layout (official CSV with face boxes, the YOLO release, train_set
+    images + _exp.npy, one folder per class), maps its expressions onto the dataset's
+    classes by name (codes 8-10 None/Uncertain/No-Face are skipped), and converts the faces
+    it needs like the dataset's own: cropped to the face box with a margin, grey, resized
+    to the dataset's image size. Faces that duplicate the dataset or each other are
+    replaced by further candidates. New images go to --out as affectnet_<stem>.png; they
+    are spread over the splits in the dataset's ratios (stratified by class) and marked
+    source=affectnet in the output manifest. A contact sheet NAME-affectnet.png of sample
+    additions is written beside the manifest.
+
+    \b
+    Example:
+      ferclean merge-affectnet --affectnet ../shared/data/affectnet-yolo-sample \\
+          --into manifests/fer4.csv --out data/affectnet48 -o manifests/fer4-balanced.csv
+      ferclean merge-affectnet --affectnet AffectNet --into manifests/fer.csv --out data/an \\
+          --per-class happy=0,surprise=1700 --map contempt=drop --only-split train -o manifests/fer-an.csv
+    """
+    affectnet = affectnet.resolve()
+    out_dir = out_dir.resolve()
+    if out_dir.is_relative_to(affectnet):
+        raise FercleanError(f"--out {out_dir} lies inside the AffectNet folder; choose a folder outside it.")
+    split = _only_split(only_split)
+    manifest = load_input(into, classes, jobs=jobs)
+    manifest = ensure_hashes(manifest, manifest.meta.get("hash", "phash"), jobs)
+    frame = manifest.frame
+    names = target_classes(frame)
+    if not names:
+        raise FercleanError(f"{into} has no kept images, so there is nothing to balance.")
+    need = quotas(class_counts(frame, names), parse_target(target), parse_per_class(per_class, names))
+    overrides = parse_map(map_text, names)
+    candidates = read_candidates(affectnet, layout)
+    console.print(
+        f"AffectNet: {len(candidates.frame):,} faces in the [bold]{candidates.layout}[/] layout;"
+        f" target: {len(frame):,} images, classes {', '.join(names)}, size {'x'.join(map(str, target_size(frame)))}"
+    )
+    console.print(distribution_table(split_class_counts(frame), "Images per split and class before merging"))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = merge(
+        frame,
+        manifest.root,
+        candidates.frame,
+        need,
+        out_dir,
+        lambda tasks: parallel_map(convert_face, tasks, "Converting faces", jobs),
+        overrides=overrides,
+        threshold=threshold,
+        seed=seed,
+        only_split=split,
+        margin=margin,
+        hash_method=manifest.meta.get("hash", "phash"),
+        skipped=candidates.skipped,
+    )
+    for path in result.surplus + [r["dest"] for r in result.rejected if r["reason"] == DUPLICATE]:
+        Path(path).unlink(missing_ok=True)
+    _report(result)
+    sheet = _sheet(result, output, samples)
+    summary = {
+        "affectnet": str(affectnet),
+        "layout": candidates.layout,
+        "out": str(out_dir),
+        "seed": seed,
+        "added": {k: int(v) for k, v in result.counts["added"].items()},
+        "skipped": dict(result.skipped),
+    }
+    save(manifest.with_frame(result.frame, merge_affectnet=summary), output, command_line(), "Images per split and class after merging")
+    if sheet:
+        console.print(f"Contact sheet of sample additions: [bold]{sheet}[/]")
+
+
+def _only_split(text: str | None) -> str | None:
+    if text is None:
+        return None
+    split = normalise_split(text)
+    if split is None:
+        raise FercleanError(f"--only-split {text!r} is not a split; use one of {', '.join(SPLITS)}.")
+    return split
+
+
+def _report(result: MergeResult) -> None:
+    counts = result.counts
+    table = Table(title="AffectNet faces per class")
+    for column in ("class", "before", "wanted", "available", "added", "after"):
+        table.add_column(column, justify="left" if column == "class" else "right")
+    for label, row in counts.iterrows():
+        short = row["added"] < row["wanted"]
+        table.add_row(
+            str(label), *(f"{int(row[c]):,}" for c in ("before", "wanted", "available")),
+            f"[yellow]{int(row['added']):,}[/]" if short else f"{int(row['added']):,}", f"{int(row['after']):,}",
+        )
+    after = counts["after"]
+    spread = (after.max() - after.min()) / max(after.max(), 1)
+    table.caption = f"after: largest - smallest class = {100 * spread:.2f}% of the largest"
+    console.print(table)
+    if any(counts["added"] < counts["wanted"]):
+        console.print("[yellow]Some classes could not be filled: AffectNet has too few usable, non-duplicate faces of them.")
+    added = split_class_counts(result.frame[result.frame["source"] == "affectnet"])
+    if not added.empty:
+        console.print(distribution_table(added, "Added faces per split and class"))
+    if result.skipped:
+        skipped = Table(title="AffectNet faces not added")
+        skipped.add_column("reason")
+        skipped.add_column("faces", justify="right")
+        for reason, count in sorted(result.skipped.items()):
+            skipped.add_row(reason, f"{count:,}")
+        console.print(skipped)
+
+
+def _sheet(result: MergeResult, output: Path, samples: int) -> Path | None:
+    if result.added.empty or samples == 0:
+        return None
+    rows = [
+        [(Path(r["dest"]), f"{label}: {Path(r['key']).stem}") for r in group.head(samples).to_dict("records")]
+        for label, group in result.added.groupby("label", sort=False)
+    ]
+    return contact_sheet(rows, output.with_name(f"{output.stem}-affectnet.png"), title="Sample AffectNet additions per class")
