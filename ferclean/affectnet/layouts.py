@@ -59,7 +59,7 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=list(CANDIDATE_COLUMNS))
     for column in ("box_x0", "box_y0", "box_x1", "box_y1", "confidence"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
-    frame["box_relative"] = frame["box_relative"].fillna(False).astype(bool)
+    frame["box_relative"] = frame["box_relative"].eq(True)
     return frame.sort_values("key", kind="stable").reset_index(drop=True)
 
 
