@@ -95,22 +95,48 @@ def assign_splits(
     starts = np.searchsorted(pair_group, np.arange(n_groups + 1))
 
     target = np.bincount(class_idx, minlength=n_classes)[:, None] * weights[None, :]
-    current = np.zeros((n_classes, n_splits))
     # Largest groups first; equal sizes in seeded-hash order (then by key, should hashes collide).
-    order = np.lexsort((group_names, _seeded_order(group_names, seed), -sizes))
+    order = np.lexsort((group_names, _seeded_order(group_names, seed), -sizes)).tolist()
     # On equal need, prefer the split with the larger ratio, then the SPLITS order.
-    preference = np.lexsort((np.arange(n_splits), -weights))
-    choice = np.empty(n_groups, dtype=np.int64)
-    for g in order:
-        lo, hi = starts[g], starts[g + 1]
-        cls, cnt = pair_class[lo:hi], pair_counts[lo:hi]
-        # Need = how far below target each split is at the group's midpoint (the Webster /
-        # Sainte-Lague rule for one image at a time: unbiased between large and small splits).
-        need = (cnt[:, None] * (1.0 - (current[cls] + cnt[:, None] / 2) / target[cls])).sum(axis=0)
-        best = preference[np.argmax(need[preference])]
-        choice[g] = best
-        current[cls, best] += cnt
+    preference = np.lexsort((np.arange(n_splits), -weights)).tolist()
+    choice = _place_groups(order, starts.tolist(), pair_class.tolist(), pair_counts.tolist(), target.tolist(), preference)
     return np.array(splits, dtype=object)[choice[group_idx]]
+
+
+def _place_groups(
+    order: list[int],
+    starts: list[int],
+    pair_class: list[int],
+    pair_counts: list[int],
+    target: list[list[float]],
+    preference: list[int],
+) -> np.ndarray:
+    """The greedy placement loop, on plain lists: a group costs a few microseconds, not numpy's
+    per-call overhead, which matters at AffectNet's size (hundreds of thousands of groups).
+
+    Group ``g`` holds ``pair_counts[j]`` rows of class ``pair_class[j]`` for ``j`` in
+    ``starts[g]:starts[g + 1]``; ``target[c][s]`` is class ``c``'s target count in split ``s``.
+    """
+    n_splits = len(preference)
+    current = [[0.0] * n_splits for _ in target]
+    choice = np.empty(len(starts) - 1, dtype=np.int64)
+    for g in order:
+        members = range(starts[g], starts[g + 1])
+        need = [0.0] * n_splits
+        for j in members:
+            row, goal, m = current[pair_class[j]], target[pair_class[j]], pair_counts[j]
+            # How far below target each split is at the group's midpoint (the Webster /
+            # Sainte-Lague rule for one image at a time: unbiased between large and small splits).
+            for s in range(n_splits):
+                need[s] += m * (1.0 - (row[s] + m / 2) / goal[s])
+        best = preference[0]
+        for s in preference[1:]:
+            if need[s] > need[best]:
+                best = s
+        choice[g] = best
+        for j in members:
+            current[pair_class[j]][best] += pair_counts[j]
+    return choice
 
 
 @dataclass
