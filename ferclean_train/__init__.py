@@ -1,0 +1,1 @@
+"""The bundled CNN trainer: ``ferclean train``, ``ferclean evaluate`` and ``ferclean predict``."""

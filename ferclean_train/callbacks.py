@@ -1,0 +1,146 @@
+"""Keras callbacks: a rich per-epoch progress display, the history file, and resumable stopping.
+
+Keras' own EarlyStopping and ReduceLROnPlateau forget their state in ``on_train_begin``; the
+``Resumable*`` subclasses put back the best value and patience counters recorded in
+``history.csv`` so that ``--resume`` stops and decays when an uninterrupted run would.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import pandas as pd
+from rich.progress import Progress
+
+from ferclean.console import progress_bar
+
+
+class RichProgress(keras.callbacks.Callback):
+    """One bar for the batches of the current epoch, one for the epochs, and a summary line per epoch.
+
+    It also adds ``epoch_time_s`` and ``steps_per_s`` to the logs so the history records them.
+    """
+
+    def __init__(self, epochs: int, steps: int, initial_epoch: int = 0) -> None:
+        super().__init__()
+        self.epochs, self.steps, self.initial_epoch = epochs, steps, initial_epoch
+        self.bar: Progress | None = None
+        self._started = 0.0
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.bar = progress_bar()
+        self.bar.start()
+        self.epoch_task = self.bar.add_task("epochs", total=self.epochs, completed=self.initial_epoch)
+        self.batch_task = self.bar.add_task("batches", total=self.steps)
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.bar.reset(self.batch_task, total=self.steps, description=f"epoch {epoch + 1}/{self.epochs}")
+        self._started = time.perf_counter()
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self.bar.advance(self.batch_task)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = logs if logs is not None else {}
+        seconds = time.perf_counter() - self._started
+        logs["epoch_time_s"] = seconds
+        logs["steps_per_s"] = self.steps / seconds if seconds else float("nan")
+        self.bar.console.print(epoch_line(epoch, self.epochs, logs))
+        self.bar.advance(self.epoch_task)
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def epoch_line(epoch: int, epochs: int, logs: dict[str, Any]) -> str:
+    """``epoch 3/50 loss 1.234 acc 45.6% val_loss ... lr 5.0e-04 12.3s 36.0 steps/s``."""
+    parts = [f"epoch {epoch + 1:>3}/{epochs}"]
+    for key, label in (("loss", "loss"), ("accuracy", "acc"), ("val_loss", "val_loss"), ("val_accuracy", "val_acc")):
+        if key in logs:
+            value = float(logs[key])
+            parts.append(f"{label} {value:.1%}" if "acc" in key else f"{label} {value:.3f}")
+    if "learning_rate" in logs:
+        parts.append(f"lr {float(logs['learning_rate']):.1e}")
+    parts.append(f"{logs['epoch_time_s']:.1f}s {logs['steps_per_s']:.1f} steps/s")
+    return " ".join(parts)
+
+
+class HistoryWriter(keras.callbacks.Callback):
+    """Rewrites ``history.csv`` after every epoch, continuing the rows of a resumed run."""
+
+    def __init__(self, path: Path, previous: pd.DataFrame | None = None) -> None:
+        super().__init__()
+        self.path = path
+        self.rows: list[dict[str, Any]] = [] if previous is None else previous.to_dict("records")
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.rows.append({"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}})
+        self.frame().to_csv(self.path, index=False)
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows)
+
+
+def save_inference_model(model: keras.Model, path: Path) -> Path:
+    """The model without optimizer state (a third of the size): all evaluate and predict need.
+
+    ``clone_model`` would carry the optimizer over; rebuilding from the config does not.
+    """
+    slim = keras.Model.from_config(model.get_config())
+    slim.set_weights(model.get_weights())
+    slim.save(path)
+    return path
+
+
+def is_better(monitor: str, value: float, best: float | None) -> bool:
+    return best is None or (value < best if monitor.endswith("loss") else value > best)
+
+
+class BestModelSaver(keras.callbacks.Callback):
+    """Writes the slim model whenever ``monitor`` improves, so an interrupted run keeps its best model."""
+
+    def __init__(self, path: Path, monitor: str, best: float | None = None) -> None:
+        super().__init__()
+        self.path, self.monitor, self.best = path, monitor, best
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        value = (logs or {}).get(self.monitor)
+        if value is not None and is_better(self.monitor, float(value), self.best):
+            self.best = float(value)
+            save_inference_model(self.model, self.path)
+
+
+def monitor_state(history: pd.DataFrame, monitor: str) -> tuple[float, int, int]:
+    """(best value, best epoch index, epochs since it) of ``monitor`` in a history; pure."""
+    values = history[monitor].to_numpy(dtype=float)
+    best_index = int(np.argmin(values) if monitor.endswith("loss") else np.argmax(values))
+    return float(values[best_index]), int(history["epoch"].iloc[best_index]), len(values) - 1 - best_index
+
+
+class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+    def __init__(self, *args: Any, state: tuple[float, int, int] | None = None, best_weights: list | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._state, self._resumed_weights = state, best_weights
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        super().on_train_begin(logs)
+        if self._state is not None:
+            self.best, self.best_epoch, self.wait = self._state
+            self.best_weights = self._resumed_weights
+
+
+class ResumableReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
+    def __init__(self, *args: Any, state: tuple[float, int, int] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._state = state
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        super().on_train_begin(logs)
+        if self._state is not None:
+            self.best = self._state[0]
+            self.wait = self._state[2] % self.patience

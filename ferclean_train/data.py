@@ -1,0 +1,185 @@
+"""From a manifest to ``tf.data`` pipelines: which rows train, with which label, as what tensor.
+
+The pure part (``labelled_rows``, ``split_frame``, ``class_weights``...) works on DataFrames and
+arrays; ``make_dataset`` is the only TensorFlow code. Images are decoded, turned grey and
+resized once, cached as uint8 (a quarter of float32's memory) and converted to [0, 1] floats
+per batch, so after the first epoch the pipeline only shuffles and batches memory.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+from sklearn.model_selection import StratifiedGroupKFold
+
+from ferclean.errors import FercleanError
+from ferclean.labels import class_order
+from ferclean.manifest import Manifest, effective_labels, group_keys, kept
+
+
+def labelled_rows(manifest: Manifest) -> pd.DataFrame:
+    """Kept rows as ``abspath, split, label, group`` with the effective (relabelled) label."""
+    frame = manifest.frame
+    keep = kept(frame)
+    rows = pd.DataFrame(
+        {
+            "path": frame.loc[keep, "path"],
+            "abspath": [str(Path(manifest.root) / p) for p in frame.loc[keep, "path"]],
+            "split": frame.loc[keep, "split"],
+            "label": effective_labels(frame)[keep],
+            "group": group_keys(frame)[keep],
+        }
+    ).reset_index(drop=True)
+    unlabelled = rows["label"] == ""
+    if unlabelled.any():
+        raise FercleanError(
+            f"{int(unlabelled.sum())} kept row(s) have no label, e.g. {rows.loc[unlabelled, 'path'].iloc[0]};"
+            " label them or mark them status=drop."
+        )
+    return rows
+
+
+def manifest_classes(rows: pd.DataFrame) -> list[str]:
+    """The class list in ferclean's canonical order (FER order, then extra classes)."""
+    return class_order(rows["label"])
+
+
+def check_files_exist(rows: pd.DataFrame) -> None:
+    """Fail before training, not mid-epoch, when the manifest points at missing images."""
+    missing = [p for p in rows["abspath"] if not Path(p).is_file()]
+    if missing:
+        raise FercleanError(
+            f"{len(missing)} image file(s) listed in the manifest are missing, e.g. {missing[0]};"
+            " re-scan the dataset or fix the manifest's root."
+        )
+
+
+def split_frame(rows: pd.DataFrame, split: str) -> pd.DataFrame:
+    return rows[rows["split"] == split].reset_index(drop=True)
+
+
+def require_split(rows: pd.DataFrame, split: str, what: str) -> pd.DataFrame:
+    """The rows of ``split``, or a clear error naming the fix."""
+    part = split_frame(rows, split)
+    if part.empty:
+        present = sorted(s or "(none)" for s in rows["split"].unique())
+        raise FercleanError(
+            f"The manifest has no kept {split!r} rows to {what} (splits present: {', '.join(present) or 'none'});"
+            " assign splits with `ferclean stratify` first."
+        )
+    return part
+
+
+def require_all_classes(train: pd.DataFrame, classes: Sequence[str]) -> None:
+    """Every class the model predicts needs training images, or its output is never learnt."""
+    missing = [c for c in classes if not (train["label"] == c).any()]
+    if missing:
+        raise FercleanError(
+            f"Class(es) {', '.join(missing)} have no training images; add some, or drop those rows"
+            " so the class leaves the class list."
+        )
+
+
+def train_val(rows: pd.DataFrame, val_fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
+    """The train and validation rows; without a val split, about ``val_fraction`` of train is held
+    out, stratified by class and keeping duplicate groups on one side.
+
+    The third value says whether the slice was carved (so the caller can say so).
+    """
+    train = require_split(rows, "train", "train on")
+    val = split_frame(rows, "val")
+    if not val.empty:
+        return train, val, False
+    ordered = train.sort_values("abspath", kind="stable").reset_index(drop=True)
+    n_splits = max(2, round(1 / val_fraction))
+    if ordered["group"].nunique() < n_splits:
+        raise FercleanError(f"Too few training images ({len(ordered)}) to hold out a validation slice; add a val split.")
+    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "least populated class" on tiny classes
+        fit_idx, held_idx = next(splitter.split(ordered, ordered["label"], groups=ordered["group"]))
+    fit, held = ordered.iloc[fit_idx], ordered.iloc[held_idx]
+    return fit.reset_index(drop=True), held.reset_index(drop=True), True
+
+
+def fold_splits(rows: pd.DataFrame, k: int, seed: int) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+    """``k`` (train, val) pairs over train+val rows: stratified by class, duplicates kept together.
+
+    Rows are sorted by path first so the folds do not depend on manifest row order.
+    """
+    pool = rows[rows["split"].isin(["train", "val"])]
+    if pool.empty:
+        raise FercleanError("The manifest has no kept train or val rows to make folds from.")
+    pool = pool.sort_values("abspath", kind="stable").reset_index(drop=True)
+    smallest = int(pool["label"].value_counts().min())
+    if smallest < k:
+        raise FercleanError(f"--folds {k} needs at least {k} train+val images per class; the smallest class has {smallest}.")
+    splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+    return [
+        (pool.iloc[fit].reset_index(drop=True), pool.iloc[held].reset_index(drop=True))
+        for fit, held in splitter.split(pool, pool["label"], groups=pool["group"])
+    ]
+
+
+def label_indices(labels: pd.Series, classes: Sequence[str]) -> np.ndarray:
+    index = {c: i for i, c in enumerate(classes)}
+    unknown = sorted(set(labels) - set(index))
+    if unknown:
+        raise FercleanError(f"Label(s) {', '.join(unknown)} are not in the model's classes ({', '.join(classes)}).")
+    return labels.map(index).to_numpy(dtype=np.int32)
+
+
+def class_weights(labels: np.ndarray, num_classes: int) -> dict[int, float]:
+    """Balanced weights ``n / (k * n_c)``: each class contributes equally to the loss."""
+    counts = np.bincount(labels, minlength=num_classes).astype(float)
+    total = counts.sum()
+    return {i: float(total / (num_classes * c)) if c else 0.0 for i, c in enumerate(counts)}
+
+
+def load_image(path: tf.Tensor, image_size: int) -> tf.Tensor:
+    """Decode any PNG/JPEG/BMP/GIF file to a ``(size, size, 1)`` uint8 grey image."""
+    raw = tf.io.read_file(path)
+    image = tf.io.decode_image(raw, channels=3, expand_animations=False)
+    grey = tf.image.rgb_to_grayscale(image)
+    resized = tf.image.resize(grey, (image_size, image_size), method="bilinear", antialias=True)
+    return tf.cast(tf.round(tf.clip_by_value(resized, 0.0, 255.0)), tf.uint8)
+
+
+def to_float(images: tf.Tensor) -> tf.Tensor:
+    """uint8 -> float32 in [0, 1], the model's input contract."""
+    return tf.cast(images, tf.float32) / 255.0
+
+
+def make_dataset(
+    paths: Sequence[str],
+    labels: np.ndarray,
+    num_classes: int,
+    image_size: int,
+    batch_size: int,
+    shuffle: bool,
+    seed: int,
+) -> tf.data.Dataset:
+    """``(images, one-hot labels)`` batches; shuffled each epoch with ``seed`` when ``shuffle``."""
+    autotune = tf.data.AUTOTUNE
+    ds = tf.data.Dataset.from_tensor_slices((list(paths), labels.astype(np.int32)))
+    ds = ds.map(lambda p, y: (load_image(p, image_size), y), num_parallel_calls=autotune, deterministic=True)
+    ds = ds.cache()
+    if shuffle:
+        ds = ds.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+    ds = ds.map(lambda x, y: (to_float(x), tf.one_hot(y, num_classes)), num_parallel_calls=autotune)
+    return ds.prefetch(autotune)
+
+
+def frame_dataset(
+    part: pd.DataFrame, classes: Sequence[str], image_size: int, batch_size: int, shuffle: bool = False, seed: int = 0
+) -> tf.data.Dataset:
+    """``make_dataset`` for a slice of ``labelled_rows``."""
+    return make_dataset(
+        part["abspath"].tolist(), label_indices(part["label"], classes), len(classes), image_size, batch_size, shuffle, seed
+    )

@@ -1,0 +1,79 @@
+"""Scoring a trained model on one split: metrics from predictions, and the files that report them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import pandas as pd
+from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score, precision_recall_fscore_support
+
+from ferclean_train.data import frame_dataset, label_indices
+from ferclean_train.plots import plot_confusion
+from ferclean_train.runs import write_json
+
+METRICS = "metrics.json"
+REPORT = "classification_report.txt"
+CONFUSION_CSV = "confusion_matrix.csv"
+CONFUSION_PNG = "confusion_matrix.png"
+PREDICTIONS = "predictions.csv"
+
+
+def score(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str]) -> dict[str, Any]:
+    """Accuracy, macro/weighted F1 and per-class precision/recall/F1/support; pure."""
+    labels = list(range(len(classes)))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, zero_division=0
+    )
+    return {
+        "images": int(len(y_true)),
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
+        "weighted_f1": float(f1_score(y_true, y_pred, labels=labels, average="weighted", zero_division=0)),
+        "per_class": {
+            c: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+            for c, p, r, f, s in zip(classes, precision, recall, f1, support)
+        },
+        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+    }
+
+
+def predict_split(model: keras.Model, part: pd.DataFrame, classes: Sequence[str], image_size: int, batch_size: int) -> np.ndarray:
+    """Class probabilities for every row of ``part``, in row order."""
+    ds = frame_dataset(part, classes, image_size, batch_size).map(lambda x, y: x)
+    return np.asarray(model.predict(ds, verbose=0), dtype=np.float64)
+
+
+def write_evaluation(
+    out_dir: Path, part: pd.DataFrame, probs: np.ndarray, classes: Sequence[str], extra: dict[str, Any]
+) -> dict[str, Any]:
+    """Write metrics.json, classification_report.txt, confusion_matrix.csv/.png and predictions.csv."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    y_true = label_indices(part["label"], classes)
+    y_pred = probs.argmax(axis=1)
+    metrics = {**extra, "classes": list(classes), **score(y_true, y_pred, classes)}
+    write_json(out_dir / METRICS, metrics)
+    report = classification_report(
+        y_true, y_pred, labels=list(range(len(classes))), target_names=list(classes), digits=4, zero_division=0
+    )
+    (out_dir / REPORT).write_text(report)
+    matrix = np.array(metrics["confusion_matrix"])
+    frame = pd.DataFrame(matrix, index=pd.Index(classes, name="true"), columns=list(classes))
+    frame.to_csv(out_dir / CONFUSION_CSV)
+    split = extra.get("split", "")
+    title = f"{split} split: accuracy {metrics['accuracy']:.1%}, macro-F1 {metrics['macro_f1']:.3f}"
+    plot_confusion(matrix, classes, out_dir / CONFUSION_PNG, title=title)
+    predictions = pd.DataFrame(
+        {
+            "path": part["path"],
+            "label": part["label"],
+            "predicted": [classes[i] for i in y_pred],
+            "confidence": probs.max(axis=1).round(6),
+            **{f"p_{c}": probs[:, i].round(6) for i, c in enumerate(classes)},
+        }
+    )
+    predictions.to_csv(out_dir / PREDICTIONS, index=False)
+    return metrics

@@ -1,0 +1,257 @@
+"""Training one run (or K fold runs) into its folder: device setup, fit, save, plot, test.
+
+``start_run`` and ``resume_run`` are the entry points; both end in ``_fit_and_report``,
+which writes every file of the run folder. Console output is limited to the per-epoch
+progress; summaries are printed by the CLI from the returned dictionaries.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+import keras
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from ferclean.errors import FercleanError
+from ferclean.manifest import Manifest, read_manifest, write_manifest
+from ferclean_train import data
+from ferclean_train.callbacks import (
+    BestModelSaver,
+    HistoryWriter,
+    ResumableEarlyStopping,
+    ResumableReduceLROnPlateau,
+    RichProgress,
+    monitor_state,
+    save_inference_model,
+)
+from ferclean_train.config import TrainConfig
+from ferclean_train.evaluate import predict_split, write_evaluation
+from ferclean_train.models import build_model, compile_model
+from ferclean_train.plots import plot_curves
+from ferclean_train.runs import DETAILS, HISTORY, LAST, MODEL, file_sha256, library_versions, read_details, write_json
+
+MANIFEST_COPY = "manifest.csv"
+FOLDS = "folds.json"
+
+
+def gpu_names() -> list[str]:
+    return [d.name for d in tf.config.list_physical_devices("GPU")]
+
+
+def setup_device(config: TrainConfig) -> None:
+    """Seed everything; deterministic kernels on CPU; mixed precision when the config asks.
+
+    Determinism is left off on a GPU, where it would forbid the fast (non-deterministic)
+    cuDNN kernels that the speed target relies on.
+    """
+    keras.utils.set_random_seed(config.seed)
+    if not gpu_names():
+        tf.config.experimental.enable_op_determinism()
+    keras.mixed_precision.set_global_policy("mixed_float16" if config.mixed_precision else "float32")
+
+
+@contextmanager
+def decode_errors_as_input_errors() -> Iterator[None]:
+    """A file the manifest lists but TensorFlow cannot decode is the user's problem, not a crash."""
+    try:
+        yield
+    except tf.errors.InvalidArgumentError as exc:
+        first = str(exc.message).strip().splitlines()[0]
+        raise FercleanError(f"An image could not be read while training ({first}); re-scan the dataset so it is dropped.") from None
+
+
+def _check_rows(rows: pd.DataFrame, classes: list[str], train: pd.DataFrame) -> pd.DataFrame:
+    """The test rows, after the checks that must fail before any training starts."""
+    test = data.require_split(rows, "test", "evaluate on")
+    data.require_all_classes(train, classes)
+    data.check_files_exist(rows)
+    return test
+
+
+def start_run(
+    manifest: Manifest,
+    source: Path,
+    config: TrainConfig,
+    run_dir: Path,
+    command: str,
+    fold: tuple[int, int] | None = None,
+) -> dict[str, Any]:
+    """Train a new run in the (empty, existing) ``run_dir``; returns the finished model details.
+
+    ``fold`` = (index, k) trains on the index-th fold of train+val instead of the given splits.
+    """
+    rows = data.labelled_rows(manifest)
+    classes = data.manifest_classes(rows)
+    train, val, carved = _train_val(rows, config, fold)
+    test = _check_rows(rows, classes, train)
+    copy = write_manifest(manifest, run_dir / MANIFEST_COPY)
+    details = {
+        "name": run_dir.name,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": command,
+        "arch": config.arch,
+        "image_size": config.image_size,
+        "classes": classes,
+        "seed": config.seed,
+        "config": config.to_dict(),
+        "manifest": {
+            "source": str(source.resolve()),
+            "sha256": file_sha256(source) if source.is_file() else file_sha256(copy),
+            "copy": MANIFEST_COPY,
+            "images": {"train": len(train), "val": len(val), "test": len(test)},
+            "val_held_out_from_train": carved,
+        },
+        "fold": None if fold is None else {"index": fold[0], "of": fold[1]},
+        "device": {"gpus": gpu_names(), "mixed_precision": config.mixed_precision, "xla": config.xla},
+        "versions": library_versions(),
+    }
+    write_json(run_dir / DETAILS, details)
+    setup_device(config)
+    model = build_model(config.arch, len(classes), config.image_size, **config.model_kwargs())
+    compile_model(model, config.arch, jit_compile=bool(config.xla), **config.compile_kwargs())
+    return _fit_and_report(run_dir, details, config, model, train, val, test, classes, initial_epoch=0)
+
+
+def resume_run(run_dir: Path, epochs: int | None = None) -> dict[str, Any]:
+    """Continue a run from ``last.keras`` and its history, up to ``epochs`` (default: its config's)."""
+    details = read_details(run_dir)
+    config = TrainConfig.from_dict(details["config"])
+    if epochs is not None:
+        config = replace(config, epochs=epochs)
+    last, history_path = run_dir / LAST, run_dir / HISTORY
+    if not last.is_file() or not history_path.is_file():
+        raise FercleanError(f"{run_dir} has no finished epoch to resume from ({LAST} and {HISTORY}); start a new run.")
+    history = pd.read_csv(history_path)
+    if len(history) >= config.epochs:
+        raise FercleanError(f"{run_dir} already ran {len(history)} epoch(s); pass a larger --epochs to continue it.")
+    manifest = read_manifest(run_dir / details["manifest"]["copy"])
+    rows = data.labelled_rows(manifest)
+    classes = details["classes"]
+    fold = details.get("fold")
+    train, val, _ = _train_val(rows, config, None if fold is None else (fold["index"], fold["of"]))
+    test = _check_rows(rows, classes, train)
+    setup_device(config)
+    model = keras.saving.load_model(last, compile=True)
+    best_weights = keras.saving.load_model(run_dir / MODEL, compile=False).get_weights() if (run_dir / MODEL).is_file() else None
+    details["config"] = config.to_dict()
+    return _fit_and_report(
+        run_dir, details, config, model, train, val, test, classes, initial_epoch=len(history), history=history, best_weights=best_weights
+    )
+
+
+def _train_val(rows: pd.DataFrame, config: TrainConfig, fold: tuple[int, int] | None) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
+    if fold is None:
+        return data.train_val(rows, config.val_fraction, config.seed)
+    index, k = fold
+    fit, held = data.fold_splits(rows, k, config.seed)[index - 1]
+    return fit, held, False
+
+
+def _callbacks(
+    config: TrainConfig, run_dir: Path, steps: int, initial_epoch: int, history: pd.DataFrame | None, best_weights: list | None
+) -> tuple[list[keras.callbacks.Callback], HistoryWriter]:
+    state = monitor_state(history, config.monitor) if history is not None and len(history) else None
+    writer = HistoryWriter(run_dir / HISTORY, history)
+    callbacks = [
+        ResumableReduceLROnPlateau(
+            monitor=config.monitor, factor=config.reduce_lr_factor, patience=config.reduce_lr_patience,
+            min_lr=config.min_learning_rate, state=state,
+        ),
+        ResumableEarlyStopping(
+            monitor=config.monitor, patience=config.early_stopping_patience, restore_best_weights=True,
+            state=state, best_weights=best_weights,
+        ),
+        RichProgress(config.epochs, steps, initial_epoch),
+        writer,
+        BestModelSaver(run_dir / MODEL, config.monitor, best=None if state is None else state[0]),
+        keras.callbacks.ModelCheckpoint(run_dir / LAST),
+    ]
+    return callbacks, writer
+
+
+def _fit_and_report(
+    run_dir: Path,
+    details: dict[str, Any],
+    config: TrainConfig,
+    model: keras.Model,
+    train: pd.DataFrame,
+    val: pd.DataFrame,
+    test: pd.DataFrame,
+    classes: list[str],
+    initial_epoch: int,
+    history: pd.DataFrame | None = None,
+    best_weights: list | None = None,
+) -> dict[str, Any]:
+    """Fit, then write model.keras, history.csv, curves.png, the test evaluation and the details."""
+    train_ds = data.frame_dataset(train, classes, config.image_size, config.batch_size, shuffle=True, seed=config.seed)
+    val_ds = data.frame_dataset(val, classes, config.image_size, config.batch_size)
+    train_labels = data.label_indices(train["label"], classes)
+    weights = data.class_weights(train_labels, len(classes)) if config.class_weights else None
+    steps = math.ceil(len(train) / config.batch_size)
+    callbacks, writer = _callbacks(config, run_dir, steps, initial_epoch, history, best_weights)
+    started = time.perf_counter()
+    with decode_errors_as_input_errors():
+        model.fit(
+            train_ds, validation_data=val_ds, epochs=config.epochs, initial_epoch=initial_epoch,
+            class_weight=weights, callbacks=callbacks, shuffle=False, verbose=0,
+        )
+    wall = time.perf_counter() - started
+    save_inference_model(model, run_dir / MODEL)
+    frame = writer.frame()
+    best_value, best_epoch, _ = monitor_state(frame, config.monitor)
+    plot_curves(frame, best_epoch + 1, run_dir / "curves.png")
+    with decode_errors_as_input_errors():
+        probs = predict_split(model, test, classes, config.image_size, config.batch_size)
+    metrics = write_evaluation(run_dir, test, probs, classes, {"split": "test", "manifest": details["manifest"]["source"]})
+    previous = details.get("training", {})
+    details["training"] = {
+        "epochs_run": len(frame),
+        "best_epoch": best_epoch + 1,
+        f"best_{config.monitor}": best_value,
+        "stopped_early": len(frame) < config.epochs,
+        "wall_time_s": round(previous.get("wall_time_s", 0.0) + wall, 2),
+        "mean_epoch_s": round(float(frame["epoch_time_s"].mean()), 3),
+        "train_steps_per_s": round(float(frame["steps_per_s"].median()), 2),
+        "class_weights": weights,
+        "resumed_at_epochs": [*previous.get("resumed_at_epochs", []), *([initial_epoch] if initial_epoch else [])],
+    }
+    details["test"] = {"accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"], "images": metrics["images"]}
+    write_json(run_dir / DETAILS, details)
+    return details
+
+
+def run_folds(manifest: Manifest, source: Path, config: TrainConfig, run_dir: Path, k: int, command: str) -> dict[str, Any]:
+    """K runs in ``run_dir/fold-<i>`` on stratified, duplicate-aware folds of train+val; mean +/- std."""
+    if k < 2:
+        raise FercleanError(f"--folds needs at least 2 folds, got {k}.")
+    data.fold_splits(data.labelled_rows(manifest), k, config.seed)  # fail early on too-small classes
+    results = []
+    for index in range(1, k + 1):
+        fold_dir = run_dir / f"fold-{index}"
+        fold_dir.mkdir()
+        results.append(start_run(manifest, source, config, fold_dir, command, fold=(index, k)))
+    return write_fold_summary(run_dir, results, config)
+
+
+def write_fold_summary(run_dir: Path, results: list[dict[str, Any]], config: TrainConfig) -> dict[str, Any]:
+    accuracy = np.array([r["test"]["accuracy"] for r in results])
+    macro_f1 = np.array([r["test"]["macro_f1"] for r in results])
+    best_val = np.array([r["training"][f"best_{config.monitor}"] for r in results])
+    summary = {
+        "folds": len(results),
+        "config": config.to_dict(),
+        "test_accuracy": {"mean": float(accuracy.mean()), "std": float(accuracy.std(ddof=1)), "per_fold": accuracy.tolist()},
+        "test_macro_f1": {"mean": float(macro_f1.mean()), "std": float(macro_f1.std(ddof=1)), "per_fold": macro_f1.tolist()},
+        f"best_{config.monitor}": {"mean": float(best_val.mean()), "std": float(best_val.std(ddof=1)), "per_fold": best_val.tolist()},
+        "runs": [r["name"] for r in results],
+    }
+    write_json(run_dir / FOLDS, summary)
+    return summary
