@@ -65,7 +65,8 @@ def measure(name: str, fn, labels: np.ndarray, groups: np.ndarray) -> dict:  # n
     splits = fn(labels, groups)
     seconds = time.perf_counter() - start
     leaks = int((pd.Series(splits).groupby(groups).nunique() > 1).sum())
-    return {"method": name, "seconds": round(seconds, 3), "max_dev_pp": round(max_deviation(deviation_table(labels, splits, RATIOS)), 3), "cross_split_groups": leaks}
+    worst = max_deviation(deviation_table(labels, splits, RATIOS))
+    return {"method": name, "seconds": round(seconds, 3), "max_dev_pp": round(worst, 3), "cross_split_groups": leaks}
 
 
 def main() -> None:

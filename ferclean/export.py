@@ -39,12 +39,19 @@ def plan_export(manifest: Manifest) -> pd.DataFrame:
     rows = frame.loc[keep]
     labels = effective_labels(frame)[keep]
     if (labels == "").any():
-        raise FercleanError(f"{int((labels == '').sum())} kept image(s) have no label; label or drop them before exporting.")
+        unlabelled = int((labels == "").sum())
+        raise FercleanError(f"{unlabelled} kept image(s) have no label; label or drop them before exporting.")
     sources = [str(Path(manifest.root) / p) for p in rows["path"]]
     names = [PurePosixPath(str(p).replace("\\", "/")).name for p in rows["path"]]
     folders = [f"{s}/{c}" if s else c for s, c in zip(rows["split"], labels)]
     plan = pd.DataFrame(
-        {"source": sources, "folder": folders, "name": names, "split": rows["split"].to_numpy(), "label": labels.to_numpy()}
+        {
+            "source": sources,
+            "folder": folders,
+            "name": names,
+            "split": rows["split"].to_numpy(),
+            "label": labels.to_numpy(),
+        }
     )
     clash = plan.duplicated(["folder", "name"], keep=False)
     stems = plan["name"].map(lambda n: PurePosixPath(n).stem)
@@ -74,7 +81,9 @@ def check_sources(plan: pd.DataFrame, out_dir: Path) -> None:
     for dest in plan["dest"]:
         target = folders[str(PurePosixPath(dest).parent)] / PurePosixPath(dest).name
         if str(target) in sources:
-            raise FercleanError(f"Exporting into {out_dir} would overwrite the source image {target}; choose another --out.")
+            raise FercleanError(
+                f"Exporting into {out_dir} would overwrite the source image {target}; choose another --out."
+            )
 
 
 def existing_files(out_dir: Path) -> list[Path]:

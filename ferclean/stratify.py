@@ -99,7 +99,9 @@ def assign_splits(
     order = np.lexsort((group_names, _seeded_order(group_names, seed), -sizes)).tolist()
     # On equal need, prefer the split with the larger ratio, then the SPLITS order.
     preference = np.lexsort((np.arange(n_splits), -weights)).tolist()
-    choice = _place_groups(order, starts.tolist(), pair_class.tolist(), pair_counts.tolist(), target.tolist(), preference)
+    choice = _place_groups(
+        order, starts.tolist(), pair_class.tolist(), pair_counts.tolist(), target.tolist(), preference
+    )
     return np.array(splits, dtype=object)[choice[group_idx]]
 
 
@@ -218,15 +220,18 @@ def _canonical_split(name: str) -> str:
     return split
 
 
-def deviation_table(labels: np.ndarray | pd.Series, splits: np.ndarray | pd.Series, ratios: dict[str, float]) -> pd.DataFrame:
-    """Per class (rows) and split (columns): ``100 * (n(c, s) / n(c) - ratio(s))`` in percentage points.
+def deviation_table(
+    labels: np.ndarray | pd.Series, splits: np.ndarray | pd.Series, ratios: dict[str, float]
+) -> pd.DataFrame:
+    """Per class (rows) and split (columns): ``100 * (n(c, s) / n(c) - ratio(s))``, in points.
 
     This is how far each class's spread over the splits is from the target ratios; its
     largest absolute value is the stratification quality the report prints.
     """
     total = sum(r for r in ratios.values() if r > 0)
     data = pd.DataFrame({"label": np.asarray(labels, dtype=object), "split": np.asarray(splits, dtype=object)})
-    counts = pd.crosstab(data["label"], data["split"]).reindex(columns=[s for s in ratios if ratios[s] > 0], fill_value=0)
+    positive = [s for s in ratios if ratios[s] > 0]
+    counts = pd.crosstab(data["label"], data["split"]).reindex(columns=positive, fill_value=0)
     counts = counts.reindex(class_order(counts.index))
     share = counts.div(counts.sum(axis=1).replace(0, np.nan), axis=0)
     target = pd.Series({s: ratios[s] / total for s in counts.columns})
@@ -253,7 +258,8 @@ def check_min_per_class(frame: pd.DataFrame, splits: list[str], minimum: int) ->
     keep = kept(frame)
     labels = effective_labels(frame)[keep]
     counts = pd.crosstab(labels, frame.loc[keep, "split"]).reindex(columns=splits, fill_value=0)
-    short = [(s, c, int(counts.at[c, s])) for s in splits for c in class_order(counts.index) if counts.at[c, s] < minimum]
+    classes = class_order(counts.index)
+    short = [(s, c, int(counts.at[c, s])) for s in splits for c in classes if counts.at[c, s] < minimum]
     if short:
         listed = ", ".join(f"{s}/{c} has {n}" for s, c, n in short[:6])
         more = f" (and {len(short) - 6} more)" if len(short) > 6 else ""

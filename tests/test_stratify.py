@@ -159,9 +159,8 @@ def manifest_frame(n: int = 300, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     labels = rng.choice(["happy", "sad", "disgust"], size=n, p=[0.6, 0.35, 0.05])
     splits = rng.choice(["train", "val", "test"], size=n, p=[0.8, 0.1, 0.1])
-    frame = pd.DataFrame(
-        {"path": [f"{s}/{c}/img{i:04d}.png" for i, (s, c) in enumerate(zip(splits, labels))], "split": splits, "label": labels, "status": "keep"}
-    )
+    paths = [f"{s}/{c}/img{i:04d}.png" for i, (s, c) in enumerate(zip(splits, labels))]
+    frame = pd.DataFrame({"path": paths, "split": splits, "label": labels, "status": "keep"})
     group = pd.array([pd.NA] * n, dtype="Int64")
     for g, start in enumerate(range(0, 60, 4)):
         group[start : start + 3] = g

@@ -17,7 +17,9 @@ from ferclean.tables import distribution_table, split_class_counts
 
 @click.command()
 @click.argument("source", metavar="MANIFEST_OR_DATASET", type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder to create.")
+@click.option(
+    "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder to write into."
+)
 @click.option(
     "--mode",
     type=click.Choice(MODES),

@@ -38,7 +38,8 @@ DEVIATION_GOAL_PP = 0.5
     "--keep-split",
     default=None,
     metavar="SPLIT",
-    help="Leave this existing split (e.g. test) as it is and re-split the rest around it.",
+    help="Leave this existing split (e.g. test) as it is, re-split the rest around it; duplicate groups"
+    " touching it join it whole.",
 )
 @click.option(
     "--min-per-class",
@@ -139,7 +140,7 @@ def _print_summary(
     table.add_row("kept images re-split", f"{int(result.assigned.sum()):,}")
     if result.keep_split:
         held = int((keep & (frame["split"] == result.keep_split)).sum())
-        table.add_row(f"images left in {result.keep_split} (--keep-split)", f"{held:,}")
+        table.add_row(f"images in {result.keep_split} (--keep-split, pulled groups included)", f"{held:,}")
         table.add_row(
             f"duplicate groups pulled into {result.keep_split} (a member was already there)",
             f"{result.pulled_groups:,} groups, {result.pulled_rows:,} images",
@@ -151,6 +152,6 @@ def _print_summary(
     table.add_row("largest class deviation from target", f"[{colour}]{worst:.3f} points[/]")
     table.add_row("duplicate groups across splits", f"[{'green' if leaks == 0 else 'red'}]{leaks}[/]")
     groups = frame.loc[keep, "group"].dropna()
-    table.add_row("duplicate groups (kept members)", f"{int(np.unique(groups).size):,}")
+    table.add_row("duplicate groups with kept members", f"{int(np.unique(groups).size):,}")
     console.print(table)
     console.print(f"Wrote [bold]{output}[/] ({len(frame):,} rows), {output.with_suffix('.json').name} and {plot_path}")
