@@ -243,6 +243,20 @@ def max_deviation(deviations: pd.DataFrame) -> float:
     return float(np.nanmax(np.abs(deviations.to_numpy()))) if deviations.size else 0.0
 
 
+def deviation_floor(labels: np.ndarray | pd.Series, ratios: dict[str, float]) -> float:
+    """A lower bound on :func:`max_deviation` for any split of whole images, in points.
+
+    A class of ``n`` images cannot put a fractional ``n * ratio`` images in a split; the
+    distance to the nearest whole count bounds what any method can reach (groups aside).
+    """
+    total = sum(r for r in ratios.values() if r > 0)
+    sizes = pd.Series(np.asarray(labels, dtype=object)).value_counts().to_numpy(dtype=float)
+    if sizes.size == 0:
+        return 0.0
+    exact = sizes[:, None] * np.array([r / total for r in ratios.values() if r > 0])[None, :]
+    return float(100 * (np.abs(exact - np.round(exact)) / sizes[:, None]).max())
+
+
 def cross_split_groups(frame: pd.DataFrame) -> int:
     """How many duplicate groups have kept members in more than one split (a leak; must be 0)."""
     rows = frame[kept(frame) & frame["group"].notna()]

@@ -19,6 +19,7 @@ from ferclean.stratify import (
     assign_splits,
     check_min_per_class,
     cross_split_groups,
+    deviation_floor,
     deviation_table,
     max_deviation,
     parse_ratios,
@@ -149,6 +150,16 @@ def test_deviation_table_definition() -> None:
     assert table.loc["a"].tolist() == pytest.approx([10.0, -10.0])
     assert table.loc["b"].tolist() == pytest.approx([-30.0, 30.0])
     assert max_deviation(table) == pytest.approx(30.0)
+
+
+def test_deviation_floor_is_reached_on_singletons() -> None:
+    labels = np.array(["a"] * 9 + ["b"] * 539, dtype=object)  # 7.2 and 431.2 train images
+    groups = np.array([f"r{i}" for i in range(len(labels))], dtype=object)
+    ratios = parse_ratios("80/10/10")
+    floor = deviation_floor(labels, ratios)
+    assert floor == pytest.approx(100 * 0.2 / 9)
+    splits = assign_splits(labels, groups, ratios, seed=0)
+    assert max_deviation(deviation_table(labels, splits, ratios)) == pytest.approx(floor)
 
 
 # --- stratify_frame -----------------------------------------------------------------------

@@ -17,6 +17,7 @@ from ferclean.split_plot import plot_splits
 from ferclean.stratify import (
     check_min_per_class,
     cross_split_groups,
+    deviation_floor,
     deviation_table,
     max_deviation,
     parse_ratios,
@@ -95,6 +96,7 @@ def stratify(
     resplit_ratios = {s: r for s, r in target.items() if s != result.keep_split}
     deviations = deviation_table(effective_labels(frame)[assigned], frame["split"][assigned], resplit_ratios)
     worst = max_deviation(deviations)
+    floor = deviation_floor(effective_labels(frame)[assigned], resplit_ratios)
     before, after = split_class_counts(manifest.frame), split_class_counts(frame)
     plot_path = plot or output.with_name(f"{output.stem}_splits.png")
     plot_splits(before, after, plot_path, title=f"Class share per split, ratios {ratios}, seed {seed}")
@@ -104,17 +106,19 @@ def stratify(
         "seed": seed,
         "keep_split": result.keep_split,
         "max_deviation_pp": round(worst, 4),
+        "deviation_floor_pp": round(floor, 4),
         "cross_split_groups": leaks,
     }
     write_manifest(manifest.with_frame(frame, stratify=stats), output, command=command_line())
 
     console.print(distribution_table(before, "Before: images per split and class"))
     console.print(distribution_table(after, "After: images per split and class"))
-    console.print(_deviation_rich(deviations, resplit_ratios))
-    _print_summary(frame, result, worst, leaks, plot_path, output)
+    console.print(_deviation_rich(deviations, resplit_ratios, max(DEVIATION_GOAL_PP, floor + 1e-9)))
+    _print_summary(frame, result, (worst, floor), leaks, plot_path, output)
 
 
-def _deviation_rich(deviations: pd.DataFrame, ratios: dict[str, float]) -> Table:
+def _deviation_rich(deviations: pd.DataFrame, ratios: dict[str, float], alarm: float) -> Table:
+    """The deviation per class and split; cells at or past ``alarm`` points in red."""
     total = sum(ratios.values())
     table = Table(title="Deviation from target, in percentage points")
     table.caption = "100 x (images of the class in the split / images of the class - split ratio)"
@@ -124,14 +128,19 @@ def _deviation_rich(deviations: pd.DataFrame, ratios: dict[str, float]) -> Table
     for label, row in deviations.iterrows():
         cells = []
         for value in row:
-            style = "red" if abs(value) >= DEVIATION_GOAL_PP else ""
+            style = "red" if abs(value) >= alarm else ""
             cells.append(f"[{style}]{value:+.2f}[/]" if style else f"{value:+.2f}")
         table.add_row(str(label), *cells)
     return table
 
 
 def _print_summary(
-    frame: pd.DataFrame, result: StratifyResult, worst: float, leaks: int, plot_path: Path, output: Path
+    frame: pd.DataFrame,
+    result: StratifyResult,
+    deviation: tuple[float, float],
+    leaks: int,
+    plot_path: Path,
+    output: Path,
 ) -> None:
     table = Table(title="Stratify summary", show_header=False)
     table.add_column("what")
@@ -148,8 +157,10 @@ def _print_summary(
     table.add_row("dropped images (split untouched)", f"{int((~keep).sum()):,}")
     moved = keep & (frame["split"] != frame["orig_split"])
     table.add_row("kept images whose split changed", f"{int(moved.sum()):,}")
-    colour = "green" if worst < DEVIATION_GOAL_PP else "red"
+    worst, floor = deviation
+    colour = "green" if worst < max(DEVIATION_GOAL_PP, floor + 1e-9) else "red"
     table.add_row("largest class deviation from target", f"[{colour}]{worst:.3f} points[/]")
+    table.add_row("  least reachable with whole images", f"{floor:.3f} points")
     table.add_row("duplicate groups across splits", f"[{'green' if leaks == 0 else 'red'}]{leaks}[/]")
     groups = frame.loc[keep, "group"].dropna()
     table.add_row("duplicate groups with kept members", f"{int(np.unique(groups).size):,}")
