@@ -194,6 +194,50 @@ def test_stratify_frame_keeps_dropped_rows_and_records_orig_split() -> None:
     assert (again["orig_split"] == frame["split"]).all()
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["happy", "sad", "fear"]),
+            st.sampled_from(["train", "val", "test"]),
+            st.sampled_from(["keep", "keep", "keep", "drop", "relabel", "review"]),
+            st.one_of(st.none(), st.integers(0, 15)),
+        ),
+        min_size=1,
+        max_size=80,
+    ),
+    keep_split=st.sampled_from([None, "test", "val"]),
+    seed=st.integers(0, 1000),
+)
+def test_stratify_frame_properties(rows: list[tuple], keep_split: str | None, seed: int) -> None:
+    """Over random manifests: dropped rows and the kept split stay put, no group straddles splits."""
+    frame = normalise_frame(
+        pd.DataFrame(
+            {
+                "path": [f"img{i}.png" for i in range(len(rows))],
+                "label": [r[0] for r in rows],
+                "split": [r[1] for r in rows],
+                "status": [r[2] for r in rows],
+                "new_label": ["neutral" if r[2] == "relabel" else "" for r in rows],
+                "group": pd.array([r[3] for r in rows], dtype="Int64"),
+            }
+        )
+    )
+    keep = frame["status"] != "drop"
+    in_kept = keep & (frame["split"] == keep_split)
+    if not keep.any() or (keep_split and not in_kept.any()):
+        with pytest.raises(FercleanError):
+            stratify_frame(frame, parse_ratios("70/15/15"), seed, keep_split)
+        return
+    result = stratify_frame(frame, parse_ratios("70/15/15"), seed, keep_split)
+    out = result.frame
+    assert out.loc[~keep, "split"].equals(frame.loc[~keep, "split"])
+    assert (out.loc[in_kept, "split"] == keep_split).all()
+    assert cross_split_groups(out) == 0
+    assert set(out.loc[result.assigned, "split"]) <= {"train", "val", "test"} - {keep_split}
+    assert result.assigned.equals(keep & (out["split"] != keep_split) if keep_split else keep)
+
+
 def test_stratify_frame_ignores_row_order_and_group_numbering() -> None:
     frame = manifest_frame()
     ratios = parse_ratios("80/10/10")
