@@ -262,9 +262,14 @@ def test_select_faces_converts_more_only_when_rejections_leave_a_gap() -> None:
                         "phash_flip": f"{value:016x}", "error": ""})
         return out
 
-    selection = select_faces(ranked, pd.Series({"sad": 4}), (existing, existing), fake_convert, (48, 48), threshold=0)
+    selection = select_faces(
+        ranked, pd.Series({"sad": 4}), (existing, existing), fake_convert, (48, 48), threshold=0, existing_names=["orig.png"]
+    )
     assert selection.added["key"].tolist() == ["k0", "k2", "k4", "k6"]
-    assert selection.skipped["duplicate"] == 3 and calls[0] == 6 and sum(calls) <= 10
+    # Round 1 converts 4 + 2 spare; round 2 fills the one gap left by 3 duplicates, + 2 spare.
+    assert selection.skipped["duplicate"] == 3 and calls == [6, 3]
+    assert {r["duplicate_of"] for r in selection.rejected} == {"orig.png"}
+    assert selection.surplus == ["/o/7.png", "/o/8.png"]
 
 
 @pytest.mark.slow

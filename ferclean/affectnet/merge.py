@@ -98,8 +98,8 @@ def prepare_candidates(
 def duplicate_flags(
     existing: tuple[np.ndarray, np.ndarray], batch: tuple[np.ndarray, np.ndarray], threshold: int
 ) -> tuple[np.ndarray, list[set[int]]]:
-    """For a batch of new faces: whether each duplicates an existing image (directly or
-    mirrored), and which other batch members each one duplicates."""
+    """For a batch of new faces: the first existing image each duplicates, directly or
+    mirrored (-1 if none), and which other batch members each one duplicates."""
     n_old, n_new = len(existing[0]), len(batch[0])
     n = n_old + n_new
     direct = np.concatenate([existing[0], batch[0]])
@@ -107,11 +107,12 @@ def duplicate_flags(
     pairs = find_pairs(np.concatenate([direct, flipped]), threshold) % max(n, 1)
     pairs = pairs[(pairs[:, 0] != pairs[:, 1]) & (pairs.max(axis=1) >= n_old)]
     pairs.sort(axis=1)
-    clash_old = np.zeros(n_new, dtype=bool)
+    clash_old = np.full(n_new, -1, dtype=np.int64)
     clash_new: list[set[int]] = [set() for _ in range(n_new)]
-    for a, b in pairs:
+    for a, b in pairs[np.lexsort((pairs[:, 0], pairs[:, 1]))]:
         if a < n_old:
-            clash_old[b - n_old] = True
+            if clash_old[b - n_old] < 0:
+                clash_old[b - n_old] = a
         else:
             clash_new[a - n_old].add(b - n_old)
             clash_new[b - n_old].add(a - n_old)
@@ -131,7 +132,8 @@ class Selection:
     surplus: list[str] = field(default_factory=list)
 
 
-def _tasks(rows: pd.DataFrame, size: tuple[int, int], margin: float, hash_method: str) -> list[ConvertTask]:
+def convert_tasks(rows: pd.DataFrame, size: tuple[int, int], margin: float, hash_method: str) -> list[ConvertTask]:
+    """One conversion per candidate row (``source``, ``dest``, box columns)."""
     boxes = rows[["box_x0", "box_y0", "box_x1", "box_y1"]].to_numpy(dtype=float)
     return [
         ConvertTask(
@@ -156,6 +158,7 @@ def select_faces(
     threshold: int,
     margin: float = DEFAULT_MARGIN,
     hash_method: str = "phash",
+    existing_names: Sequence[str] | None = None,
 ) -> Selection:
     """Convert ranked candidates in rounds until every class has ``need`` new faces that are
     readable and duplicate neither ``existing`` hashes nor earlier additions.
@@ -163,12 +166,14 @@ def select_faces(
     Each round converts a few more than a class still lacks (duplicates and unreadable files
     happen), taking the next candidates in rank order; extra conversions are reported as
     ``surplus`` so the caller can delete them. Accepted faces are always the best-ranked
-    valid ones, so the result does not depend on how rounds fall.
+    valid ones, so the result does not depend on how rounds fall. Rejected duplicates
+    name what they duplicate (``existing_names`` entry or an earlier addition's ``dest``).
     """
     by_class = {label: group for label, group in ranked.groupby("label", sort=True)}
     taken = Counter()
     accepted: dict[str, list[dict]] = {label: [] for label in need.index}
     old = (np.asarray(existing[0], dtype=np.uint64), np.asarray(existing[1], dtype=np.uint64))
+    old_names = list(existing_names) if existing_names is not None else [""] * len(old[0])
     selection = Selection(added=pd.DataFrame())
     while True:
         batch = []
@@ -183,7 +188,7 @@ def select_faces(
         if not batch:
             break
         rows = pd.concat(batch)
-        results = convert(_tasks(rows, size, margin, hash_method))
+        results = convert(convert_tasks(rows, size, margin, hash_method))
         readable = [i for i, r in enumerate(results) if not r.get("error")]
         hashes = (
             hex_to_uint64([results[i]["phash"] for i in readable]),
@@ -191,23 +196,30 @@ def select_faces(
         )
         clash_old, clash_new = duplicate_flags(old, hashes, threshold)
         position = {i: p for p, i in enumerate(readable)}
-        kept_positions: list[int] = []
+        kept_positions: dict[int, str] = {}
         for i, (record, result) in enumerate(zip(rows.to_dict("records"), results)):
             label = record["label"]
             info = {**record, **result}
             if result.get("error"):
                 selection.skipped[UNREADABLE] += 1
                 selection.rejected.append({**info, "reason": UNREADABLE})
-            elif len(accepted[label]) >= need[label]:
+                continue
+            if len(accepted[label]) >= need[label]:
                 selection.surplus.append(record["dest"])
-            elif clash_old[position[i]] or clash_new[position[i]] & set(kept_positions):
+                continue
+            here = position[i]
+            twins = sorted(clash_new[here] & kept_positions.keys())
+            if clash_old[here] >= 0 or twins:
+                original = old_names[clash_old[here]] if clash_old[here] >= 0 else kept_positions[twins[0]]
                 selection.skipped[DUPLICATE] += 1
-                selection.rejected.append({**info, "reason": DUPLICATE})
+                selection.rejected.append({**info, "reason": DUPLICATE, "duplicate_of": original})
             else:
                 accepted[label].append(info)
-                kept_positions.append(position[i])
+                kept_positions[here] = record["dest"]
         if kept_positions:
-            old = (np.concatenate([old[0], hashes[0][kept_positions]]), np.concatenate([old[1], hashes[1][kept_positions]]))
+            chosen = list(kept_positions)
+            old = (np.concatenate([old[0], hashes[0][chosen]]), np.concatenate([old[1], hashes[1][chosen]]))
+            old_names += list(kept_positions.values())
     records = [info for label in need.index for info in accepted[label]]
     selection.added = pd.DataFrame(records)
     return selection
@@ -291,7 +303,8 @@ def merge(
         hex_to_uint64(target.loc[hashed, "phash"].tolist()),
         hex_to_uint64(target.loc[hashed, "phash_flip"].tolist()),
     )
-    selection = select_faces(ranked, need, existing, convert, target_size(target), threshold, margin, hash_method)
+    names = [str(target_root / p) for p in target.loc[hashed, "path"]]
+    selection = select_faces(ranked, need, existing, convert, target_size(target), threshold, margin, hash_method, names)
     skip_counts.update(selection.skipped)
     added = selection.added
     if added.empty:

@@ -69,8 +69,8 @@ def merge_affectnet(
     to the dataset's image size. Faces that duplicate the dataset or each other are
     replaced by further candidates. New images go to --out as affectnet_<stem>.png; they
     are spread over the splits in the dataset's ratios (stratified by class) and marked
-    source=affectnet in the output manifest. A contact sheet NAME-affectnet.png of sample
-    additions is written beside the manifest.
+    source=affectnet in the output manifest. A contact sheet NAME-affectnet.png beside the
+    manifest shows sample additions per class and the duplicates that were turned away.
 
     \b
     Example:
@@ -114,10 +114,10 @@ def merge_affectnet(
         hash_method=manifest.meta.get("hash", "phash"),
         skipped=candidates.skipped,
     )
-    for path in result.surplus + [r["dest"] for r in result.rejected if r["reason"] == DUPLICATE]:
-        Path(path).unlink(missing_ok=True)
     _report(result)
     sheet = _sheet(result, output, samples)
+    for path in result.surplus + [r["dest"] for r in result.rejected if r["reason"] == DUPLICATE]:
+        Path(path).unlink(missing_ok=True)
     summary = {
         "affectnet": str(affectnet),
         "layout": candidates.layout,
@@ -167,6 +167,16 @@ def _report(result: MergeResult) -> None:
         for reason, count in sorted(result.skipped.items()):
             skipped.add_row(reason, f"{count:,}")
         console.print(skipped)
+    duplicates = [r for r in result.rejected if r["reason"] == DUPLICATE]
+    if duplicates:
+        table = Table(title=f"{len(duplicates)} duplicate face(s) rejected and replaced")
+        table.add_column("AffectNet image")
+        table.add_column("duplicate of")
+        for r in duplicates[:10]:
+            table.add_row(r["key"], str(r["duplicate_of"]))
+        if len(duplicates) > 10:
+            table.caption = f"... and {len(duplicates) - 10} more"
+        console.print(table)
 
 
 def _sheet(result: MergeResult, output: Path, samples: int) -> Path | None:
@@ -176,4 +186,10 @@ def _sheet(result: MergeResult, output: Path, samples: int) -> Path | None:
         [(Path(r["dest"]), f"{label}: {Path(r['key']).stem}") for r in group.head(samples).to_dict("records")]
         for label, group in result.added.groupby("label", sort=False)
     ]
+    duplicates = [r for r in result.rejected if r["reason"] == DUPLICATE][: max(1, samples // 2)]
+    if duplicates:
+        rows.append(
+            [cell for r in duplicates for cell in ((Path(r["dest"]), f"rejected: {Path(r['key']).stem}"),
+                                                   (Path(r["duplicate_of"]), f"dup of {Path(r['duplicate_of']).name}"))]
+        )
     return contact_sheet(rows, output.with_name(f"{output.stem}-affectnet.png"), title="Sample AffectNet additions per class")
