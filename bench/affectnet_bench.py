@@ -8,12 +8,15 @@ it with the layout reader, and converts every face to a 48x48 grey PNG with hash
 (``convert_face``: decode, crop to the box with margin, LANCZOS resize, PNG write, pHash of
 the face and its mirror) with 1 worker and with all cores, printing images/s and the ratio.
 A second, smaller run does the same on uncropped 640x480 JPEGs with a face box (the
-official layout's case), where JPEG DCT-domain downscaling matters.
+official layout's case), where JPEG DCT-domain downscaling matters. CPU seconds (this
+process plus its workers) are printed too: with other jobs on the machine the wall-clock
+speed-up understates what idle cores give, and ``n x cores / CPU s`` estimates that.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import shutil
 import tempfile
 import time
@@ -65,23 +68,30 @@ def uncropped_tasks(sample: Path, root: Path, n: int) -> list[ConvertTask]:
     return tasks
 
 
-def timed_convert(tasks: list[ConvertTask], jobs: int) -> float:
-    start = time.perf_counter()
+def _cpu_seconds() -> float:
+    """User + system time of this process and its reaped children (the pool's workers)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def timed_convert(tasks: list[ConvertTask], jobs: int) -> tuple[float, float]:
+    """Wall-clock and CPU seconds of converting ``tasks`` with ``jobs`` workers."""
+    start, cpu = time.perf_counter(), _cpu_seconds()
     results = parallel_map(convert_face, tasks, f"Converting ({jobs} worker{'s' * (jobs > 1)})", jobs)
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
     errors = sum(bool(r["error"]) for r in results)
     if errors:
         raise SystemExit(f"{errors} conversions failed")
-    return elapsed
+    return elapsed, cpu
 
 
 def compare(name: str, tasks: list[ConvertTask], cores: int) -> None:
-    one = timed_convert(tasks, 1)
-    many = timed_convert(tasks, cores)
     n = len(tasks)
     print(f"{name}: {n:,} images")
-    print(f"  1 worker : {one:6.1f} s  {n / one:7.0f} images/s")
-    print(f"  {cores} workers: {many:6.1f} s  {n / many:7.0f} images/s   speed-up {one / many:.2f}x")
+    (one, one_cpu), (many, many_cpu) = timed_convert(tasks, 1), timed_convert(tasks, cores)
+    print(f"  1 worker : {one:6.1f} s wall {n / one:7.0f} images/s   ({one_cpu:5.1f} CPU s)")
+    print(f"  {cores} workers: {many:6.1f} s wall {n / many:7.0f} images/s   ({many_cpu:5.1f} CPU s)   speed-up {one / many:.2f}x")
+    print(f"  CPU-bound estimate on {cores} idle cores: {n * cores / many_cpu:7.0f} images/s")
 
 
 def main() -> None:

@@ -153,6 +153,15 @@ def test_flat_target_manifest_keeps_empty_split_and_rerun_skips_merged(tmp_path:
     frame = read_manifest(tmp_path / "manifests" / "again.csv").frame
     assert class_counts(frame).to_dict() == {"sad": 8, "neutral": 8}
     assert frame["path"].is_unique and all(Path(p).is_file() for p in frame.loc[frame["source"] == "affectnet", "path"])
+    refused, _, _ = _merge(tmp_path, affectnet, flat, "flat-split", "--only-split", "train")
+    assert refused.exit_code != 0 and "needs a dataset with splits" in refused.output
+
+
+def test_nothing_to_add_writes_the_target_unchanged(tmp_path: Path, target: Path, affectnet: Path) -> None:
+    result, out, manifest_path = _merge(tmp_path, affectnet, target, "zero", "--target", "0")
+    assert result.exit_code == 0, result.output
+    frame = read_manifest(manifest_path).frame
+    assert len(frame) == 36 and not (frame["source"] == "affectnet").any() and not any(out.iterdir())
 
 
 def test_seed_picks_among_faces_of_unknown_confidence(tmp_path: Path, target: Path) -> None:

@@ -63,7 +63,8 @@ def merge_affectnet(
     """Balance the classes of a dataset with faces from AffectNet.
 
     Reads any AffectNet layout (official CSV with face boxes, the YOLO release, train_set
-    images + _exp.npy, one folder per class), maps its expressions onto the dataset's
+    images + _exp.npy, one folder per class, named or numbered with the official codes
+    0 Neutral .. 7 Contempt), maps its expressions onto the dataset's
     classes by name (codes 8-10 None/Uncertain/No-Face are skipped), and converts the faces
     it needs like the dataset's own: cropped to the face box with a margin, grey, resized
     to the dataset's image size. Faces that duplicate the dataset or each other are
@@ -80,6 +81,9 @@ def merge_affectnet(
           --per-class happy=0,surprise=1700 --map contempt=drop --only-split train -o manifests/fer-an.csv
     """
     affectnet = affectnet.resolve()
+    if not affectnet.is_dir():
+        raise FercleanError(f"AffectNet folder {affectnet} does not exist or is not a folder.")
+    goal = parse_target(target)
     out_dir = out_dir.resolve()
     if out_dir.is_relative_to(affectnet):
         raise FercleanError(f"--out {out_dir} lies inside the AffectNet folder; choose a folder outside it.")
@@ -88,9 +92,11 @@ def merge_affectnet(
     manifest = ensure_hashes(manifest, manifest.meta.get("hash", "phash"), jobs)
     frame = manifest.frame
     names = target_classes(frame)
+    if split is not None and set(frame.loc[frame["status"] != "drop", "split"]) <= {""}:
+        raise FercleanError(f"--only-split {split} needs a dataset with splits; {into} is a flat <class>/ tree.")
     if not names:
         raise FercleanError(f"{into} has no kept images, so there is nothing to balance.")
-    need = quotas(class_counts(frame, names), parse_target(target), parse_per_class(per_class, names))
+    need = quotas(class_counts(frame, names), goal, parse_per_class(per_class, names))
     overrides = parse_map(map_text, names)
     candidates = read_candidates(affectnet, layout)
     console.print(
