@@ -34,7 +34,8 @@ def build_official(root: Path) -> Path:
     rows["training.csv"].append(["9/missing.jpg", 0, 0, 10, 10, "", 1, 0, 0])
     columns = "subDirectory_filePath,face_x,face_y,face_width,face_height,facial_landmarks,expression,valence,arousal"
     for name, records in rows.items():
-        pd.DataFrame(records, columns=columns.split(",")).to_csv(root / name, index=False)
+        # As in some copies of the release, validation.csv has no header row.
+        pd.DataFrame(records, columns=columns.split(",")).to_csv(root / name, index=False, header=name == "training.csv")
     return root
 
 

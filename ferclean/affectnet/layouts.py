@@ -41,6 +41,11 @@ CANDIDATE_COLUMNS: tuple[str, ...] = (
 )
 
 _OFFICIAL_PATH = "subDirectory_filePath"
+_OFFICIAL_COLUMNS = (
+    _OFFICIAL_PATH, "face_x", "face_y", "face_width", "face_height", "facial_landmarks", "expression", "valence", "arousal",
+)
+#: A header-less official CSV (some copies of validation.csv) starts with a row like ``12/abc.jpg,...``.
+_OFFICIAL_ROW = re.compile(r"^\d+/[^,]+\.(jpe?g|png|bmp|tiff?),", flags=re.I)
 _OFFICIAL_IMAGE_DIRS = ("Manually_Annotated_Images", "Manually_Annotated/Manually_Annotated_Images", ".")
 _CONFIDENCE_COLUMNS = ("confidence", "conf", "relfcs", "score", "prob", "probability")
 _PATH_COLUMNS = ("pth", "path", "file", "filename", "image", "subdirectory_filepath")
@@ -77,7 +82,8 @@ def _subdirs(folder: Path) -> list[Path]:
 
 
 def _official_csvs(root: Path) -> list[Path]:
-    """CSV files (at the root or one level down) whose header names ``subDirectory_filePath``."""
+    """CSV files (at the root or one level down) whose header names ``subDirectory_filePath``,
+    or that have no header and start with an official row."""
     found = []
     for csv in sorted([*root.glob("*.csv"), *root.glob("*/*.csv")]):
         try:
@@ -85,7 +91,7 @@ def _official_csvs(root: Path) -> list[Path]:
                 header = handle.readline()
         except OSError:
             continue
-        if _OFFICIAL_PATH in header:
+        if _OFFICIAL_PATH in header or _OFFICIAL_ROW.match(header):
             found.append(csv)
     return found
 
@@ -157,7 +163,16 @@ def read_official(root: Path) -> Candidates:
     """``training.csv`` / ``validation.csv`` with face boxes over uncropped images."""
     rows, skipped = [], Counter()
     for csv in _official_csvs(root):
-        table = pd.read_csv(csv, dtype=str, keep_default_na=False, usecols=lambda c: c != "facial_landmarks")
+        with csv.open(encoding="utf-8", errors="replace") as handle:
+            has_header = _OFFICIAL_PATH in handle.readline()
+        table = pd.read_csv(
+            csv,
+            dtype=str,
+            keep_default_na=False,
+            header=0 if has_header else None,
+            names=None if has_header else list(_OFFICIAL_COLUMNS),
+            usecols=lambda c: c != "facial_landmarks",
+        )
         missing = [c for c in (_OFFICIAL_PATH, "expression") if c not in table.columns]
         if missing:
             raise FercleanError(f"AffectNet CSV {csv} lacks column(s) {', '.join(missing)}.")

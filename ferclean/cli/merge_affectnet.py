@@ -129,7 +129,14 @@ def merge_affectnet(
         "layout": candidates.layout,
         "out": str(out_dir),
         "seed": seed,
+        "target": target,
+        "per_class": per_class or "",
+        "map": map_text or "",
+        "threshold": threshold,
+        "margin": margin,
+        "before": {k: int(v) for k, v in result.counts["before"].items()},
         "added": {k: int(v) for k, v in result.counts["added"].items()},
+        "after": {k: int(v) for k, v in result.counts["after"].items()},
         "skipped": dict(result.skipped),
     }
     save(manifest.with_frame(result.frame, merge_affectnet=summary), output, command_line(), "Images per split and class after merging")
