@@ -62,7 +62,7 @@ TRAIN_OPTIONS = [
     _hparam("--focal-alpha", float, "Focal loss alpha (0.25)."),
     _hparam("--label-smoothing", float, "Label smoothing (bpp 0.1)."),
     _hparam("--filters", str, "Filters per block, e.g. 64,128,256.", callback=_number_list(int)),
-    _hparam("--dropouts", str, "Dropout per block, e.g. 0.25,0.3,0.4.", callback=_number_list(float)),
+    _hparam("--dropouts", str, "Dropout per block, e.g. 0.25,0.3,0.4 (one value: every block).", callback=_number_list(float)),
     _hparam("--dense-units", int, "Units of the dense (or bottleneck) layer."),
     _hparam("--dense-dropout", float, "Dropout after the dense layer."),
     _hparam("--l2", float, "L2 weight decay on kernels."),
@@ -269,7 +269,7 @@ def predict(run_dir: Path, images: tuple[Path, ...], min_confidence: float) -> N
     if not good:
         raise FercleanError("None of the given files is a readable image.")
     answers = decide(probs, run.classes, min_confidence)
-    table = Table(title=f"Predictions of {run_dir.name} (uncertain below {min_confidence:.0%})")
+    table = Table(title=f"Predictions of {run_dir.name} (minimum confidence {min_confidence:.0%})")
     table.add_column("image")
     table.add_column("prediction")
     for label in run.classes:

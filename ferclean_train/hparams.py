@@ -92,7 +92,9 @@ def model_hparams(arch: str, **hparams: Any) -> dict[str, Any]:
     n_blocks = len(merged["filters"])
     dropouts = merged["dropouts"]
     if isinstance(dropouts, (int, float)):
-        dropouts = (float(dropouts),) * n_blocks
+        dropouts = (dropouts,)
+    if len(dropouts) == 1:
+        dropouts = tuple(dropouts) * n_blocks
     if len(dropouts) != n_blocks:
         raise ValueError(f"{len(dropouts)} dropout rate(s) given for {n_blocks} block(s); give one per block.")
     merged["filters"] = tuple(int(f) for f in merged["filters"])
