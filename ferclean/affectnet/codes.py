@@ -17,10 +17,8 @@ OFFICIAL_CODES: dict[int, str] = {
     10: "No-Face",
 }
 
-#: Codes that carry no usable expression label: the face is skipped.
-UNUSABLE_CODES: frozenset[int] = frozenset({8, 9, 10})
-
-#: Lower-cased names of the unusable codes, for layouts that name their folders.
+#: Lower-cased names of codes 8-10, which carry no usable expression label (the face is
+#: skipped), in every spelling a layout may use for them.
 UNUSABLE_NAMES: frozenset[str] = frozenset({"none", "uncertain", "no-face", "noface", "no_face"})
 
 #: Class order of the "YOLO format" re-release when its data.yaml is missing.

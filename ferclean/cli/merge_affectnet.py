@@ -193,16 +193,16 @@ def _report(result: MergeResult) -> None:
 
 
 def _sheet(result: MergeResult, output: Path, samples: int) -> Path | None:
+    """Sample additions, one row per class, then rejected duplicates beside what they duplicate."""
     if result.added.empty or samples == 0:
         return None
-    rows = [
-        [(Path(r["dest"]), f"{label}: {Path(r['key']).stem}") for r in group.head(samples).to_dict("records")]
-        for label, group in result.added.groupby("label", sort=False)
-    ]
+    groups = list(result.added.groupby("label", sort=False))
+    rows = [[(Path(r["dest"]), Path(r["key"]).stem) for r in group.head(samples).to_dict("records")] for _, group in groups]
+    title = f"AffectNet additions, one row per class: {', '.join(str(label) for label, _ in groups)}"
     duplicates = [r for r in result.rejected if r["reason"] == DUPLICATE][: max(1, samples // 2)]
     if duplicates:
         rows.append(
-            [cell for r in duplicates for cell in ((Path(r["dest"]), f"rejected: {Path(r['key']).stem}"),
-                                                   (Path(r["duplicate_of"]), f"dup of {Path(r['duplicate_of']).name}"))]
+            [cell for r in duplicates for cell in ((Path(r["dest"]), Path(r["key"]).stem), (Path(r["duplicate_of"]), Path(r["duplicate_of"]).name))]
         )
-    return contact_sheet(rows, output.with_name(f"{output.stem}-affectnet.png"), title="Sample AffectNet additions per class")
+        title += "; last row: rejected duplicate, then what it duplicates"
+    return contact_sheet(rows, output.with_name(f"{output.stem}-affectnet.png"), title=title)
