@@ -157,6 +157,22 @@ def test_flat_target_manifest_keeps_empty_split_and_rerun_skips_merged(tmp_path:
     assert refused.exit_code != 0 and "needs a dataset with splits" in refused.output
 
 
+def test_a_second_run_into_the_same_out_keeps_the_first_runs_files(tmp_path: Path, target: Path, affectnet: Path) -> None:
+    out = tmp_path / "shared-out"
+    runs = []
+    for seed_name, per_class in (("one", "sad=8,neutral=0"), ("two", "sad=2,neutral=0")):
+        manifest = tmp_path / f"{seed_name}.csv"
+        result = CliRunner().invoke(
+            main, ["merge-affectnet", "--affectnet", str(affectnet), "--into", str(target), "--out", str(out),
+                   "-o", str(manifest), "--per-class", per_class],
+        )
+        assert result.exit_code == 0, result.output
+        runs.append(read_manifest(manifest).frame.query("source == 'affectnet'"))
+    # Run two converts sad10 again as a spare and must not delete the file run one added.
+    assert "affectnet_sad10.png" in set(runs[0]["path"].map(lambda p: Path(p).name))
+    assert all(Path(p).is_file() for frame in runs for p in frame["path"])
+
+
 def test_nothing_to_add_writes_the_target_unchanged(tmp_path: Path, target: Path, affectnet: Path) -> None:
     result, out, manifest_path = _merge(tmp_path, affectnet, target, "zero", "--target", "0")
     assert result.exit_code == 0, result.output

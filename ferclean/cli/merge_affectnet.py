@@ -105,6 +105,7 @@ def merge_affectnet(
     )
     console.print(distribution_table(split_class_counts(frame), "Images per split and class before merging"))
     out_dir.mkdir(parents=True, exist_ok=True)
+    earlier = {str(p) for p in out_dir.glob("affectnet_*.png")}
     result = merge(
         frame,
         manifest.root,
@@ -122,7 +123,8 @@ def merge_affectnet(
     )
     _report(result)
     sheet = _sheet(result, output, samples)
-    for path in result.surplus + [r["dest"] for r in result.rejected if r["reason"] == DUPLICATE]:
+    # Remove this run's spare and rejected conversions; files an earlier run wrote may be in its manifest.
+    for path in set(result.surplus + [r["dest"] for r in result.rejected if r["reason"] == DUPLICATE]) - earlier:
         Path(path).unlink(missing_ok=True)
     summary = {
         "affectnet": str(affectnet),
