@@ -1,0 +1,48 @@
+"""Scores written into manifest columns: what a later ``--apply`` or ``--auto-relabel`` reads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ferclean.mislabel.scoring import Scores
+
+#: Columns this command adds to a manifest.
+SCORE_COLUMNS: tuple[str, ...] = ("label_quality", "suggested_label", "suggested_confidence")
+
+
+def annotate(frame: pd.DataFrame, rows: np.ndarray, classes: Sequence[str], scores: Scores) -> pd.DataFrame:
+    """A copy of ``frame`` with score columns for the probed ``rows`` (empty elsewhere).
+
+    ``label_quality`` is the normalised margin (below 0.5: the probe prefers another class).
+    Flagged rows become ``status=review`` with the reason in ``note``; rows a previous run
+    flagged but this one does not go back to ``keep``.
+    """
+    frame = frame.copy()
+    names = np.asarray(classes, dtype=object)
+    quality = np.full(len(frame), np.nan)
+    confidence = np.full(len(frame), np.nan)
+    suggested = np.full(len(frame), "", dtype=object)
+    quality[rows] = np.round(scores.normalized_margin, 4)
+    confidence[rows] = np.round(scores.suggested_confidence, 4)
+    suggested[rows] = names[scores.suggested]
+    frame["label_quality"] = quality
+    frame["suggested_label"] = suggested
+    frame["suggested_confidence"] = confidence
+    probed = np.zeros(len(frame), dtype=bool)
+    probed[rows] = True
+    flagged = np.zeros(len(frame), dtype=bool)
+    flagged[rows[scores.flagged]] = True
+    cleared = probed & ~flagged & (frame["status"] == "review").to_numpy()
+    frame.loc[cleared, "status"] = "keep"
+    frame.loc[flagged, "status"] = "review"
+    reasons = pd.Series(
+        [f"mislabel-review: suggested {s} (p={c:.2f})" for s, c in zip(suggested[flagged], confidence[flagged])],
+        index=frame.index[flagged],
+        dtype=object,
+    )
+    notes = frame.loc[flagged, "note"]
+    frame.loc[flagged, "note"] = notes.where(notes == "", notes + "; ") + reasons
+    return frame
