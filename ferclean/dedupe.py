@@ -100,7 +100,7 @@ def cluster_table(frame: pd.DataFrame) -> pd.DataFrame:
 def leakage_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Per split pair (``train/test``...): duplicate groups spanning both and images in them."""
     members = frame[frame["group"].notna()]
-    splits = sorted(set(members["split"]) - {""}, key=lambda s: _SPLIT_PRIORITY.get(s, 9), reverse=True)
+    splits = sorted(set(frame["split"]) - {""}, key=lambda s: _SPLIT_PRIORITY.get(s, 9), reverse=True)
     rows = []
     for first, second in combinations(splits, 2):
         spans = members.groupby("group")["split"].agg(lambda s, f=first, g=second: {f, g} <= set(s))
