@@ -96,7 +96,9 @@ def model_hparams(arch: str, **hparams: Any) -> dict[str, Any]:
     if len(dropouts) == 1:
         dropouts = tuple(dropouts) * n_blocks
     if len(dropouts) != n_blocks:
-        raise ValueError(f"{len(dropouts)} dropout rate(s) given for {n_blocks} block(s); give one per block.")
+        raise ValueError(
+            f"{len(dropouts)} dropout rate(s) for {n_blocks} block(s); give --dropouts with one per block, or a single value."
+        )
     merged["filters"] = tuple(int(f) for f in merged["filters"])
     merged["dropouts"] = tuple(float(d) for d in dropouts)
     return merged
