@@ -16,6 +16,7 @@ from ferclean.errors import FercleanError
 from ferclean.images import IMAGE_SUFFIXES
 from ferclean.labels import SPLITS
 from ferclean.manifest import read_manifest
+from ferclean.tables import distribution_table, split_class_counts
 from ferclean_train.config import MONITORS, TrainConfig
 from ferclean_train.hparams import ARCHS, LOSSES
 
@@ -137,6 +138,7 @@ def train(
         raise FercleanError(str(exc)) from None
     manifest = load_input(manifest_path, classes, jobs=jobs)
     run_dir = new_run_dir(runs_dir, name or _stem(manifest_path), version)
+    console.print(distribution_table(split_class_counts(manifest.frame), "Kept images per split and class"))
     console.print(f"Training [bold]{config.arch}[/] into [bold]{run_dir}[/]")
     if folds:
         summary = run_folds(manifest, manifest_path, config, run_dir, folds, command_line())

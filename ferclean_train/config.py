@@ -68,6 +68,8 @@ class TrainConfig:
             raise ValueError(f"val_fraction must be between 0 and 1, got {self.val_fraction}.")
         model = model_hparams(self.arch, **self.model_kwargs())
         compiled = compile_hparams(self.arch, **self.compile_kwargs())
+        if self.image_size < 2 ** len(model["filters"]):
+            raise ValueError(f"--image-size {self.image_size} is too small for {len(model['filters'])} pooling blocks.")
         return replace(
             self,
             **model,

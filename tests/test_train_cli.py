@@ -169,6 +169,7 @@ def test_bad_input_is_a_clear_error(tmp_path: Path, make_dataset) -> None:
     assert "missing, e.g." in _fails("train", "-m", tmp_path / "gone.csv", "--runs-dir", runs)
 
     assert "one per block" in _fails("train", "-m", manifest_path, "--dropouts", "0.1,0.2", "--runs-dir", runs)
+    assert "too small for 5 pooling blocks" in _fails("train", "-m", manifest_path, "--arch", "five-block", "--image-size", 24)
     assert "Give --manifest" in _fails("train")
     assert "does not exist" in _fails("train", "-m", tmp_path / "nothing.csv")
 
