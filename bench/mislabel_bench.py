@@ -45,7 +45,7 @@ def figures(name: str, flags: np.ndarray, ranked: np.ndarray, flipped: np.ndarra
     precision = flipped[flags].mean() if flags.any() else float("nan")
     recall = flags[flipped].mean()
     top = ranked[:at]
-    print(f"{name:<34} flagged {flags.sum():6d}  precision {precision:.3f}  recall {recall:.3f}  "
+    print(f"{name:<34} flagged {flags.sum():6d}  precision {precision:.4f}  recall {recall:.4f}  "
           f"precision@{at} {flipped[top].mean():.3f}")
 
 

@@ -66,7 +66,7 @@ def test_suggestion_is_another_class_for_flags_and_ranking_is_most_doubtful_firs
     assert (scores.suggested[scores.flagged] != labels[scores.flagged]).all()
     ranked = scores.ranking()
     assert set(ranked) == set(np.flatnonzero(scores.flagged))
-    assert np.all(np.diff(scores.normalized_margin[ranked]) >= 0)
+    assert np.all(np.diff(scores.self_confidence[ranked]) >= 0)
 
 
 def test_matches_cleanlab_at_least_in_precision() -> None:

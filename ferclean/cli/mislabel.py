@@ -30,7 +30,7 @@ from ferclean.mislabel.scoring import score
 @click.argument("source", metavar="MANIFEST_OR_DATASET", type=click.Path(path_type=Path))
 @output_option()
 @click.option("--probe", type=click.Choice(PROBES), default="fast", show_default=True,
-              help="fast: HOG + logistic regression (CPU); cnn: a small Keras CNN per fold (GPU).")
+              help="fast: HOG + PCA + perceptron (CPU); cnn: a small Keras CNN per fold (GPU).")
 @click.option("--folds", type=click.IntRange(min=2), default=5, show_default=True, help="Cross-validation folds.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for folds and probe.")
 @click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True, help="Epochs per fold (cnn probe).")
