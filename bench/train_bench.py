@@ -65,10 +65,10 @@ def model_steps_per_s(config, classes: list[str], steps: int) -> float:  # noqa:
     import tensorflow as tf
 
     from ferclean_train.models import build_model, compile_model
-    from ferclean_train.train import setup_device
+    from ferclean_train.train import network_kwargs, setup_device
 
     setup_device(config)
-    model = build_model(config.arch, len(classes), config.image_size, **config.model_kwargs())
+    model = build_model(config.arch, len(classes), config.image_size, **network_kwargs(config))
     compile_model(model, config.arch, jit_compile=bool(config.xla), **config.compile_kwargs())
     rng = np.random.default_rng(0)
     x = rng.random((config.batch_size, config.image_size, config.image_size, 1), dtype=np.float32)

@@ -9,7 +9,7 @@ per batch, so after the first epoch the pipeline only shuffles and batches memor
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -163,8 +163,12 @@ def make_dataset(
     batch_size: int,
     shuffle: bool,
     seed: int,
+    augment: Callable[..., tf.Tensor] | None = None,
 ) -> tf.data.Dataset:
-    """``(images, one-hot labels)`` batches; shuffled each epoch with ``seed`` when ``shuffle``."""
+    """``(images, one-hot labels)`` batches; shuffled each epoch with ``seed`` when ``shuffle``.
+
+    ``augment`` (a Keras block, called with ``training=True``) runs on each batch after the cache.
+    """
     autotune = tf.data.AUTOTUNE
     ds = tf.data.Dataset.from_tensor_slices((list(paths), labels.astype(np.int32)))
     ds = ds.map(lambda p, y: (load_image(p, image_size), y), num_parallel_calls=autotune, deterministic=True)
@@ -173,13 +177,20 @@ def make_dataset(
         ds = ds.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
     ds = ds.map(lambda x, y: (to_float(x), tf.one_hot(y, num_classes)), num_parallel_calls=autotune)
+    if augment is not None:
+        ds = ds.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=autotune)
     return ds.prefetch(autotune)
 
 
 def frame_dataset(
-    part: pd.DataFrame, classes: Sequence[str], image_size: int, batch_size: int, shuffle: bool = False, seed: int = 0
+    part: pd.DataFrame,
+    classes: Sequence[str],
+    image_size: int,
+    batch_size: int,
+    shuffle: bool = False,
+    seed: int = 0,
+    augment: Callable[..., tf.Tensor] | None = None,
 ) -> tf.data.Dataset:
     """``make_dataset`` for a slice of ``labelled_rows``."""
-    return make_dataset(
-        part["abspath"].tolist(), label_indices(part["label"], classes), len(classes), image_size, batch_size, shuffle, seed
-    )
+    labels = label_indices(part["label"], classes)
+    return make_dataset(part["abspath"].tolist(), labels, len(classes), image_size, batch_size, shuffle, seed, augment)

@@ -21,6 +21,7 @@ __all__ = [
     "COMPILE_DEFAULTS",
     "LOSSES",
     "MODEL_DEFAULTS",
+    "build_augmenter",
     "build_model",
     "compile_hparams",
     "compile_model",
@@ -113,6 +114,18 @@ def build_model(arch: str, num_classes: int, image_size: int = 48, **hparams: An
         x = layers.Dropout(p["dense_dropout"], name="dense_dropout")(x)
     outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name="probabilities")(x)
     return keras.Model(inputs, outputs, name=arch.replace("-", "_"))
+
+
+def build_augmenter(arch: str, **hparams: Any) -> keras.Sequential | None:
+    """The arch's augmentation as a stand-alone block, or None when it has none.
+
+    RandomRotation and RandomZoom cannot be XLA-compiled, so an XLA run builds its model with
+    ``augment=False`` and applies this block in the input pipeline instead (call it with
+    ``training=True``).
+    """
+    p = model_hparams(arch, **hparams)
+    steps = _augmentation(p) if p["augment"] else []
+    return keras.Sequential(steps, name="augmentation") if steps else None
 
 
 def make_loss(loss: str, focal_gamma: float, focal_alpha: float, label_smoothing: float) -> keras.losses.Loss:

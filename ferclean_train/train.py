@@ -34,7 +34,7 @@ from ferclean_train.callbacks import (
 )
 from ferclean_train.config import TrainConfig
 from ferclean_train.evaluate import predict_split, write_evaluation
-from ferclean_train.models import build_model, compile_model
+from ferclean_train.models import build_augmenter, build_model, compile_model
 from ferclean_train.plots import plot_curves
 from ferclean_train.runs import DETAILS, HISTORY, LAST, MODEL, file_sha256, library_versions, read_details, write_json
 
@@ -47,13 +47,13 @@ def gpu_names() -> list[str]:
 
 
 def setup_device(config: TrainConfig) -> None:
-    """Seed everything; deterministic kernels on CPU; mixed precision when the config asks.
+    """Seed everything; deterministic kernels on CPU (without XLA); mixed precision when asked.
 
     Determinism is left off on a GPU, where it would forbid the fast (non-deterministic)
     cuDNN kernels that the speed target relies on.
     """
     keras.utils.set_random_seed(config.seed)
-    if not gpu_names():
+    if not gpu_names() and not config.xla:  # Keras turns XLA off under op determinism
         tf.config.experimental.enable_op_determinism()
     keras.mixed_precision.set_global_policy("mixed_float16" if config.mixed_precision else "float32")
 
@@ -110,12 +110,17 @@ def start_run(
             "val_held_out_from_train": carved,
         },
         "fold": None if fold is None else {"index": fold[0], "of": fold[1]},
-        "device": {"gpus": gpu_names(), "mixed_precision": config.mixed_precision, "xla": config.xla},
+        "device": {
+            "gpus": gpu_names(),
+            "mixed_precision": config.mixed_precision,
+            "xla": config.xla,
+            "augmentation_in": "input pipeline" if config.xla else "model",
+        },
         "versions": library_versions(),
     }
     write_json(run_dir / DETAILS, details)
     setup_device(config)
-    model = build_model(config.arch, len(classes), config.image_size, **config.model_kwargs())
+    model = build_model(config.arch, len(classes), config.image_size, **network_kwargs(config))
     compile_model(model, config.arch, jit_compile=bool(config.xla), **config.compile_kwargs())
     return _fit_and_report(run_dir, details, config, model, train, val, test, classes, initial_epoch=0)
 
@@ -145,6 +150,16 @@ def resume_run(run_dir: Path, epochs: int | None = None) -> dict[str, Any]:
     return _fit_and_report(
         run_dir, details, config, model, train, val, test, classes, initial_epoch=len(history), history=history, best_weights=best_weights
     )
+
+
+def network_kwargs(config: TrainConfig) -> dict[str, Any]:
+    """``build_model`` arguments; under XLA the augmentation moves out of the model (see ``pipeline_augmenter``)."""
+    return {**config.model_kwargs(), **({"augment": False} if config.xla else {})}
+
+
+def pipeline_augmenter(config: TrainConfig) -> keras.Sequential | None:
+    """The augmentation block the input pipeline applies: only for XLA runs."""
+    return build_augmenter(config.arch, **config.model_kwargs()) if config.xla else None
 
 
 def _train_val(rows: pd.DataFrame, config: TrainConfig, fold: tuple[int, int] | None) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
@@ -191,7 +206,9 @@ def _fit_and_report(
     best_weights: list | None = None,
 ) -> dict[str, Any]:
     """Fit, then write model.keras, history.csv, curves.png, the test evaluation and the details."""
-    train_ds = data.frame_dataset(train, classes, config.image_size, config.batch_size, shuffle=True, seed=config.seed)
+    train_ds = data.frame_dataset(
+        train, classes, config.image_size, config.batch_size, shuffle=True, seed=config.seed, augment=pipeline_augmenter(config)
+    )
     val_ds = data.frame_dataset(val, classes, config.image_size, config.batch_size)
     train_labels = data.label_indices(train["label"], classes)
     weights = data.class_weights(train_labels, len(classes)) if config.class_weights else None

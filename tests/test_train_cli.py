@@ -123,7 +123,7 @@ def test_resume_continues_history(tmp_path: Path, make_dataset) -> None:
 def test_folds_report_mean_and_std(tmp_path: Path, make_dataset) -> None:
     manifest = _scan(_dataset(make_dataset, tmp_path / "ds", train=9, val=3, test=3), tmp_path / "m.csv")
     runs = tmp_path / "runs"
-    output = _invoke("train", "-m", manifest, "--epochs", 1, "--folds", 2, "--runs-dir", runs, *TINY)
+    output = _invoke("train", "-m", manifest, "--epochs", 1, "--folds", 2, "--runs-dir", runs, "--xla", *TINY)
     assert "mean ± std" in output
     summary = json.loads((runs / "m-1" / "folds.json").read_text())
     accuracy = summary["test_accuracy"]
@@ -134,6 +134,11 @@ def test_folds_report_mean_and_std(tmp_path: Path, make_dataset) -> None:
         fold = json.loads((runs / "m-1" / f"fold-{i}" / "model-details.json").read_text())
         assert fold["fold"] == {"index": i, "of": 2}
         assert fold["manifest"]["images"]["train"] + fold["manifest"]["images"]["val"] == 48
+        # under XLA the augmentation runs in the input pipeline, not in the saved model
+        assert fold["device"]["augmentation_in"] == "input pipeline"
+    from ferclean_train.predict import load_run
+
+    assert not any(layer.name.startswith("aug_") for layer in load_run(runs / "m-1" / "fold-1").model.layers)
 
 
 @pytest.mark.slow

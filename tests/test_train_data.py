@@ -139,3 +139,17 @@ def test_shuffle_is_seeded(tmp_path: Path, make_dataset) -> None:
 
     assert np.array_equal(first_epoch(7), first_epoch(7))
     assert not np.array_equal(first_epoch(7), data.label_indices(rows["label"], classes))
+
+
+def test_pipeline_augmentation_runs_on_batches(tmp_path: Path, make_dataset) -> None:
+    from ferclean_train.models import build_augmenter
+
+    make_dataset(tmp_path / "ds", {"train": {"happy": 4, "sad": 4}})
+    manifest, _ = scan_dataset(tmp_path / "ds", [], "phash", 1)
+    rows = data.labelled_rows(manifest)
+    classes = data.manifest_classes(rows)
+    plain = next(iter(data.frame_dataset(rows, classes, 48, 8)))[0].numpy()
+    augmenter = build_augmenter("bpp", flip=False, zoom=0.0, contrast=0.0, rotation=0.2)
+    moved = next(iter(data.frame_dataset(rows, classes, 48, 8, augment=augmenter)))[0].numpy()
+    assert moved.shape == plain.shape and not np.allclose(moved, plain)
+    assert build_augmenter("baseline") is None
