@@ -60,6 +60,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="Random subset of this many images (0: all).")
     parser.add_argument("--at", type=int, default=500, help="Cut-off for precision@N.")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--save", type=Path, default=None, help="Save probs, noisy labels and flip mask (.npz).")
     args = parser.parse_args()
 
     start = time.perf_counter()
@@ -80,6 +81,8 @@ def main() -> None:
     folds = assign_folds(frame["path"].tolist(), noisy, group_keys(frame).tolist(), args.folds, args.seed)
     probs = out_of_fold_probs(images, noisy, folds, k, args.probe, args.seed, args.epochs)
     probed = time.perf_counter()
+    if args.save:
+        np.savez(args.save, probs=probs, noisy=noisy, true=true, flipped=flipped)
     results = {rule: score(noisy, probs, rule) for rule in FLAG_RULES}
     scored = time.perf_counter()
 

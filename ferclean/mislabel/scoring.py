@@ -13,10 +13,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: Flag rules: ``prune`` removes the estimated number of wrong labels per class pair, taking
-#: those with the largest margin; ``confident`` flags images confidently in another class;
-#: ``both`` requires the two to agree (fewer flags, more of them right).
-FLAG_RULES: tuple[str, ...] = ("both", "prune", "confident")
+#: Flag rules: ``lowest`` (default) flags as many images as ``prune`` does, but the ones with
+#: the lowest self-confidence over all classes, which on FER2013 with 10 % planted flips beat
+#: cleanlab's default in precision and recall at once (bench/mislabel_bench.py);
+#: ``prune`` removes the estimated number of wrong labels per class pair, taking
+#: those with the largest margin; ``class`` removes the estimated number per given class,
+#: taking those with the lowest self-confidence; ``confident`` flags images confidently in
+#: another class; ``both`` requires ``prune`` and ``confident`` to agree.
+FLAG_RULES: tuple[str, ...] = ("lowest", "both", "prune", "class", "confident")
 
 
 @dataclass(frozen=True)
@@ -118,7 +122,32 @@ def prune_by_noise_rate(labels: np.ndarray, probs: np.ndarray, calibrated: np.nd
     return flagged
 
 
-def score(labels: np.ndarray, probs: np.ndarray, rule: str = "both") -> Scores:
+def prune_by_class(labels: np.ndarray, probs: np.ndarray, calibrated: np.ndarray) -> np.ndarray:
+    """For each given class i, flag the off-diagonal total of calibrated row i among the images
+    labelled i with the lowest p(i); never an image the probe assigns to its label."""
+    n, k = probs.shape
+    flagged = np.zeros(n, dtype=bool)
+    given = self_confidence(labels, probs)
+    for i in range(k):
+        rows = np.flatnonzero(labels == i)
+        count = min(int(calibrated[i].sum() - calibrated[i, i]), max(len(rows) - 1, 0))
+        if count > 0:
+            flagged[rows[np.lexsort((rows, given[rows]))[:count]]] = True
+    flagged &= probs.argmax(axis=1) != labels
+    return flagged
+
+
+def lowest_self_confidence(labels: np.ndarray, probs: np.ndarray, count: int) -> np.ndarray:
+    """Flag the ``count`` images with the lowest p(given label) whose argmax is another class."""
+    doubtful = probs.argmax(axis=1) != labels
+    given = np.where(doubtful, self_confidence(labels, probs), np.inf)
+    rows = np.arange(len(labels))
+    flagged = np.zeros(len(labels), dtype=bool)
+    flagged[np.lexsort((rows, given))[: min(count, int(doubtful.sum()))]] = True
+    return flagged
+
+
+def score(labels: np.ndarray, probs: np.ndarray, rule: str = "lowest") -> Scores:
     """Every score and the flags for integer ``labels`` and out-of-fold ``probs`` (n, k)."""
     labels = np.asarray(labels, dtype=np.int64)
     probs = np.asarray(probs, dtype=np.float64)
@@ -132,7 +161,13 @@ def score(labels: np.ndarray, probs: np.ndarray, rule: str = "both") -> Scores:
     calibrated = calibrate_joint(joint, np.bincount(labels, minlength=k))
     off_diagonal = (confident >= 0) & (confident != labels)
     pruned = prune_by_noise_rate(labels, probs, calibrated)
-    flagged = {"both": off_diagonal & pruned, "prune": pruned, "confident": off_diagonal}[rule]
+    flagged = {
+        "lowest": lambda: lowest_self_confidence(labels, probs, int(pruned.sum())),
+        "both": lambda: off_diagonal & pruned,
+        "prune": lambda: pruned,
+        "class": lambda: prune_by_class(labels, probs, calibrated),
+        "confident": lambda: off_diagonal,
+    }[rule]()
     suggested = np.where(confident >= 0, confident, probs.argmax(axis=1))
     others = probs.copy()
     others[np.arange(n), labels] = -np.inf
