@@ -161,3 +161,16 @@ def test_review_page_in_headless_chromium(reviewed: tuple[Path, Path, set[str]],
     invoke("mislabel-review", str(output), "--apply", str(decisions), "-o", str(applied))
     row = read_manifest(applied).frame.set_index("path").loc[first.path]
     assert (row["status"], row["new_label"]) == ("relabel", first.suggested_label)
+
+
+def test_page_limit_keeps_the_most_doubtful_on_the_page(reviewed: tuple[Path, Path, set[str]]) -> None:
+    tmp, output, _ = reviewed
+    report = output.with_name("review_review")
+    limited = tmp / "manifests" / "limited.csv"
+    invoke("mislabel-review", str(output), "--probs", str(report / "probs.npy"), "--page-limit", "2", "-o", str(limited))
+    review = pd.read_csv(limited.with_name("limited_review") / "review.csv", keep_default_na=False)
+    page = (limited.with_name("limited_review") / "review.html").read_text()
+    assert len(review) > 2
+    shown = [p for p in review["path"] if p in page]
+    assert shown == review["path"].head(2).tolist()
+    assert f"the 2 most doubtful of {len(review)}" in page

@@ -20,7 +20,8 @@ from ferclean.mislabel.decisions import auto_relabel as relabel_confident
 from ferclean.mislabel.features import load_images, load_one
 from ferclean.mislabel.folds import assign_folds
 from ferclean.mislabel.probe import PROBES, out_of_fold_probs
-from ferclean.mislabel.report import confusion, confusion_png, pair_counts, review_table
+from ferclean.mislabel.report import confusion, pair_counts, review_table
+from ferclean.plots import plot_confusion
 from ferclean.mislabel.review_page import render_review_page, thumbnail_uri
 from ferclean.mislabel.saved_probs import SavedProbs, align, load_probs, save_probs
 from ferclean.mislabel.scoring import score
@@ -42,11 +43,13 @@ from ferclean.mislabel.scoring import score
               help="Write a reviewer's decisions.csv (path, decision, new_label) into the manifest; no probe runs.")
 @click.option("--auto-relabel", type=click.FloatRange(0.0, 1.0), default=None, metavar="MIN_CONFIDENCE",
               help="Relabel flagged images whose suggestion has at least this out-of-fold probability.")
+@click.option("--page-limit", type=click.IntRange(min=1), default=2000, show_default=True,
+              help="Most doubtful flagged images shown in review.html (review.csv lists them all).")
 @classes_option
 @jobs_option
 def mislabel_review(
     source: Path, output: Path, probe: str, folds: int, seed: int, epochs: int, report_dir: Path | None,
-    probs_path: Path | None, decisions_path: Path | None, auto_relabel: float | None,
+    probs_path: Path | None, decisions_path: Path | None, auto_relabel: float | None, page_limit: int,
     classes: str | None, jobs: int | None,
 ) -> None:
     """Flag images whose label a probe model, trained on the other folds, finds unlikely.
@@ -70,7 +73,7 @@ def mislabel_review(
         frame = apply_decisions(frame, decisions, decisions_path.name)
         console.print(_count_table(decisions["decision"].value_counts(), f"Decisions from {decisions_path.name}", "decision"))
     elif auto_relabel is None or probs_path is not None or "label_quality" not in frame.columns:
-        frame = _review(manifest, output, probe, folds, seed, epochs, report_dir, probs_path, jobs)
+        frame = _review(manifest, output, probe, folds, seed, epochs, report_dir, probs_path, page_limit, jobs)
     if auto_relabel is not None:
         frame, relabelled = relabel_confident(frame, auto_relabel)
         console.print(f"Auto-relabelled {relabelled:,} flagged image(s) with suggestion p >= {auto_relabel:g}.")
@@ -79,7 +82,7 @@ def mislabel_review(
 
 def _review(
     manifest: Manifest, output: Path, probe: str, folds: int, seed: int, epochs: int,
-    report_dir: Path | None, probs_path: Path | None, jobs: int | None,
+    report_dir: Path | None, probs_path: Path | None, page_limit: int, jobs: int | None,
 ) -> pd.DataFrame:
     """Probe (or reuse saved probabilities), score, annotate, and write the report folder."""
     frame = manifest.frame
@@ -118,30 +121,36 @@ def _review(
     scores = score(labels, probs)
     frame = annotate(frame, rows, class_names, scores)
     review = review_table(frame, pd.Series(fold_of, index=frame.index[rows]))
-    _write_report(manifest, review, labels, probs, class_names, report_dir, thumbs_source, probs_path is not None)
+    _write_report(manifest, review, labels, probs, class_names, report_dir, thumbs_source, probs_path is not None, page_limit)
     _print_summary(review, labels, probs, len(rows))
     return frame
 
 
 def _write_report(
     manifest: Manifest, review: pd.DataFrame, labels: np.ndarray, probs: np.ndarray, class_names: list[str],
-    report_dir: Path, thumbs_source: dict[str, np.ndarray] | None, reused: bool,
+    report_dir: Path, thumbs_source: dict[str, np.ndarray] | None, reused: bool, page_limit: int,
 ) -> None:
     report_dir.mkdir(parents=True, exist_ok=True)
     review.to_csv(report_dir / "review.csv", index=False)
+    # A page of tens of thousands of embedded thumbnails is too slow to review; the rest stay in review.csv.
+    page = review.head(page_limit)
     if thumbs_source is None:
         thumbs_source = {}
     thumbs = []
-    for path in review["path"]:
+    for path in page["path"]:
         array = thumbs_source.get(path)
         if array is None:
             array = load_one(str(manifest.root / path))
         thumbs.append(thumbnail_uri(array if array is not None else np.zeros((48, 48), np.uint8)))
-    title = f"ferclean mislabel review: {len(review):,} flagged image(s)"
-    (report_dir / "review.html").write_text(render_review_page(review, thumbs, class_names, title), encoding="utf-8")
+    shown = f"the {len(page):,} most doubtful of " if len(page) < len(review) else ""
+    title = f"ferclean mislabel review: {shown}{len(review):,} flagged image(s)"
+    (report_dir / "review.html").write_text(render_review_page(page, thumbs, class_names, title), encoding="utf-8")
     matrix = confusion(labels, probs.argmax(axis=1), len(class_names))
     accuracy = np.trace(matrix) / max(matrix.sum(), 1)
-    confusion_png(matrix, class_names, report_dir / "confusion_matrix.png", f"Probe vs given labels (accuracy {accuracy:.1%})")
+    plot_confusion(
+        matrix, class_names, report_dir / "confusion_matrix.png", f"Probe vs given labels (accuracy {accuracy:.1%})",
+        xlabel="probe prediction (out of fold)", ylabel="given label",
+    )
     console.print(
         f"Wrote [bold]{report_dir}[/]: {'' if reused else 'probs.npy, probs_index.csv, probs_meta.json, '}"
         "review.csv, review.html, confusion_matrix.png"
