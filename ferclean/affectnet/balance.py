@@ -13,6 +13,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from ferclean.affectnet.mapping import parse_assignments
 from ferclean.errors import FercleanError
 from ferclean.labels import normalise_class
 
@@ -36,15 +37,12 @@ def parse_per_class(text: str | None, target_classes: Iterable[str]) -> dict[str
         return {}
     allowed = set(target_classes)
     quotas: dict[str, int] = {}
-    for item in text.split(","):
-        name, sep, number = (part.strip() for part in item.partition("="))
-        label = normalise_class(name, allowed) if name else None
-        if not sep or label is None or label not in allowed:
-            raise FercleanError(
-                f"--per-class item {item.strip()!r} needs CLASS=N with CLASS one of {', '.join(sorted(allowed))}."
-            )
+    for name, number in parse_assignments(text, "--per-class", "CLASS=N"):
+        label = normalise_class(name, allowed)
+        if label not in allowed:
+            raise FercleanError(f"--per-class names {name!r}; the dataset's classes are {', '.join(sorted(allowed))}.")
         if not number.isdigit():
-            raise FercleanError(f"--per-class item {item.strip()!r}: N must be a whole number >= 0.")
+            raise FercleanError(f"--per-class {name}={number}: N must be a whole number >= 0.")
         quotas[label] = int(number)
     return quotas
 

@@ -22,6 +22,18 @@ UNUSABLE = "unusable code"
 UNMAPPED = "unmapped class"
 
 
+def parse_assignments(text: str | None, option: str, form: str) -> list[tuple[str, str]]:
+    """``"a=1, b=2"`` -> ``[("a", "1"), ("b", "2")]``; an item without both sides is an error
+    that names the option, the item and the ``form`` it should have."""
+    pairs = []
+    for item in (text or "").split(","):
+        key, sep, value = (part.strip() for part in item.partition("="))
+        if not sep or not key or not value:
+            raise FercleanError(f"{option} item {item.strip()!r} is not {form}.")
+        pairs.append((key, value))
+    return pairs
+
+
 def _expression_key(name: str) -> str:
     """The key overrides are matched on: the canonical class, or the lower-cased name."""
     return normalise_class(name) or name.strip().lower()
@@ -37,10 +49,7 @@ def parse_map(text: str | None, target_classes: Iterable[str]) -> dict[str, str]
         return {}
     allowed = set(target_classes)
     overrides: dict[str, str] = {}
-    for item in text.split(","):
-        source, sep, target = (part.strip() for part in item.partition("="))
-        if not sep or not source or not target:
-            raise FercleanError(f"--map item {item.strip()!r} is not EXPRESSION=CLASS or EXPRESSION=drop.")
+    for source, target in parse_assignments(text, "--map", "EXPRESSION=CLASS or EXPRESSION=drop"):
         target = target.lower()
         if target != DROP:
             target = normalise_class(target, allowed) or target
