@@ -8,7 +8,6 @@ write through to the original image.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from collections.abc import Callable
@@ -17,13 +16,10 @@ from pathlib import Path, PurePosixPath
 import pandas as pd
 
 from ferclean.errors import FercleanError
+from ferclean.hashing import short_hash
 from ferclean.manifest import Manifest, effective_labels, kept
 
 MODES: tuple[str, ...] = ("copy", "hardlink", "symlink")
-
-
-def _short_hash(text: str) -> str:
-    return hashlib.sha1(text.encode()).hexdigest()[:8]
 
 
 def plan_export(manifest: Manifest) -> pd.DataFrame:
@@ -56,7 +52,7 @@ def plan_export(manifest: Manifest) -> pd.DataFrame:
     clash = plan.duplicated(["folder", "name"], keep=False)
     stems = plan["name"].map(lambda n: PurePosixPath(n).stem)
     suffixes = plan["name"].map(lambda n: PurePosixPath(n).suffix)
-    hashed = stems + "-" + plan["source"].map(_short_hash) + suffixes
+    hashed = stems + "-" + plan["source"].map(short_hash) + suffixes
     plan["name"] = plan["name"].where(~clash, hashed)
     plan["renamed"] = clash
     plan["dest"] = plan["folder"] + "/" + plan["name"]

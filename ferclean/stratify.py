@@ -10,13 +10,13 @@ where the ratios say (3 images at 80/10/10 all go to train); ``--min-per-class``
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from ferclean.errors import FercleanError
+from ferclean.hashing import seeded_rank
 from ferclean.labels import SPLITS, class_order, normalise_split
 from ferclean.manifest import effective_labels, group_keys, kept
 
@@ -47,15 +47,6 @@ def parse_ratios(text: str) -> dict[str, float]:
     if not ratios:
         raise FercleanError(f"--ratios {text!r} gives no split a positive share.")
     return ratios
-
-
-def _seeded_order(keys: np.ndarray, seed: int) -> np.ndarray:
-    """A 64-bit rank per key from a seeded hash: a shuffle that ignores where keys sit in the input."""
-    prefix = f"{seed}\x00".encode()
-    return np.array(
-        [int.from_bytes(hashlib.blake2b(prefix + str(k).encode(), digest_size=8).digest(), "big") for k in keys],
-        dtype=np.uint64,
-    )
 
 
 def assign_splits(
@@ -96,7 +87,7 @@ def assign_splits(
 
     target = np.bincount(class_idx, minlength=n_classes)[:, None] * weights[None, :]
     # Largest groups first; equal sizes in seeded-hash order (then by key, should hashes collide).
-    order = np.lexsort((group_names, _seeded_order(group_names, seed), -sizes)).tolist()
+    order = np.lexsort((group_names, seeded_rank(group_names, seed), -sizes)).tolist()
     # On equal need, prefer the split with the larger ratio, then the SPLITS order.
     preference = np.lexsort((np.arange(n_splits), -weights)).tolist()
     choice = _place_groups(

@@ -7,7 +7,6 @@ candidate's relative path, so the same seed picks the same faces on any machine.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 
 import numpy as np
@@ -15,6 +14,7 @@ import pandas as pd
 
 from ferclean.affectnet.mapping import parse_assignments
 from ferclean.errors import FercleanError
+from ferclean.hashing import seeded_rank
 from ferclean.labels import normalise_class
 
 
@@ -57,13 +57,6 @@ def quotas(before: pd.Series, target: int | None = None, per_class: dict[str, in
     return need
 
 
-def seeded_keys(keys: Iterable[str], seed: int) -> np.ndarray:
-    """A pseudo-random but reproducible uint64 per key, from the seed and the key alone."""
-    return np.array(
-        [int.from_bytes(hashlib.sha256(f"{seed}\0{k}".encode()).digest()[:8], "big") for k in keys], dtype=np.uint64
-    )
-
-
 def rank_candidates(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
     """Candidates (``label``, ``key``, ``confidence``) in the order they should be taken:
     per class, most confident first (unknown confidence last), then seeded-random."""
@@ -71,7 +64,7 @@ def rank_candidates(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
     order = np.lexsort(
         (
             frame["key"].to_numpy(dtype=str),
-            seeded_keys(frame["key"], seed),
+            seeded_rank(frame["key"], seed),
             -confidence.fillna(-np.inf).to_numpy(),
             confidence.isna().to_numpy(),
             frame["label"].to_numpy(dtype=str),

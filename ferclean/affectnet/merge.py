@@ -9,7 +9,6 @@ tables; the conversion is passed in, so tests and the CLI choose how it runs.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 from collections import Counter
@@ -24,7 +23,7 @@ from ferclean.affectnet.balance import rank_candidates
 from ferclean.affectnet.convert import DEFAULT_MARGIN, ConvertTask
 from ferclean.affectnet.mapping import UNMAPPED, map_expressions
 from ferclean.errors import FercleanError
-from ferclean.hashing import hex_to_uint64
+from ferclean.hashing import hex_to_uint64, short_hash
 from ferclean.labels import class_order
 from ferclean.manifest import effective_labels, kept, normalise_frame
 from ferclean.search import find_pairs
@@ -75,7 +74,7 @@ def output_names(keys: pd.Series) -> pd.Series:
     file name in two official sub-folders) get a short hash of the relative path appended."""
     stems = keys.map(lambda k: Path(k).stem)
     clash = stems.str.lower().duplicated(keep=False)
-    suffix = keys.map(lambda k: "_" + hashlib.sha1(k.encode()).hexdigest()[:8]).where(clash, "")
+    suffix = ("_" + keys.map(short_hash)).where(clash, "")
     return "affectnet_" + stems + suffix + ".png"
 
 
