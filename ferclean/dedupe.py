@@ -28,6 +28,7 @@ CONFLICT_ACTIONS = ("review", "drop", "majority")
 _SPLIT_PRIORITY = {"test": 0, "val": 1, "train": 2}
 
 PAIR_COLUMNS = ("a", "b", "distance", "kind")
+_ACTION_COLUMNS = ["path", "split", "label", "group", "action", "reason"]
 
 
 def hashed_rows(frame: pd.DataFrame) -> np.ndarray:
@@ -45,17 +46,18 @@ def find_duplicate_pairs(frame: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD
     n = len(rows)
     direct = hex_to_uint64(frame["phash"].to_numpy()[rows])
     flipped = hex_to_uint64(frame["phash_flip"].to_numpy()[rows])
+    digests = frame["sha256"].to_numpy()[rows]
     found = find_pairs(np.concatenate([direct, flipped]), threshold, method) % max(n, 1)
     found = found[found[:, 0] != found[:, 1]]
     found.sort(axis=1)
-    exact = _exact_pairs(frame["sha256"].to_numpy()[rows])
+    exact = _exact_pairs(digests)
     both = np.unique(np.concatenate([found, exact]), axis=0) if len(found) or len(exact) else np.empty((0, 2), int)
     i, j = both[:, 0], both[:, 1]
     d_direct = hamming(direct[i], direct[j]).astype(np.int64)
     # Both-mirrored is a direct match seen through the flip; one-mirrored is a mirror copy.
     d_direct = np.minimum(d_direct, hamming(flipped[i], flipped[j]))
     d_mirror = np.minimum(hamming(direct[i], flipped[j]), hamming(flipped[i], direct[j])).astype(np.int64)
-    same_pixels = frame["sha256"].to_numpy()[rows][i] == frame["sha256"].to_numpy()[rows][j]
+    same_pixels = digests[i] == digests[j]
     kind = np.where(same_pixels, "exact", np.where(d_mirror < d_direct, "mirror", "near"))
     distance = np.where(same_pixels, 0, np.minimum(d_direct, d_mirror))
     pairs = pd.DataFrame({"a": rows[i], "b": rows[j], "distance": distance, "kind": kind})
@@ -147,9 +149,6 @@ def resolve(frame: pd.DataFrame, policy: str = "report", on_conflict: str = "rev
             extra = candidates.index.drop(keeper)
             _mark(out, extra, "drop", f"duplicate of {out.at[keeper, 'path']} (group {group})", actions)
     return out, pd.DataFrame(actions, columns=_ACTION_COLUMNS)
-
-
-_ACTION_COLUMNS = ["path", "split", "label", "group", "action", "reason"]
 
 
 def _keeper(members: pd.DataFrame) -> int:

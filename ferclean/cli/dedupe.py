@@ -85,8 +85,9 @@ def dedupe(
     resolved, actions = resolve(grouped, policy, on_conflict)
     result = manifest.with_frame(resolved, dedupe={"threshold": threshold, "policy": policy, "on_conflict": on_conflict})
     report_dir = report_dir or output.with_name(f"{output.stem}_dedupe")
-    _write_report(result, grouped, pairs, actions, report_dir)
-    _print_summary(grouped, pairs, actions)
+    clusters, leaks = cluster_table(grouped), leakage_table(grouped)
+    _write_report(result, grouped, pairs, clusters, leaks, actions, report_dir)
+    _print_summary(grouped, pairs, clusters, leaks, actions)
     save(result, output, command_line(), title="Images per split and class after dedupe (status != drop)")
     console.print(f"Report in [bold]{report_dir}/[/]: pairs.csv, groups.csv, leakage.csv, actions.csv, contact_sheet.png")
 
@@ -108,11 +109,19 @@ def _pair_listing(frame: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _write_report(result: Manifest, grouped: pd.DataFrame, pairs: pd.DataFrame, actions: pd.DataFrame, report_dir: Path) -> None:
+def _write_report(
+    result: Manifest,
+    grouped: pd.DataFrame,
+    pairs: pd.DataFrame,
+    clusters: pd.DataFrame,
+    leaks: pd.DataFrame,
+    actions: pd.DataFrame,
+    report_dir: Path,
+) -> None:
     report_dir.mkdir(parents=True, exist_ok=True)
     _pair_listing(grouped, pairs).to_csv(report_dir / "pairs.csv", index=False)
-    cluster_table(grouped).to_csv(report_dir / "groups.csv", index_label="group")
-    leakage_table(grouped).to_csv(report_dir / "leakage.csv", index=False)
+    clusters.to_csv(report_dir / "groups.csv", index_label="group")
+    leaks.to_csv(report_dir / "leakage.csv", index=False)
     actions.to_csv(report_dir / "actions.csv", index=False)
     worst = worst_pairs(grouped, pairs)
     rows = []
@@ -128,15 +137,16 @@ def _write_report(result: Manifest, grouped: pd.DataFrame, pairs: pd.DataFrame, 
     summary = {
         "pairs": len(pairs),
         "pairs_by_kind": pairs["kind"].value_counts().to_dict(),
-        "groups": int(grouped["group"].nunique()),
-        "images_in_groups": int(grouped["group"].notna().sum()),
+        "groups": len(clusters),
+        "images_in_groups": int(clusters["size"].sum()) if len(clusters) else 0,
         "actions": actions.groupby(["action", "split"]).size().rename("n").reset_index().to_dict("records"),
     }
     (report_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
 
 
-def _print_summary(grouped: pd.DataFrame, pairs: pd.DataFrame, actions: pd.DataFrame) -> None:
-    clusters = cluster_table(grouped)
+def _print_summary(
+    grouped: pd.DataFrame, pairs: pd.DataFrame, clusters: pd.DataFrame, leaks: pd.DataFrame, actions: pd.DataFrame
+) -> None:
     table = Table(title="Duplicates")
     table.add_column("measure")
     table.add_column("count", justify="right")
@@ -148,7 +158,6 @@ def _print_summary(grouped: pd.DataFrame, pairs: pd.DataFrame, actions: pd.DataF
     table.add_row("groups spanning splits (leaks)", f"{int(clusters['cross_split'].sum()) if len(clusters) else 0:,}")
     table.add_row("groups with a label conflict", f"{int(clusters['conflict'].sum()) if len(clusters) else 0:,}")
     console.print(table)
-    leaks = leakage_table(grouped)
     if len(leaks):
         leak_table = Table(title="Cross-split leakage")
         for column in ("splits", "groups", "images"):
