@@ -22,7 +22,7 @@ from ferclean.dedupe import assign_groups, find_duplicate_pairs
 from ferclean.labels import class_order
 from ferclean.manifest import group_keys
 from ferclean.mislabel.features import load_images
-from ferclean.mislabel.folds import assign_folds
+from ferclean.folds import assign_folds
 from ferclean.mislabel.probe import PROBES, out_of_fold_probs
 from ferclean.mislabel.scoring import FLAG_RULES, score
 from ferclean.scan import scan_dataset

@@ -8,16 +8,15 @@ per batch, so after the first epoch the pipeline only shuffles and batches memor
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import tensorflow as tf
-from sklearn.model_selection import StratifiedGroupKFold
 
 from ferclean.errors import FercleanError
+from ferclean.folds import assign_folds
 from ferclean.labels import class_order
 from ferclean.manifest import Manifest, effective_labels, group_keys, kept
 
@@ -95,16 +94,11 @@ def train_val(rows: pd.DataFrame, val_fraction: float, seed: int) -> tuple[pd.Da
     val = split_frame(rows, "val")
     if not val.empty:
         return train, val, False
-    ordered = train.sort_values("abspath", kind="stable").reset_index(drop=True)
     n_splits = max(2, round(1 / val_fraction))
-    if ordered["group"].nunique() < n_splits:
-        raise FercleanError(f"Too few training images ({len(ordered)}) to hold out a validation slice; add a val split.")
-    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "least populated class" on tiny classes
-        fit_idx, held_idx = next(splitter.split(ordered, ordered["label"], groups=ordered["group"]))
-    fit, held = ordered.iloc[fit_idx], ordered.iloc[held_idx]
-    return fit.reset_index(drop=True), held.reset_index(drop=True), True
+    if train["group"].nunique() < n_splits:
+        raise FercleanError(f"Too few training images ({len(train)}) to hold out a validation slice; add a val split.")
+    fit, held = _fold_pairs(train, n_splits, seed)[0]
+    return fit, held, True
 
 
 def fold_splits(rows: pd.DataFrame, k: int, seed: int) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
@@ -115,14 +109,19 @@ def fold_splits(rows: pd.DataFrame, k: int, seed: int) -> list[tuple[pd.DataFram
     pool = rows[rows["split"].isin(["train", "val"])]
     if pool.empty:
         raise FercleanError("The manifest has no kept train or val rows to make folds from.")
-    pool = pool.sort_values("abspath", kind="stable").reset_index(drop=True)
     smallest = int(pool["label"].value_counts().min())
     if smallest < k:
         raise FercleanError(f"--folds {k} needs at least {k} train+val images per class; the smallest class has {smallest}.")
-    splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+    return _fold_pairs(pool, k, seed)
+
+
+def _fold_pairs(rows: pd.DataFrame, k: int, seed: int) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+    """(rest, fold) row pairs for each of ``k`` folds from :func:`ferclean.folds.assign_folds`,
+    both in path order."""
+    rows = rows.sort_values("abspath", kind="stable").reset_index(drop=True)
+    fold_of = assign_folds(rows["abspath"].tolist(), rows["label"].to_numpy(), rows["group"].tolist(), k, seed)
     return [
-        (pool.iloc[fit].reset_index(drop=True), pool.iloc[held].reset_index(drop=True))
-        for fit, held in splitter.split(pool, pool["label"], groups=pool["group"])
+        (rows[fold_of != f].reset_index(drop=True), rows[fold_of == f].reset_index(drop=True)) for f in range(k)
     ]
 
 

@@ -18,7 +18,7 @@ from ferclean.mislabel.annotate import annotate
 from ferclean.mislabel.decisions import apply_decisions, read_decisions
 from ferclean.mislabel.decisions import auto_relabel as relabel_confident
 from ferclean.mislabel.features import load_images, load_one
-from ferclean.mislabel.folds import assign_folds
+from ferclean.folds import assign_folds
 from ferclean.mislabel.probe import PROBES, out_of_fold_probs
 from ferclean.mislabel.report import confusion, pair_counts, review_table
 from ferclean.plots import plot_confusion

@@ -1,7 +1,8 @@
-"""Which fold each image is predicted in: stratified by label, duplicates kept together.
+"""Cross-validation folds: stratified by label, duplicates kept together, independent of row order.
 
-A duplicate left in another fold would predict its own copy's label and hide the very
-disagreement the probe looks for, so every duplicate group lies inside one fold.
+A duplicate left in another fold would predict its own copy's label (hiding the very
+disagreement the mislabel probe looks for) or leak a training image into validation, so
+every duplicate group lies inside one fold. Used by the mislabel probe and the trainer.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ferclean.errors import FercleanError
-from ferclean.mislabel.folds import assign_folds
+from ferclean.folds import assign_folds
 
 
 def sample(n: int = 300, seed: int = 0):
