@@ -1,25 +1,32 @@
-"""Accuracy and speed of ``ferclean train`` on FER2013: the issue's 70 % and 5 s/epoch targets.
+"""Training that pays off on a CPU: ``compact`` against ``bpp`` in the same wall-clock budget.
 
-Run by hand: ``.venv/bin/python bench/train_bench.py [--epochs 60] [--limit N] [--arch bpp]``.
-It scans FER2013 (original splits, 7 classes), then measures, in one process:
-- input pipeline only: steps/s of the cached, shuffled, batched train split with no model
-  (first pass decodes and fills the cache; second pass is what every later epoch costs);
-- model only: steps/s of the train step on one batch held in memory (no input cost);
-- the full run (``start_run``, exactly what ``ferclean train`` does): epochs, best epoch,
-  wall time, median steps/s, and the test-split accuracy and macro-F1.
-The pipeline is not the bottleneck when its cached steps/s is well above the model's.
-``--limit N`` keeps a class-stratified N train images (and N/8 val and test) for a short CPU run.
-On a GPU the run uses mixed precision and XLA, as ``ferclean train`` does.
+Run by hand (one command; about 2 x ``--max-minutes`` plus the FER2013 scan):
+    .venv/bin/python bench/train_bench.py                 # the issue's figures: 45 minutes each
+    .venv/bin/python bench/train_bench.py --quick         # mechanics only: 3,000 images, 3 minutes each
+    .venv/bin/python bench/train_bench.py --candidates    # seconds/epoch of candidate architectures
+
+It scans FER2013 (original splits: train, validation -> val, test; 7 classes), then trains each
+``--archs`` with ``start_run`` exactly as ``ferclean train --max-minutes N`` does, and prints per
+arch the epochs the plan chose and ran, seconds per epoch, training images/s, the wall time
+against the budget, and test accuracy and macro-F1; then the compact/bpp accuracy ratio and the
+target (>= 67 %, goal 70 %). ``accuracy_vs_minutes.png`` plots validation accuracy against
+wall-clock minutes for both runs (test accuracy as a star at the end).
+``--candidates`` times the train step alone (one in-memory batch repeated, so no input cost) of
+the compact variants that were considered and of bpp, and prints images/s, seconds per FER2013
+epoch, CPU seconds per step and the load average: on a shared machine compare CPU seconds.
+On a GPU the runs use mixed precision and XLA, as ``ferclean train`` does.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
+import os
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from rich.table import Table
@@ -29,6 +36,17 @@ from ferclean.manifest import Manifest, write_manifest
 from ferclean.scan import scan_dataset
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "fer2013"
+FER_TRAIN_IMAGES = 28709
+
+#: compact variants measured before choosing the default (None: the shipped default)
+CANDIDATES: dict[str, dict[str, Any]] = {
+    "floor: stem 32,32, plain separable 64/128/256": {"stem_filters": (32, 32), "residual": False},
+    "stem 32,32, residual separable 64/128/256": {"stem_filters": (32, 32)},
+    "compact (default): stem 32, residual 64/128/256": {},
+    "stem 32, residual 64/128/256/512": {"filters": (64, 128, 256, 512), "dropouts": (0.0,)},
+    "stem 32, residual 96/192/384": {"filters": (96, 192, 384)},
+    "mini-Xception-like: stem 8,8, residual 16/32/64/128": {"stem_filters": (8, 8), "filters": (16, 32, 64, 128), "dropouts": (0.0,)},
+}
 
 
 def limit_rows(manifest: Manifest, limit: int | None, seed: int = 0) -> Manifest:
@@ -44,22 +62,8 @@ def limit_rows(manifest: Manifest, limit: int | None, seed: int = 0) -> Manifest
     return manifest.with_frame(pd.concat(parts).sort_index().reset_index(drop=True))
 
 
-def pipeline_steps_per_s(train: pd.DataFrame, classes: list[str], image_size: int, batch_size: int) -> tuple[float, float]:
-    """(first pass, cached pass) steps/s of the train pipeline alone."""
-    from ferclean_train.data import frame_dataset
-
-    ds = frame_dataset(train, classes, image_size, batch_size, shuffle=True, seed=0)
-    rates = []
-    for _ in range(2):
-        start, steps = time.perf_counter(), 0
-        for _batch in ds:
-            steps += 1
-        rates.append(steps / (time.perf_counter() - start))
-    return rates[0], rates[1]
-
-
-def model_steps_per_s(config, classes: list[str], steps: int) -> float:  # noqa: ANN001 - TrainConfig
-    """Train-step rate on one in-memory batch repeated: the model's cost with free input."""
+def step_rate(config, num_classes: int, steps: int) -> dict[str, float]:  # noqa: ANN001 - TrainConfig
+    """Images/s, seconds per FER2013 epoch and CPU seconds per step of the train step alone."""
     import keras
     import numpy as np
     import tensorflow as tf
@@ -68,91 +72,126 @@ def model_steps_per_s(config, classes: list[str], steps: int) -> float:  # noqa:
     from ferclean_train.train import network_kwargs, setup_device
 
     setup_device(config)
-    model = build_model(config.arch, len(classes), config.image_size, **network_kwargs(config))
-    compile_model(model, config.arch, jit_compile=bool(config.xla), **config.compile_kwargs())
+    model = build_model(config.arch, num_classes, config.image_size, **network_kwargs(config))
+    compile_model(model, config.arch, jit_compile=bool(config.xla), total_steps=steps + 5, **config.compile_kwargs())
     rng = np.random.default_rng(0)
     x = rng.random((config.batch_size, config.image_size, config.image_size, 1), dtype=np.float32)
-    y = keras.utils.to_categorical(rng.integers(0, len(classes), config.batch_size), len(classes))
+    y = keras.utils.to_categorical(rng.integers(0, num_classes, config.batch_size), num_classes)
     batch = tf.data.Dataset.from_tensors((x, y))
-    model.fit(batch.repeat(2), epochs=1, shuffle=False, verbose=0)  # trace and compile outside the timing
-    start = time.perf_counter()
+    model.fit(batch.repeat(5), epochs=1, shuffle=False, verbose=0)  # trace outside the timing
+    wall, cpu = time.perf_counter(), time.process_time()
     model.fit(batch.repeat(steps), epochs=1, shuffle=False, verbose=0)
-    return steps / (time.perf_counter() - start)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    images_per_s = steps * config.batch_size / wall
+    return {
+        "params": model.count_params(),
+        "images_per_s": round(images_per_s, 1),
+        "fer_epoch_s": round(FER_TRAIN_IMAGES / images_per_s, 1),
+        "cpu_s_per_step": round(cpu / steps, 4),
+        "load_1min": round(os.getloadavg()[0], 2),
+    }
+
+
+def candidates(args: argparse.Namespace) -> None:
+    from ferclean_train.config import TrainConfig
+    from ferclean_train.train import gpu_names
+
+    gpu = bool(gpu_names())
+    table = Table(title=f"Train step alone, {args.image_size} px, batch {args.batch_size}, {args.steps} steps")
+    for column in ("candidate", "params", "images/s", "s / FER epoch", "CPU s / step", "load"):
+        table.add_column(column, justify="left" if column == "candidate" else "right")
+    rows = [(name, TrainConfig(arch="compact", **hparams)) for name, hparams in CANDIDATES.items()]
+    rows.append(("bpp", TrainConfig(arch="bpp")))
+    figures = {}
+    for name, config in rows:
+        config = replace(config, batch_size=args.batch_size, image_size=args.image_size).resolved(gpu=gpu)
+        figures[name] = step_rate(config, 7, args.steps)
+        f = figures[name]
+        table.add_row(name, f"{f['params']:,}", str(f["images_per_s"]), str(f["fer_epoch_s"]), str(f["cpu_s_per_step"]), str(f["load_1min"]))
+        console.print(f"{name}: {f}")
+    console.print(table)
+
+
+def budget_run(manifest: Manifest, arch: str, args: argparse.Namespace, runs_dir: Path, gpu: bool) -> tuple[dict, pd.DataFrame, float]:
+    """One ``start_run`` under ``--max-minutes``; its details, its accuracy-vs-minutes curve and its wall time."""
+    from ferclean_train.config import TrainConfig
+    from ferclean_train.runs import new_run_dir
+    from ferclean_train.train import start_run
+
+    config = TrainConfig(arch=arch, max_minutes=args.max_minutes, epochs=args.epochs, batch_size=args.batch_size,
+                         image_size=args.image_size).resolved(gpu=gpu)
+    run_dir = new_run_dir(runs_dir, f"bench-{arch}")
+    source = run_dir.parent / f"{run_dir.name}-source.csv"
+    write_manifest(manifest, source)
+    started = time.perf_counter()
+    details = start_run(manifest, source, config, run_dir, f"bench/train_bench.py --max-minutes {args.max_minutes:g}")
+    wall = time.perf_counter() - started
+    history = pd.read_csv(run_dir / "history.csv")
+    curve = pd.DataFrame({
+        "minutes": (details["budget"]["spent_before_s"] + history["epoch_time_s"].cumsum()) / 60,
+        "val_accuracy": history["val_accuracy"],
+    })
+    curve["test_accuracy"] = details["test"]["accuracy"]
+    curve["finished_minutes"] = wall / 60
+    return details, curve, wall
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="FER2013 folder (<split>/<class>/*.png).")
-    parser.add_argument("--arch", default="bpp")
-    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--max-minutes", type=float, default=None, help="Budget per arch [default: 45; --quick: 3].")
+    parser.add_argument("--archs", default="compact,bpp", help="Comma-separated archs to train in the same budget.")
+    parser.add_argument("--quick", action="store_true", help="Check the mechanics: 3,000 train images, 3 minutes each.")
     parser.add_argument("--limit", type=int, default=None, help="Train images to keep (val/test: limit/8).")
+    parser.add_argument("--epochs", type=int, default=200, help="Cap on the epochs the budget may plan.")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--image-size", type=int, default=48)
-    parser.add_argument("--model-steps", type=int, default=50, help="Steps timed for the model-only rate.")
-    parser.add_argument("--runs-dir", type=Path, default=None, help="Where the run folder goes [default: a temp folder].")
+    parser.add_argument("--candidates", action="store_true", help="Only time the train step of candidate architectures.")
+    parser.add_argument("--steps", type=int, default=200, help="Steps timed per candidate.")
+    parser.add_argument("--runs-dir", type=Path, default=None, help="Where the run folders go [default: a temp folder].")
     parser.add_argument("--jobs", type=int, default=None)
     args = parser.parse_args()
+    if args.candidates:
+        candidates(args)
+        return
+    if args.max_minutes is None:
+        args.max_minutes = 3.0 if args.quick else 45.0
+    if args.quick and args.limit is None:
+        args.limit = 3000
 
-    from ferclean_train import data
-    from ferclean_train.config import TrainConfig
-    from ferclean_train.runs import new_run_dir
-    from ferclean_train.train import gpu_names, start_run
+    from ferclean_train.plots import plot_accuracy_vs_minutes
+    from ferclean_train.train import gpu_names
 
     gpus = gpu_names()
     start = time.perf_counter()
     manifest, _ = scan_dataset(args.data, [], "phash", args.jobs)
     scan_s = time.perf_counter() - start
     manifest = limit_rows(manifest, args.limit)
-    config = TrainConfig(arch=args.arch, epochs=args.epochs, batch_size=args.batch_size, image_size=args.image_size).resolved(
-        gpu=bool(gpus)
-    )
-    rows = data.labelled_rows(manifest)
-    classes = data.manifest_classes(rows)
-    train, _, _ = data.train_val(rows, config.val_fraction, config.seed)
-    steps = math.ceil(len(train) / config.batch_size)
-
-    first_rate, cached_rate = pipeline_steps_per_s(train, classes, config.image_size, config.batch_size)
-    model_rate = model_steps_per_s(config, classes, args.model_steps)
-
     runs_dir = args.runs_dir or Path(tempfile.mkdtemp(prefix="train_bench-"))
-    run_dir = new_run_dir(runs_dir, f"bench-{args.arch}")
-    source = run_dir.parent / f"{run_dir.name}-source.csv"
-    write_manifest(manifest, source)
-    start = time.perf_counter()
-    details = start_run(manifest, source, config, run_dir, "bench/train_bench.py")
-    total_s = time.perf_counter() - start
-    t, test = details["training"], details["test"]
+    runs_dir.mkdir(parents=True, exist_ok=True)
 
-    figures = {
-        "device": gpus[0] if gpus else "CPU",
-        "mixed_precision": config.mixed_precision,
-        "xla": config.xla,
-        "arch": args.arch,
-        "images train/val/test": "/".join(str(n) for n in details["manifest"]["images"].values()),
-        "scan_s": round(scan_s, 1),
-        "steps_per_epoch": steps,
-        "pipeline_first_pass_steps_per_s": round(first_rate, 1),
-        "pipeline_cached_steps_per_s": round(cached_rate, 1),
-        "model_only_steps_per_s": round(model_rate, 2),
-        "pipeline_over_model": round(cached_rate / model_rate, 1),
-        "epochs_run": t["epochs_run"],
-        "best_epoch": t["best_epoch"],
-        "mean_epoch_s": t["mean_epoch_s"],
-        "train_steps_per_s": t["train_steps_per_s"],
-        "training_wall_s": t["wall_time_s"],
-        "run_wall_s (train+eval+files)": round(total_s, 1),
-        "test_accuracy": round(test["accuracy"], 4),
-        "test_macro_f1": round(test["macro_f1"], 4),
-        "run_dir": str(run_dir),
-    }
-    table = Table(title=f"ferclean train on FER2013 ({args.arch}, {args.epochs} epochs max)")
-    table.add_column("figure")
-    table.add_column("value", justify="right")
-    for key, value in figures.items():
-        table.add_row(key, str(value))
+    table = Table(title=f"FER2013, {args.max_minutes:g} minutes per arch on {gpus[0] if gpus else 'CPU'} (scan {scan_s:.0f} s)")
+    for column in ("arch", "epochs planned/run", "s / epoch", "train images/s", "wall min", "test accuracy", "macro-F1"):
+        table.add_column(column, justify="left" if column == "arch" else "right")
+    curves, figures = {}, {}
+    for arch in args.archs.split(","):
+        details, curve, wall = budget_run(manifest, arch, args, runs_dir, bool(gpus))
+        b, t, test = details["budget"], details["training"], details["test"]
+        curves[arch] = curve
+        figures[arch] = {"budget": b, "training": t, "test": test, "wall_s": round(wall, 1), "images": details["manifest"]["images"]}
+        table.add_row(arch, f"{b['epochs']}/{b['epochs_run']}", f"{b['seconds_per_epoch']:.1f}", f"{t['train_images_per_s']:.0f}",
+                      f"{wall / 60:.1f}", f"{test['accuracy']:.2%}", f"{test['macro_f1']:.3f}")
+    plot = plot_accuracy_vs_minutes(curves, runs_dir / "accuracy_vs_minutes.png", target=0.67)
     console.print(table)
-    console.print(f"Target: test accuracy >= 70 % (got {test['accuracy']:.1%}); GPU epoch < 5 s (got {t['mean_epoch_s']:.1f} s).")
-    (run_dir / "bench.json").write_text(json.dumps(figures, indent=2) + "\n")
+    if {"compact", "bpp"} <= set(figures):
+        ratio = figures["compact"]["test"]["accuracy"] / figures["bpp"]["test"]["accuracy"]
+        figures["compact_over_bpp_accuracy"] = round(ratio, 3)
+        console.print(f"compact / bpp test accuracy in the same budget: {ratio:.2f}x")
+    if "compact" in figures:
+        console.print(f"Target: compact >= 67 % (goal 70 %) in 45 minutes: got {figures['compact']['test']['accuracy']:.1%}"
+                      f" in {args.max_minutes:g} minutes{' (--quick: mechanics only)' if args.quick else ''}.")
+    (runs_dir / "bench.json").write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, **figures}, indent=2) + "\n")
+    console.print(f"Wrote {plot} and {runs_dir / 'bench.json'}")
 
 
 if __name__ == "__main__":

@@ -22,14 +22,16 @@ from ferclean.console import progress_bar
 class RichProgress(keras.callbacks.Callback):
     """One bar for the batches of the current epoch, one for the epochs, and a summary line per epoch.
 
-    It also adds ``epoch_time_s`` and ``steps_per_s`` to the logs so the history records them.
+    It also adds ``epoch_time_s``, ``steps_per_s``, ``images_per_s`` (training images over the
+    training part of the epoch, validation excluded) and the current ``learning_rate`` to the
+    logs so the history records them.
     """
 
-    def __init__(self, epochs: int, steps: int, initial_epoch: int = 0) -> None:
+    def __init__(self, epochs: int, steps: int, initial_epoch: int = 0, images: int | None = None) -> None:
         super().__init__()
-        self.epochs, self.steps, self.initial_epoch = epochs, steps, initial_epoch
+        self.epochs, self.steps, self.initial_epoch, self.images = epochs, steps, initial_epoch, images
         self.bar: Progress | None = None
-        self._started = 0.0
+        self._started = self._trained = 0.0
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         self.bar = progress_bar()
@@ -42,6 +44,7 @@ class RichProgress(keras.callbacks.Callback):
         self._started = time.perf_counter()
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self._trained = time.perf_counter()
         self.bar.advance(self.batch_task)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
@@ -49,6 +52,10 @@ class RichProgress(keras.callbacks.Callback):
         seconds = time.perf_counter() - self._started
         logs["epoch_time_s"] = seconds
         logs["steps_per_s"] = self.steps / seconds if seconds else float("nan")
+        training = self._trained - self._started
+        logs["images_per_s"] = (self.images or 0) / training if training > 0 else float("nan")
+        if "learning_rate" not in logs:  # ReduceLROnPlateau logs it; a schedule does not
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         self.bar.console.print(epoch_line(epoch, self.epochs, logs))
         self.bar.advance(self.epoch_task)
 
@@ -58,7 +65,7 @@ class RichProgress(keras.callbacks.Callback):
 
 
 def epoch_line(epoch: int, epochs: int, logs: dict[str, Any]) -> str:
-    """``epoch 3/50 loss 1.234 acc 45.6% val_loss ... lr 5.0e-04 12.3s 36.0 steps/s``."""
+    """``epoch 3/50 loss 1.234 acc 45.6% val_loss ... lr 5.0e-04 12.3s 36.0 steps/s 2304 img/s``."""
     parts = [f"epoch {epoch + 1:>3}/{epochs}"]
     for key, label in (("loss", "loss"), ("accuracy", "acc"), ("val_loss", "val_loss"), ("val_accuracy", "val_acc")):
         if key in logs:
@@ -67,6 +74,8 @@ def epoch_line(epoch: int, epochs: int, logs: dict[str, Any]) -> str:
     if "learning_rate" in logs:
         parts.append(f"lr {float(logs['learning_rate']):.1e}")
     parts.append(f"{logs['epoch_time_s']:.1f}s {logs['steps_per_s']:.1f} steps/s")
+    if "images_per_s" in logs:
+        parts.append(f"{logs['images_per_s']:.0f} img/s")
     return " ".join(parts)
 
 

@@ -18,7 +18,7 @@ from ferclean.labels import SPLITS
 from ferclean.manifest import read_manifest
 from ferclean.tables import distribution_table, split_class_counts
 from ferclean_train.config import MONITORS, TrainConfig
-from ferclean_train.hparams import ARCHS, LOSSES
+from ferclean_train.hparams import ARCHS, LOSSES, SCHEDULES
 
 ARCH_DEFAULT = "the arch's default"
 
@@ -41,12 +41,16 @@ def _hparam(flag: str, kind: Any, help_text: str, **kwargs: Any) -> Callable:
 
 TRAIN_OPTIONS = [
     click.option("--manifest", "-m", "manifest_path", type=click.Path(path_type=Path), help="Manifest .csv or dataset folder to train on."),
-    click.option("--arch", type=click.Choice(ARCHS), default="bpp", show_default=True, help="Model architecture."),
+    click.option("--arch", type=click.Choice(ARCHS), default=None, help="Model architecture [default: bpp with a GPU, compact without]."),
+    click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True), default=None,
+                 help="Wall-clock budget: time a few steps, then train the epochs that fit, schedule included."),
     click.option("--image-size", type=click.IntRange(min=16), default=48, show_default=True, help="Input side in pixels (48 or 96)."),
     click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True),
     click.option("--epochs", type=click.IntRange(min=1), default=None, help="Maximum epochs [default: 100; with --resume: the run's]."),
     click.option("--seed", type=int, default=0, show_default=True, help="Seed of weights, shuffling, augmentation and folds."),
-    click.option("--class-weights/--no-class-weights", default=True, show_default=True, help="Balance the loss by class frequency."),
+    click.option("--class-weights/--no-class-weights", default=None, help="Balance the loss by class frequency [default: on, off for compact]."),
+    click.option("--mixup", type=click.FloatRange(min=0), default=0.0, show_default=True, help="Mixup Beta alpha on training batches (0: off)."),
+    click.option("--tta/--no-tta", default=None, help="Average each test image with its mirror [default: on when flips augment]."),
     click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.1, show_default=True,
                  help="Share of train held out for validation when the manifest has no val split."),
     click.option("--monitor", type=click.Choice(MONITORS), default="val_accuracy", show_default=True,
@@ -62,7 +66,12 @@ TRAIN_OPTIONS = [
     _hparam("--focal-gamma", float, "Focal loss gamma (2.0)."),
     _hparam("--focal-alpha", float, "Focal loss alpha (0.25)."),
     _hparam("--label-smoothing", float, "Label smoothing (bpp 0.1)."),
+    _hparam("--schedule", click.Choice(SCHEDULES), "LR schedule: plateau (Adam, decay on plateau) or cosine (AdamW, warm-up)."),
+    _hparam("--weight-decay", float, "AdamW decoupled weight decay (compact 0.01)."),
+    _hparam("--warmup-fraction", float, "Share of the steps warming the LR up (compact 0.15)."),
     _hparam("--filters", str, "Filters per block, e.g. 64,128,256.", callback=_number_list(int)),
+    _hparam("--stem-filters", str, "compact: full-resolution stem convolutions, e.g. 32.", callback=_number_list(int)),
+    click.option("--residual/--no-residual", default=None, help="compact: residual shortcuts [default: on]."),
     _hparam("--dropouts", str, "Dropout per block, e.g. 0.25,0.3,0.4 (one value: every block).", callback=_number_list(float)),
     _hparam("--dense-units", int, "Units of the dense (or bottleneck) layer."),
     _hparam("--dense-dropout", float, "Dropout after the dense layer."),
@@ -72,6 +81,7 @@ TRAIN_OPTIONS = [
     _hparam("--rotation", float, "Random rotation, fraction of a turn (0.05)."),
     _hparam("--zoom", float, "Random zoom factor (0.05)."),
     _hparam("--contrast", float, "Random contrast factor (0.05)."),
+    _hparam("--translation", float, "Random shift, fraction of the side (compact 0.08)."),
     click.option("--folds", type=click.IntRange(min=2), default=None, help="Train K models on stratified folds of train+val."),
     click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"), show_default=True),
     click.option("--name", default=None, help="Run name [default: the manifest's stem]."),
@@ -117,6 +127,7 @@ def train(
 
     \b
     Example:
+      ferclean train --manifest manifests/fer2013-clean.csv --max-minutes 45
       ferclean train --manifest manifests/fer2013-clean.csv --arch bpp --epochs 60
       ferclean train -m manifests/capstone.csv --arch five-block --image-size 96 --folds 5
       ferclean train --resume runs/fer2013-clean-1 --epochs 120
@@ -132,8 +143,11 @@ def train(
         raise FercleanError("Give --manifest (a manifest .csv or a dataset folder), or --resume RUN_DIR.")
     if options["epochs"] is None:
         options["epochs"] = 100
+    gpu = bool(gpu_names())
+    if options["arch"] is None:
+        options["arch"] = "bpp" if gpu else "compact"
     try:
-        config = TrainConfig(**{k: v for k, v in options.items() if k in CONFIG_KEYS}).resolved(gpu=bool(gpu_names()))
+        config = TrainConfig(**{k: v for k, v in options.items() if k in CONFIG_KEYS}).resolved(gpu=gpu)
     except ValueError as exc:
         raise FercleanError(str(exc)) from None
     manifest = load_input(manifest_path, classes, jobs=jobs)
@@ -226,7 +240,7 @@ def evaluate(
     data.check_files_exist(part)
     data.label_indices(part["label"], run.classes)
     with decode_errors_as_input_errors():
-        probs = predict_split(run.model, part, run.classes, run.image_size, batch_size)
+        probs = predict_split(run.model, part, run.classes, run.image_size, batch_size, tta=run.tta)
     out_dir = output or run_dir / f"eval-{label}-{split}"
     metrics = write_evaluation(out_dir, part, probs, run.classes, {"split": split, "manifest": str(manifest_path.resolve())})
     console.print(_metrics_table(metrics, f"{split} split of {manifest_path.name}, model {run_dir.name}"))

@@ -13,6 +13,8 @@ from typing import Any
 from ferclean_train.hparams import COMPILE_DEFAULTS, MODEL_DEFAULTS, compile_hparams, model_hparams
 
 MONITORS: tuple[str, ...] = ("val_accuracy", "val_loss")
+#: every per-architecture hyper-parameter name
+_ARCH_KEYS = {k for defaults in (*MODEL_DEFAULTS.values(), *COMPILE_DEFAULTS.values()) for k in defaults}
 
 
 @dataclass(frozen=True)
@@ -22,7 +24,7 @@ class TrainConfig:
     batch_size: int = 64
     epochs: int = 100
     seed: int = 0
-    class_weights: bool = True
+    class_weights: bool | None = None
     val_fraction: float = 0.1
     monitor: str = "val_accuracy"
     early_stopping_patience: int = 10
@@ -31,14 +33,25 @@ class TrainConfig:
     min_learning_rate: float = 1e-6
     mixed_precision: bool | None = None
     xla: bool | None = None
+    #: wall-clock budget: the epochs (and a cosine schedule) are sized to end inside it
+    max_minutes: float | None = None
+    #: mixup Beta(alpha, alpha) on training batches; 0 is off
+    mixup: float = 0.0
+    #: average the predictions of each image and its mirror at evaluation (None: when flips augment)
+    tta: bool | None = None
     # optimiser and loss (None: the arch's default)
     learning_rate: float | None = None
     loss: str | None = None
     focal_gamma: float | None = None
     focal_alpha: float | None = None
     label_smoothing: float | None = None
+    schedule: str | None = None
+    weight_decay: float | None = None
+    warmup_fraction: float | None = None
     # architecture (None: the arch's default)
     filters: tuple[int, ...] | None = None
+    stem_filters: tuple[int, ...] | None = None
+    residual: bool | None = None
     dropouts: tuple[float, ...] | None = None
     dense_units: int | None = None
     dense_dropout: float | None = None
@@ -47,6 +60,7 @@ class TrainConfig:
     flip: bool | None = None
     rotation: float | None = None
     zoom: float | None = None
+    translation: float | None = None
     contrast: float | None = None
 
     def model_kwargs(self) -> dict[str, Any]:
@@ -66,6 +80,13 @@ class TrainConfig:
             raise ValueError(f"Unknown monitor {self.monitor!r}; choose one of {', '.join(MONITORS)}.")
         if not 0 < self.val_fraction < 1:
             raise ValueError(f"val_fraction must be between 0 and 1, got {self.val_fraction}.")
+        if self.max_minutes is not None and self.max_minutes <= 0:
+            raise ValueError(f"max_minutes must be positive, got {self.max_minutes}.")
+        if self.mixup < 0:
+            raise ValueError(f"mixup must be >= 0, got {self.mixup}.")
+        for key in _ARCH_KEYS - set(MODEL_DEFAULTS[self.arch]) - set(COMPILE_DEFAULTS[self.arch]):
+            if getattr(self, key) is not None:
+                raise ValueError(f"--{key.replace('_', '-')} does not apply to --arch {self.arch}.")
         model = model_hparams(self.arch, **self.model_kwargs())
         compiled = compile_hparams(self.arch, **self.compile_kwargs())
         if self.image_size < 2 ** len(model["filters"]):
@@ -74,6 +95,9 @@ class TrainConfig:
             self,
             **model,
             **compiled,
+            # the compact recipe optimises accuracy, which class balancing trades for macro-F1
+            class_weights=self.arch != "compact" if self.class_weights is None else self.class_weights,
+            tta=bool(model["augment"] and model["flip"]) if self.tta is None else self.tta,
             mixed_precision=gpu if self.mixed_precision is None else self.mixed_precision,
             xla=gpu if self.xla is None else self.xla,
         )

@@ -1,9 +1,11 @@
 """From a manifest to ``tf.data`` pipelines: which rows train, with which label, as what tensor.
 
 The pure part (``labelled_rows``, ``split_frame``, ``class_weights``...) works on DataFrames and
-arrays; ``make_dataset`` is the only TensorFlow code. Images are decoded, turned grey and
-resized once, cached as uint8 (a quarter of float32's memory) and converted to [0, 1] floats
-per batch, so after the first epoch the pipeline only shuffles and batches memory.
+arrays; the rest is TensorFlow. Images are decoded, turned grey and resized once, held as
+uint8 (a quarter of float32's memory) and converted to [0, 1] floats per batch, so after the
+first pass the pipeline only shuffles and batches memory. Training decodes its splits up
+front into arrays (``decode_images``) so that timing a few steps for ``--max-minutes`` does not
+pay for decoding, and every batch op (mixup included) is a graph op: no Python per batch.
 """
 
 from __future__ import annotations
@@ -193,3 +195,54 @@ def frame_dataset(
     """``make_dataset`` for a slice of ``labelled_rows``."""
     labels = label_indices(part["label"], classes)
     return make_dataset(part["abspath"].tolist(), labels, len(classes), image_size, batch_size, shuffle, seed, augment)
+
+
+def decode_images(paths: Sequence[str], image_size: int, batch_size: int = 256) -> np.ndarray:
+    """All images as one ``(n, size, size, 1)`` uint8 array, decoded in parallel, in path order."""
+    ds = tf.data.Dataset.from_tensor_slices(tf.constant(list(paths), dtype=tf.string))
+    ds = ds.map(lambda p: load_image(p, image_size), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    batches = [b.numpy() for b in ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)]
+    return np.concatenate(batches) if batches else np.zeros((0, image_size, image_size, 1), np.uint8)
+
+
+def mix_batch(images: tf.Tensor, onehot: tf.Tensor, alpha: float, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Mixup: each image and target blended with the batch's reverse by one Beta(alpha, alpha) weight.
+
+    ``seed`` is a stateless ``(2,)`` int seed, so a seeded run mixes the same way every time.
+    """
+    a = tf.random.stateless_gamma([], seed=seed, alpha=alpha)
+    b = tf.random.stateless_gamma([], seed=seed + 1, alpha=alpha)
+    lam = a / (a + b)
+    mixed = lam * images + (1.0 - lam) * tf.reverse(images, axis=[0])
+    return mixed, lam * onehot + (1.0 - lam) * tf.reverse(onehot, axis=[0])
+
+
+def array_dataset(
+    images: np.ndarray,
+    labels: np.ndarray,
+    num_classes: int,
+    batch_size: int,
+    shuffle: bool = False,
+    seed: int = 0,
+    augment: Callable[..., tf.Tensor] | None = None,
+    mixup: float = 0.0,
+) -> tf.data.Dataset:
+    """``(images, one-hot labels)`` batches from uint8 arrays held in memory.
+
+    Shuffled each epoch with ``seed`` when ``shuffle``; ``augment`` (a Keras block called with
+    ``training=True``) and then mixup (``mixup`` > 0 is its Beta alpha) run on each batch.
+    """
+    autotune = tf.data.AUTOTUNE
+    ds = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int32)))
+    if shuffle:
+        ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+    ds = ds.map(lambda x, y: (to_float(x), tf.one_hot(y, num_classes)), num_parallel_calls=autotune)
+    if augment is not None:
+        ds = ds.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=autotune)
+    if mixup > 0:
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+        ds = tf.data.Dataset.zip(ds, seeds).map(
+            lambda xy, s: mix_batch(xy[0], xy[1], mixup, s), num_parallel_calls=autotune
+        )
+    return ds.prefetch(autotune)

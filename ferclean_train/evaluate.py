@@ -9,6 +9,7 @@ from typing import Any
 import keras
 import numpy as np
 import pandas as pd
+import tensorflow as tf
 from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score, precision_recall_fscore_support
 
 from ferclean_train.data import frame_dataset, label_indices
@@ -41,10 +42,25 @@ def score(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str]) -> dic
     }
 
 
-def predict_split(model: keras.Model, part: pd.DataFrame, classes: Sequence[str], image_size: int, batch_size: int) -> np.ndarray:
-    """Class probabilities for every row of ``part``, in row order."""
+def predict_split(
+    model: keras.Model, part: pd.DataFrame, classes: Sequence[str], image_size: int, batch_size: int, tta: bool = False
+) -> np.ndarray:
+    """Class probabilities for every row of ``part``, in row order (``tta``: see ``predict_probs``)."""
     ds = frame_dataset(part, classes, image_size, batch_size).map(lambda x, y: x)
-    return np.asarray(model.predict(ds, verbose=0), dtype=np.float64)
+    return predict_probs(model, ds, tta)
+
+
+def predict_probs(model: keras.Model, images: tf.data.Dataset | np.ndarray, tta: bool, batch_size: int | None = None) -> np.ndarray:
+    """The model's probabilities; with ``tta``, the mean over each image and its mirror image,
+    which a model trained with flips scores about as well and so averages out some noise.
+
+    ``batch_size`` applies to arrays only (a dataset is already batched).
+    """
+    probs = np.asarray(model.predict(images, batch_size=batch_size, verbose=0), dtype=np.float64)
+    if tta:
+        mirrored = images.map(tf.image.flip_left_right) if isinstance(images, tf.data.Dataset) else images[:, :, ::-1]
+        probs = (probs + np.asarray(model.predict(mirrored, batch_size=batch_size, verbose=0), dtype=np.float64)) / 2
+    return probs
 
 
 def write_evaluation(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-ARCHS: tuple[str, ...] = ("bpp", "five-block", "baseline")
+ARCHS: tuple[str, ...] = ("bpp", "five-block", "baseline", "compact")
 
 #: Architectural hyper-parameters per arch; ``build_model`` accepts exactly these keys.
 MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -48,17 +48,45 @@ MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
         "zoom": 0.05,
         "contrast": 0.05,
     },
+    # the CPU default: a full-resolution stem, then per stage a 2x2 pool and a residual pair of
+    # depthwise-separable convolutions, global average pooling; see bench/train_bench.py --candidates
+    "compact": {
+        "stem_filters": (32,),
+        "filters": (64, 128, 256),
+        "residual": True,
+        "dropouts": (0.0, 0.0, 0.0),
+        "dense_dropout": 0.30,
+        "l2": 0.0,
+        "augment": True,
+        "flip": True,
+        "translation": 0.08,
+        "rotation": 0.0,
+        "zoom": 0.0,
+        "contrast": 0.0,
+    },
 }
 
 #: Optimiser and loss defaults per arch; ``compile_model`` accepts exactly these keys.
+#: ``schedule`` "plateau" is Adam at a fixed rate halved by ReduceLROnPlateau, with early stopping;
+#: "cosine" is AdamW with a linear warm-up over ``warmup_fraction`` of the steps to ``learning_rate``,
+#: then a cosine decay to ``min_learning_rate`` at the last step, with no early stopping.
+_PLATEAU = {"schedule": "plateau", "weight_decay": 0.0, "warmup_fraction": 0.0}
 COMPILE_DEFAULTS: dict[str, dict[str, Any]] = {
-    "bpp": {"learning_rate": 5e-4, "loss": "focal", "focal_gamma": 2.0, "focal_alpha": 0.25, "label_smoothing": 0.1},
+    "bpp": {
+        "learning_rate": 5e-4,
+        "loss": "focal",
+        "focal_gamma": 2.0,
+        "focal_alpha": 0.25,
+        "label_smoothing": 0.1,
+        **_PLATEAU,
+    },
     "five-block": {
         "learning_rate": 1e-3,
         "loss": "crossentropy",
         "focal_gamma": 2.0,
         "focal_alpha": 0.25,
         "label_smoothing": 0.0,
+        **_PLATEAU,
     },
     "baseline": {
         "learning_rate": 1e-3,
@@ -66,8 +94,21 @@ COMPILE_DEFAULTS: dict[str, dict[str, Any]] = {
         "focal_gamma": 2.0,
         "focal_alpha": 0.25,
         "label_smoothing": 0.0,
+        **_PLATEAU,
+    },
+    "compact": {
+        "learning_rate": 3e-3,
+        "loss": "crossentropy",
+        "focal_gamma": 2.0,
+        "focal_alpha": 0.25,
+        "label_smoothing": 0.1,
+        "schedule": "cosine",
+        "weight_decay": 0.01,
+        "warmup_fraction": 0.15,
     },
 }
+
+SCHEDULES: tuple[str, ...] = ("plateau", "cosine")
 
 LOSSES: tuple[str, ...] = ("focal", "crossentropy")
 
@@ -100,6 +141,8 @@ def model_hparams(arch: str, **hparams: Any) -> dict[str, Any]:
             f"{len(dropouts)} dropout rate(s) for {n_blocks} block(s); give --dropouts with one per block, or a single value."
         )
     merged["filters"] = tuple(int(f) for f in merged["filters"])
+    if "stem_filters" in merged:
+        merged["stem_filters"] = tuple(int(f) for f in merged["stem_filters"])
     merged["dropouts"] = tuple(float(d) for d in dropouts)
     return merged
 
@@ -110,4 +153,8 @@ def compile_hparams(arch: str, **hparams: Any) -> dict[str, Any]:
     merged = _merged(COMPILE_DEFAULTS[arch], hparams, "compile")
     if merged["loss"] not in LOSSES:
         raise ValueError(f"Unknown loss {merged['loss']!r}; choose one of {', '.join(LOSSES)}.")
+    if merged["schedule"] not in SCHEDULES:
+        raise ValueError(f"Unknown schedule {merged['schedule']!r}; choose one of {', '.join(SCHEDULES)}.")
+    if not 0 <= merged["warmup_fraction"] < 1:
+        raise ValueError(f"warmup_fraction must be in [0, 1), got {merged['warmup_fraction']}.")
     return merged

@@ -1,4 +1,4 @@
-"""The three CNNs ``--arch`` chooses from, and how each is compiled.
+"""The CNNs ``--arch`` chooses from, and how each is compiled.
 
 ``build_model`` returns an uncompiled Keras model taking ``(size, size, 1)`` floats in [0, 1];
 every architectural knob is a keyword with a per-architecture default, so a run's config can
@@ -14,18 +14,20 @@ from typing import Any
 import keras
 from keras import layers, regularizers
 
-from ferclean_train.hparams import ARCHS, COMPILE_DEFAULTS, LOSSES, MODEL_DEFAULTS, compile_hparams, model_hparams
+from ferclean_train.hparams import ARCHS, COMPILE_DEFAULTS, LOSSES, MODEL_DEFAULTS, SCHEDULES, compile_hparams, model_hparams
 
 __all__ = [
     "ARCHS",
     "COMPILE_DEFAULTS",
     "LOSSES",
     "MODEL_DEFAULTS",
+    "SCHEDULES",
     "build_augmenter",
     "build_model",
     "compile_hparams",
     "compile_model",
     "make_loss",
+    "make_optimizer",
     "model_hparams",
 ]
 
@@ -34,6 +36,9 @@ def _augmentation(p: dict[str, Any]) -> list[layers.Layer]:
     steps: list[layers.Layer] = []
     if p["flip"]:
         steps.append(layers.RandomFlip("horizontal", name="aug_flip"))
+    if p.get("translation"):
+        t = p["translation"]
+        steps.append(layers.RandomTranslation(t, t, fill_mode="nearest", name="aug_translation"))
     if p["rotation"]:
         steps.append(layers.RandomRotation(p["rotation"], fill_mode="nearest", name="aug_rotation"))
     if p["zoom"]:
@@ -80,6 +85,50 @@ def _baseline_block(x: keras.KerasTensor, i: int, filters: int, dropout: float, 
 _BLOCKS = {"bpp": _bpp_block, "five-block": _five_block, "baseline": _baseline_block}
 
 
+def _compact_body(x: keras.KerasTensor, p: dict[str, Any], reg) -> keras.KerasTensor:
+    """Full-resolution conv stem, then per stage: 2x2 pool, two separable conv-BN (ReLU between),
+    a 1x1 projection shortcut when ``residual``, ReLU, dropout; global average pooling.
+
+    Depthwise-separable convolutions cost about a ninth of full ones at these widths, so the
+    pixels where they matter (24x24 and below) get wide channels at a CPU's budget.
+    """
+    for j, filters in enumerate(p["stem_filters"], start=1):
+        x = _conv(filters, reg, f"stem_conv{j}")(x)
+        x = layers.BatchNormalization(name=f"stem_bn{j}")(x)
+        x = layers.Activation("relu", name=f"stem_relu{j}")(x)
+    for i, (filters, dropout) in enumerate(zip(p["filters"], p["dropouts"]), start=1):
+        x = layers.MaxPooling2D(2, name=f"stage{i}_pool")(x)
+        shortcut = x
+        for j in (1, 2):
+            if j == 2:
+                x = layers.Activation("relu", name=f"stage{i}_relu1")(x)
+            x = layers.SeparableConv2D(
+                filters, 3, padding="same", use_bias=False, pointwise_regularizer=reg, name=f"stage{i}_sep{j}"
+            )(x)
+            x = layers.BatchNormalization(name=f"stage{i}_bn{j}")(x)
+        if p["residual"]:
+            if shortcut.shape[-1] != filters:
+                shortcut = layers.Conv2D(filters, 1, use_bias=False, kernel_regularizer=reg, name=f"stage{i}_proj")(shortcut)
+                shortcut = layers.BatchNormalization(name=f"stage{i}_proj_bn")(shortcut)
+            x = layers.Add(name=f"stage{i}_add")([x, shortcut])
+        x = layers.Activation("relu", name=f"stage{i}_relu2")(x)
+        if dropout:
+            x = layers.Dropout(dropout, name=f"stage{i}_dropout")(x)
+    return layers.GlobalAveragePooling2D(name="gap")(x)
+
+
+def _head(x: keras.KerasTensor, arch: str, p: dict[str, Any], reg) -> keras.KerasTensor:
+    """The dense layer before the classifier: GAP + bottleneck for five-block, flatten + dense otherwise."""
+    if arch == "five-block":
+        x = layers.GlobalAveragePooling2D(name="gap")(x)
+        return layers.Dense(p["dense_units"], activation="relu", kernel_regularizer=reg, name="bottleneck")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(p["dense_units"], use_bias=arch != "bpp", kernel_regularizer=reg, name="dense")(x)
+    if arch == "bpp":
+        x = layers.BatchNormalization(name="dense_bn")(x)
+    return layers.Activation("relu", name="dense_relu")(x)
+
+
 def build_model(arch: str, num_classes: int, image_size: int = 48, **hparams: Any) -> keras.Model:
     """An uncompiled classifier for ``(image_size, image_size, 1)`` inputs in [0, 1].
 
@@ -98,18 +147,12 @@ def build_model(arch: str, num_classes: int, image_size: int = 48, **hparams: An
     if p["augment"]:
         for layer in _augmentation(p):
             x = layer(x)
-    block = _BLOCKS[arch]
-    for i, (filters, dropout) in enumerate(zip(p["filters"], p["dropouts"]), start=1):
-        x = block(x, i, filters, dropout, reg)
-    if arch == "five-block":
-        x = layers.GlobalAveragePooling2D(name="gap")(x)
-        x = layers.Dense(p["dense_units"], activation="relu", kernel_regularizer=reg, name="bottleneck")(x)
+    if arch == "compact":
+        x = _compact_body(x, p, reg)
     else:
-        x = layers.Flatten(name="flatten")(x)
-        x = layers.Dense(p["dense_units"], use_bias=arch != "bpp", kernel_regularizer=reg, name="dense")(x)
-        if arch == "bpp":
-            x = layers.BatchNormalization(name="dense_bn")(x)
-        x = layers.Activation("relu", name="dense_relu")(x)
+        for i, (filters, dropout) in enumerate(zip(p["filters"], p["dropouts"]), start=1):
+            x = _BLOCKS[arch](x, i, filters, dropout, reg)
+        x = _head(x, arch, p, reg)
     if p["dense_dropout"]:
         x = layers.Dropout(p["dense_dropout"], name="dense_dropout")(x)
     outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name="probabilities")(x)
@@ -137,6 +180,30 @@ def make_loss(loss: str, focal_gamma: float, focal_alpha: float, label_smoothing
     return keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)
 
 
+def make_optimizer(
+    schedule: str, learning_rate: float, weight_decay: float, warmup_fraction: float, total_steps: int | None, min_learning_rate: float
+) -> keras.optimizers.Optimizer:
+    """Adam at a fixed rate ("plateau"), or AdamW on a warm-up + cosine schedule that reaches
+    ``min_learning_rate`` exactly at step ``total_steps`` ("cosine").
+
+    The schedule is part of the optimizer, so it is saved in ``last.keras`` and a resumed run
+    continues it from its step count.
+    """
+    if schedule == "plateau":
+        return keras.optimizers.Adam(learning_rate=learning_rate)
+    if not total_steps or total_steps < 1:
+        raise ValueError("A cosine schedule needs the run's total number of steps.")
+    warmup = int(round(warmup_fraction * total_steps))
+    lr = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=learning_rate / 100 if warmup else learning_rate,
+        decay_steps=max(total_steps - warmup, 1),
+        alpha=min(min_learning_rate / learning_rate, 1.0),
+        warmup_target=learning_rate if warmup else None,
+        warmup_steps=warmup,
+    )
+    return keras.optimizers.AdamW(learning_rate=lr, weight_decay=weight_decay)
+
+
 def compile_model(
     model: keras.Model,
     arch: str,
@@ -145,12 +212,18 @@ def compile_model(
     focal_gamma: float | None = None,
     focal_alpha: float | None = None,
     label_smoothing: float | None = None,
+    schedule: str | None = None,
+    weight_decay: float | None = None,
+    warmup_fraction: float | None = None,
+    total_steps: int | None = None,
+    min_learning_rate: float = 1e-6,
     jit_compile: bool | str = "auto",
     metrics: Sequence[str] = ("accuracy",),
 ) -> keras.Model:
-    """Compile ``model`` with Adam and the arch's loss; None arguments take ``COMPILE_DEFAULTS[arch]``.
+    """Compile ``model`` with the arch's optimiser and loss; None arguments take ``COMPILE_DEFAULTS[arch]``.
 
-    Targets must be one-hot. Returns the same model for chaining.
+    ``total_steps`` (epochs x steps per epoch) sizes a cosine schedule. Targets must be one-hot.
+    Returns the same model for chaining.
     """
     p = compile_hparams(
         arch,
@@ -159,9 +232,14 @@ def compile_model(
         focal_gamma=focal_gamma,
         focal_alpha=focal_alpha,
         label_smoothing=label_smoothing,
+        schedule=schedule,
+        weight_decay=weight_decay,
+        warmup_fraction=warmup_fraction,
     )
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=p["learning_rate"]),
+        optimizer=make_optimizer(
+            p["schedule"], p["learning_rate"], p["weight_decay"], p["warmup_fraction"], total_steps, min_learning_rate
+        ),
         loss=make_loss(p["loss"], p["focal_gamma"], p["focal_alpha"], p["label_smoothing"]),
         metrics=list(metrics),
         jit_compile=jit_compile,

@@ -33,3 +33,26 @@ def plot_curves(history: pd.DataFrame, best_epoch: int | None, out_path: Path) -
     fig.savefig(out_path, dpi=110)
     plt.close(fig)
     return out_path
+
+
+def plot_accuracy_vs_minutes(curves: dict[str, pd.DataFrame], out_path: Path, target: float | None = None) -> Path:
+    """Validation accuracy against wall-clock minutes, one line per run, each run's test accuracy
+    as a star at its finishing time: where a time budget goes. ``curves`` frames hold ``minutes``,
+    ``val_accuracy`` and, on their last row, ``test_accuracy``."""
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for label, frame in curves.items():
+        line = ax.plot(frame["minutes"], frame["val_accuracy"], marker=".", label=f"{label} (val)")[0]
+        last = frame.iloc[-1]
+        ax.plot(last["finished_minutes"], last["test_accuracy"], marker="*", markersize=14, color=line.get_color(),
+                linestyle="none", label=f"{label} test {last['test_accuracy']:.1%}")
+    if target is not None:
+        ax.axhline(target, color="grey", linestyle="--", label=f"target {target:.0%}")
+    ax.set_xlabel("wall-clock minutes since the run started")
+    ax.set_ylabel("accuracy")
+    ax.set_title("Accuracy against training time")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out_path, dpi=110)
+    plt.close(fig)
+    return out_path

@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from ferclean.errors import FercleanError
 from ferclean_train.data import load_image, to_float
+from ferclean_train.evaluate import predict_probs
 from ferclean_train.runs import model_path, read_details
 
 UNCERTAIN = "uncertain"
@@ -20,12 +21,13 @@ UNCERTAIN = "uncertain"
 
 @dataclass
 class TrainedRun:
-    """A run's model with the facts needed to feed it: class order and input size."""
+    """A run's model with the facts needed to feed it: class order, input size, flip averaging."""
 
     model: keras.Model
     classes: list[str]
     image_size: int
     details: dict[str, Any]
+    tta: bool = False
 
 
 def load_run(run_dir: Path) -> TrainedRun:
@@ -36,7 +38,8 @@ def load_run(run_dir: Path) -> TrainedRun:
         model = keras.saving.load_model(path, compile=False)
     except (OSError, ValueError) as exc:
         raise FercleanError(f"{path} could not be loaded as a Keras model: {str(exc).splitlines()[0]}") from exc
-    return TrainedRun(model=model, classes=list(details["classes"]), image_size=int(details["image_size"]), details=details)
+    tta = bool(details.get("config", {}).get("tta"))
+    return TrainedRun(model=model, classes=list(details["classes"]), image_size=int(details["image_size"]), details=details, tta=tta)
 
 
 def decide(probs: np.ndarray, classes: Sequence[str], min_confidence: float) -> list[str]:
@@ -64,5 +67,5 @@ def read_images(paths: Sequence[Path], image_size: int) -> tuple[np.ndarray, lis
 def predict_images(run: TrainedRun, paths: Sequence[Path], batch_size: int = 64) -> tuple[np.ndarray, list[Path], list[tuple[Path, str]]]:
     """Probabilities (rows follow the returned readable paths) and the unreadable files."""
     images, good, bad = read_images(paths, run.image_size)
-    probs = run.model.predict(images, batch_size=batch_size, verbose=0) if len(good) else np.zeros((0, len(run.classes)))
-    return np.asarray(probs, dtype=np.float64), good, bad
+    probs = predict_probs(run.model, images, run.tta, batch_size) if len(good) else np.zeros((0, len(run.classes)))
+    return probs, good, bad

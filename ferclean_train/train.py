@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
@@ -23,6 +23,7 @@ import tensorflow as tf
 from ferclean.errors import FercleanError
 from ferclean.manifest import Manifest, read_manifest, write_manifest
 from ferclean_train import data
+from ferclean_train.budget import BudgetGuard, BudgetPlan, plan_epochs, time_training
 from ferclean_train.callbacks import (
     BestModelSaver,
     HistoryWriter,
@@ -88,6 +89,7 @@ def start_run(
 
     ``fold`` = (index, k) trains on the index-th fold of train+val instead of the given splits.
     """
+    started = time.perf_counter()  # a --max-minutes budget counts from here
     rows = data.labelled_rows(manifest)
     classes = data.manifest_classes(rows)
     train, val, carved = _train_val(rows, config, fold)
@@ -120,9 +122,65 @@ def start_run(
     }
     write_json(run_dir / DETAILS, details)
     setup_device(config)
+    inputs = _inputs(config, train, val, classes)
+    guard = None
+    if config.max_minutes:
+        plan = _plan_budget(config, classes, train, val, test, started)
+        config = replace(config, epochs=plan.epochs)
+        details["config"] = config.to_dict()
+        details["budget"] = plan.to_dict()
+        guard = BudgetGuard(started + plan.budget_s, plan)
+        keras.utils.set_random_seed(config.seed)  # the timed copy drew from the generators
     model = build_model(config.arch, len(classes), config.image_size, **network_kwargs(config))
-    compile_model(model, config.arch, jit_compile=bool(config.xla), **config.compile_kwargs())
-    return _fit_and_report(run_dir, details, config, model, train, val, test, classes, initial_epoch=0)
+    compile_model(
+        model, config.arch, jit_compile=bool(config.xla), total_steps=config.epochs * inputs.steps,
+        min_learning_rate=config.min_learning_rate, **config.compile_kwargs(),
+    )
+    return _fit_and_report(run_dir, details, config, model, inputs, test, classes, initial_epoch=0, guard=guard)
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    train: tf.data.Dataset
+    val: tf.data.Dataset
+    steps: int
+    images: int
+    class_weights: dict[int, float] | None
+
+
+def _inputs(config: TrainConfig, train: pd.DataFrame, val: pd.DataFrame, classes: list[str]) -> _Inputs:
+    """The train and validation pipelines over images decoded once into uint8 arrays."""
+    train_labels = data.label_indices(train["label"], classes)
+    with decode_errors_as_input_errors():
+        train_images = data.decode_images(train["abspath"].tolist(), config.image_size)
+        val_images = data.decode_images(val["abspath"].tolist(), config.image_size)
+    train_ds = data.array_dataset(
+        train_images, train_labels, len(classes), config.batch_size, shuffle=True, seed=config.seed,
+        augment=pipeline_augmenter(config), mixup=config.mixup,
+    )
+    val_ds = data.array_dataset(val_images, data.label_indices(val["label"], classes), len(classes), config.batch_size)
+    weights = data.class_weights(train_labels, len(classes)) if config.class_weights else None
+    return _Inputs(train_ds, val_ds, math.ceil(len(train) / config.batch_size), len(train), weights)
+
+
+def _plan_budget(
+    config: TrainConfig, classes: list[str], train: pd.DataFrame, val: pd.DataFrame, test: pd.DataFrame, started: float
+) -> BudgetPlan:
+    """Time a throw-away copy of the model on its own copy of the pipeline, then size the run."""
+    timing = _inputs(config, train.head(config.batch_size * 8), val.head(config.batch_size * 4), classes)
+
+    def make_model() -> keras.Model:
+        model = build_model(config.arch, len(classes), config.image_size, **network_kwargs(config))
+        return compile_model(
+            model, config.arch, jit_compile=bool(config.xla), total_steps=1000,
+            min_learning_rate=config.min_learning_rate, **config.compile_kwargs(),
+        )
+
+    times = time_training(make_model, timing.train, timing.val, config.batch_size)
+    return plan_epochs(
+        config.max_minutes * 60, time.perf_counter() - started, times, math.ceil(len(train) / config.batch_size),
+        len(val), len(test), bool(config.tta), config.epochs,
+    )
 
 
 def resume_run(run_dir: Path, epochs: int | None = None) -> dict[str, Any]:
@@ -147,8 +205,9 @@ def resume_run(run_dir: Path, epochs: int | None = None) -> dict[str, Any]:
     model = keras.saving.load_model(last, compile=True)
     best_weights = keras.saving.load_model(run_dir / MODEL, compile=False).get_weights() if (run_dir / MODEL).is_file() else None
     details["config"] = config.to_dict()
+    inputs = _inputs(config, train, val, classes)
     return _fit_and_report(
-        run_dir, details, config, model, train, val, test, classes, initial_epoch=len(history), history=history, best_weights=best_weights
+        run_dir, details, config, model, inputs, test, classes, initial_epoch=len(history), history=history, best_weights=best_weights
     )
 
 
@@ -171,20 +230,25 @@ def _train_val(rows: pd.DataFrame, config: TrainConfig, fold: tuple[int, int] | 
 
 
 def _callbacks(
-    config: TrainConfig, run_dir: Path, steps: int, initial_epoch: int, history: pd.DataFrame | None, best_weights: list | None
+    config: TrainConfig, run_dir: Path, inputs: _Inputs, initial_epoch: int, history: pd.DataFrame | None, best_weights: list | None
 ) -> tuple[list[keras.callbacks.Callback], HistoryWriter]:
+    """A cosine schedule runs to its end (no plateau decay, no early stop); the best epoch's
+    weights are restored either way."""
     state = monitor_state(history, config.monitor) if history is not None and len(history) else None
     writer = HistoryWriter(run_dir / HISTORY, history)
-    callbacks = [
+    scheduled = config.schedule == "cosine"
+    callbacks = [] if scheduled else [
         ResumableReduceLROnPlateau(
             monitor=config.monitor, factor=config.reduce_lr_factor, patience=config.reduce_lr_patience,
             min_lr=config.min_learning_rate, state=state,
         ),
+    ]
+    callbacks += [
         ResumableEarlyStopping(
-            monitor=config.monitor, patience=config.early_stopping_patience, restore_best_weights=True,
-            state=state, best_weights=best_weights,
+            monitor=config.monitor, patience=config.epochs if scheduled else config.early_stopping_patience,
+            restore_best_weights=True, state=state, best_weights=best_weights,
         ),
-        RichProgress(config.epochs, steps, initial_epoch),
+        RichProgress(config.epochs, inputs.steps, initial_epoch, images=inputs.images),
         writer,
         BestModelSaver(run_dir / MODEL, config.monitor, best=None if state is None else state[0]),
         keras.callbacks.ModelCheckpoint(run_dir / LAST),
@@ -197,28 +261,24 @@ def _fit_and_report(
     details: dict[str, Any],
     config: TrainConfig,
     model: keras.Model,
-    train: pd.DataFrame,
-    val: pd.DataFrame,
+    inputs: _Inputs,
     test: pd.DataFrame,
     classes: list[str],
     initial_epoch: int,
     history: pd.DataFrame | None = None,
     best_weights: list | None = None,
+    guard: BudgetGuard | None = None,
 ) -> dict[str, Any]:
-    """Fit, then write model.keras, history.csv, curves.png, the test evaluation and the details."""
-    train_ds = data.frame_dataset(
-        train, classes, config.image_size, config.batch_size, shuffle=True, seed=config.seed, augment=pipeline_augmenter(config)
-    )
-    val_ds = data.frame_dataset(val, classes, config.image_size, config.batch_size)
-    train_labels = data.label_indices(train["label"], classes)
-    weights = data.class_weights(train_labels, len(classes)) if config.class_weights else None
-    steps = math.ceil(len(train) / config.batch_size)
-    callbacks, writer = _callbacks(config, run_dir, steps, initial_epoch, history, best_weights)
+    """Fit, then write model.keras, history.csv, curves.png, the test evaluation and the details.
+
+    ``guard`` (``--max-minutes``) stops before an epoch that would overrun the budget.
+    """
+    callbacks, writer = _callbacks(config, run_dir, inputs, initial_epoch, history, best_weights)
     started = time.perf_counter()
     with decode_errors_as_input_errors():
         model.fit(
-            train_ds, validation_data=val_ds, epochs=config.epochs, initial_epoch=initial_epoch,
-            class_weight=weights, callbacks=callbacks, shuffle=False, verbose=0,
+            inputs.train, validation_data=inputs.val, epochs=config.epochs, initial_epoch=initial_epoch,
+            class_weight=inputs.class_weights, callbacks=callbacks + ([guard] if guard else []), shuffle=False, verbose=0,
         )
     wall = time.perf_counter() - started
     save_inference_model(model, run_dir / MODEL)
@@ -226,7 +286,7 @@ def _fit_and_report(
     best_value, best_epoch, _ = monitor_state(frame, config.monitor)
     plot_curves(frame, best_epoch + 1, run_dir / "curves.png")
     with decode_errors_as_input_errors():
-        probs = predict_split(model, test, classes, config.image_size, config.batch_size)
+        probs = predict_split(model, test, classes, config.image_size, config.batch_size, tta=bool(config.tta))
     metrics = write_evaluation(run_dir, test, probs, classes, {"split": "test", "manifest": details["manifest"]["source"]})
     previous = details.get("training", {})
     details["training"] = {
@@ -237,9 +297,16 @@ def _fit_and_report(
         "wall_time_s": round(previous.get("wall_time_s", 0.0) + wall, 2),
         "mean_epoch_s": round(float(frame["epoch_time_s"].mean()), 3),
         "train_steps_per_s": round(float(frame["steps_per_s"].median()), 2),
-        "class_weights": weights,
+        "train_images_per_s": round(float(frame["images_per_s"].median()), 1) if "images_per_s" in frame else None,
+        "class_weights": inputs.class_weights,
         "resumed_at_epochs": [*previous.get("resumed_at_epochs", []), *([initial_epoch] if initial_epoch else [])],
     }
+    if "budget" in details:
+        details["budget"]["epochs_run"] = len(frame)
+        details["budget"]["seconds_per_epoch"] = details["training"]["mean_epoch_s"]
+        if guard is not None:
+            details["budget"]["stopped_by_guard"] = guard.stopped
+            details["budget"]["finished_s_before_deadline"] = round(guard.deadline - time.perf_counter(), 1)
     details["test"] = {"accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"], "images": metrics["images"]}
     write_json(run_dir / DETAILS, details)
     return details

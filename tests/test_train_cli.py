@@ -47,7 +47,7 @@ def _fails(*args: str) -> str:
 
 @pytest.mark.slow
 def test_smoke_train_evaluate_predict(tmp_path: Path, make_dataset) -> None:
-    """The CI smoke test: default bpp, 2 epochs, then every file and figure must agree."""
+    """The CI smoke test: the CPU default (compact), 2 epochs, then every file and figure must agree."""
     manifest = _scan(_dataset(make_dataset, tmp_path / "ds"), tmp_path / "m.csv")
     runs = tmp_path / "runs"
     output = _invoke("train", "-m", manifest, "--epochs", 2, "--runs-dir", runs)
@@ -59,13 +59,17 @@ def test_smoke_train_evaluate_predict(tmp_path: Path, make_dataset) -> None:
 
     details = json.loads((run / "model-details.json").read_text())
     assert details["classes"] == list(CLASSES)
-    assert details["config"]["learning_rate"] == 5e-4 and details["config"]["filters"] == [64, 128, 256]
+    assert details["arch"] == "compact" and details["config"]["schedule"] == "cosine"
+    assert details["config"]["learning_rate"] == 3e-3 and details["config"]["filters"] == [64, 128, 256]
+    assert details["config"]["tta"] and not details["config"]["class_weights"]
     assert details["manifest"]["images"] == {"train": 160, "val": 40, "test": 40}
     assert len(details["manifest"]["sha256"]) == 64 and details["versions"]["keras"]
     assert details["training"]["epochs_run"] == 2
     history = pd.read_csv(run / "history.csv")
     assert history["epoch"].tolist() == [0, 1]
-    assert {"loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"} <= set(history.columns)
+    assert {"loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "images_per_s"} <= set(history.columns)
+    assert history["learning_rate"].iloc[-1] == pytest.approx(details["config"]["min_learning_rate"])
+    assert "img/s" in output
 
     # metrics.json, the confusion matrix and the report agree with the per-image predictions
     metrics = json.loads((run / "metrics.json").read_text())
@@ -155,6 +159,22 @@ def test_same_seed_same_run(tmp_path: Path, make_dataset) -> None:
     pd.testing.assert_frame_equal(pd.read_csv(runs / "m-1" / "predictions.csv"), pd.read_csv(runs / "m-7" / "predictions.csv"))
 
 
+@pytest.mark.slow
+def test_compact_same_seed_same_run(tmp_path: Path, make_dataset) -> None:
+    """The CPU recipe (cosine schedule, translation, mixup, flip TTA) is deterministic for a seed."""
+    dataset = _dataset(make_dataset, tmp_path / "ds", train=12, val=4, test=4)
+    runs = tmp_path / "runs"
+    small = ["--stem-filters", "4", "--filters", "8,16", "--dropouts", "0", "--batch-size", "16", "--mixup", "0.2"]
+    for version in (1, 2):
+        _invoke("train", "-m", dataset, "--epochs", 2, "--runs-dir", runs, "--seed", 5, "--version", version, "--jobs", 1, *small)
+    first, second = (pd.read_csv(runs / f"ds-{v}" / "history.csv") for v in (1, 2))
+    columns = ["loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"]
+    pd.testing.assert_frame_equal(first[columns], second[columns])
+    pd.testing.assert_frame_equal(pd.read_csv(runs / "ds-1" / "predictions.csv"), pd.read_csv(runs / "ds-2" / "predictions.csv"))
+    _invoke("train", "-m", dataset, "--epochs", 2, "--runs-dir", runs, "--seed", 6, "--version", 3, "--jobs", 1, *small)
+    assert not np.allclose(first["loss"], pd.read_csv(runs / "ds-3" / "history.csv")["loss"])
+
+
 def test_bad_input_is_a_clear_error(tmp_path: Path, make_dataset) -> None:
     """Every check runs before any training, so this test stays fast."""
     runs = tmp_path / "runs"
@@ -174,6 +194,9 @@ def test_bad_input_is_a_clear_error(tmp_path: Path, make_dataset) -> None:
     assert "missing, e.g." in _fails("train", "-m", tmp_path / "gone.csv", "--runs-dir", runs)
 
     assert "one per block" in _fails("train", "-m", manifest_path, "--dropouts", "0.1,0.2", "--runs-dir", runs)
+    assert "--stem-filters does not apply to --arch bpp" in _fails(
+        "train", "-m", manifest_path, "--arch", "bpp", "--stem-filters", "8", "--runs-dir", runs
+    )
     assert "too small for 5 pooling blocks" in _fails("train", "-m", manifest_path, "--arch", "five-block", "--image-size", 24)
     assert "Give --manifest" in _fails("train")
     assert "does not exist" in _fails("train", "-m", tmp_path / "nothing.csv")

@@ -153,3 +153,44 @@ def test_pipeline_augmentation_runs_on_batches(tmp_path: Path, make_dataset) -> 
     moved = next(iter(data.frame_dataset(rows, classes, 48, 8, augment=augmenter)))[0].numpy()
     assert moved.shape == plain.shape and not np.allclose(moved, plain)
     assert build_augmenter("baseline") is None
+
+
+def test_decoded_arrays_feed_the_same_batches(tmp_path: Path, make_dataset) -> None:
+    make_dataset(tmp_path / "ds", {"train": {"happy": 5, "sad": 4}})
+    manifest, _ = scan_dataset(tmp_path / "ds", [], "phash", 1)
+    rows = data.labelled_rows(manifest)
+    classes = data.manifest_classes(rows)
+    images = data.decode_images(rows["abspath"].tolist(), 48, batch_size=4)
+    assert images.shape == (9, 48, 48, 1) and images.dtype == np.uint8
+    labels = data.label_indices(rows["label"], classes)
+    from_files = list(data.frame_dataset(rows, classes, 48, 4).as_numpy_iterator())
+    from_arrays = list(data.array_dataset(images, labels, len(classes), 4).as_numpy_iterator())
+    for (x1, y1), (x2, y2) in zip(from_files, from_arrays, strict=True):
+        np.testing.assert_array_equal(x1, x2)
+        np.testing.assert_array_equal(y1, y2)
+    assert data.decode_images([], 48).shape == (0, 48, 48, 1)
+
+
+def test_mixup_blends_images_and_targets_alike_and_is_seeded() -> None:
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (16, 8, 8, 1), dtype=np.uint8)
+    labels = np.arange(16) % 4
+
+    def batches(seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        ds = data.array_dataset(images, labels, 4, 8, mixup=0.4, seed=seed)
+        return list(ds.as_numpy_iterator())
+
+    first = batches(1)
+    for (x, y), start in zip(first, (0, 8)):
+        plain, onehot = images[start:start + 8] / 255.0, np.eye(4)[labels[start:start + 8]]
+        np.testing.assert_allclose(y.sum(axis=1), 1.0, atol=1e-6)
+        lam = 1.0 - y[-1, labels[start]] if labels[start] != labels[start + 7] else None
+        if lam is not None:  # the last row is mixed with the first: its share of the first's class is 1 - lam
+            np.testing.assert_allclose(x, lam * plain + (1 - lam) * plain[::-1], atol=1e-5)
+            np.testing.assert_allclose(y, lam * onehot + (1 - lam) * onehot[::-1], atol=1e-6)
+        assert not np.allclose(x, plain)
+    again = batches(1)
+    for (x1, y1), (x2, y2) in zip(first, again):
+        np.testing.assert_array_equal(x1, x2)
+        np.testing.assert_array_equal(y1, y2)
+    assert not np.allclose(first[0][1], batches(2)[0][1])
