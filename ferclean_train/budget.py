@@ -26,16 +26,21 @@ TIMED_STEPS = 20
 
 @dataclass(frozen=True)
 class StepTimes:
-    """Measured costs: seconds per train step, per predicted image, per model save, and one-off tracing."""
+    """Measured costs: seconds per train step, per predicted image, per model save, one-off
+    tracing, and per image decoded from its file (the test split is read at the end)."""
 
     train_step_s: float
     predict_image_s: float
     save_s: float
     trace_s: float
+    decode_image_s: float = 0.0
 
 
 @dataclass(frozen=True)
 class BudgetPlan:
+    """The epochs planned, from the budget, the set-up already spent, the expected cost of an
+    epoch and the time kept for the end of the run (tracing, test evaluation)."""
+
     budget_s: float
     spent_before_s: float
     epoch_s: float
@@ -44,7 +49,9 @@ class BudgetPlan:
     times: StepTimes
 
     def to_dict(self) -> dict:
-        return {k: round(v, 4) if isinstance(v, float) else v for k, v in {**asdict(self), **asdict(self.times)}.items() if k != "times"}
+        """Flat and JSON-ready, for ``model-details.json``."""
+        flat = {k: v for k, v in asdict(self).items() if k != "times"} | asdict(self.times)
+        return {k: round(v, 4) if isinstance(v, float) else v for k, v in flat.items()}
 
 
 class _BatchClock(keras.callbacks.Callback):
@@ -57,7 +64,11 @@ class _BatchClock(keras.callbacks.Callback):
 
 
 def time_training(
-    make_model: Callable[[], keras.Model], train_ds: tf.data.Dataset, predict_ds: tf.data.Dataset, batch_size: int
+    make_model: Callable[[], keras.Model],
+    train_ds: tf.data.Dataset,
+    predict_ds: tf.data.Dataset,
+    batch_size: int,
+    decode_image_s: float = 0.0,
 ) -> StepTimes:
     """Time ``TIMED_STEPS`` train steps after ``WARMUP_STEPS`` (which pay the tracing), a few
     predict batches, and one save (each epoch saves ``last.keras`` and maybe the best model).
@@ -80,7 +91,7 @@ def time_training(
         started = time.perf_counter()
         model.save(f"{tmp}/timing.keras")
         save_s = time.perf_counter() - started
-    return StepTimes(train_step_s=step_s, predict_image_s=image_s, save_s=save_s, trace_s=trace_s)
+    return StepTimes(step_s, image_s, save_s, trace_s, decode_image_s)
 
 
 def plan_epochs(
@@ -100,14 +111,16 @@ def plan_epochs(
     Raises FercleanError when not even one epoch fits.
     """
     epoch_s = steps_per_epoch * times.train_step_s + val_images * times.predict_image_s + 2 * times.save_s
-    reserve_s = 2 * times.trace_s + test_images * times.predict_image_s * (2 if tta else 1)
+    # the timed copy paid the process's first tracing, which costs more than the run's own
+    reserve_s = times.trace_s + test_images * (times.predict_image_s * (2 if tta else 1) + times.decode_image_s)
     room = budget_s * margin - spent_s - reserve_s
-    epochs = min(max_epochs, math.floor(room / epoch_s)) if epoch_s > 0 else max_epochs
+    epochs = min(max_epochs, math.floor(room / epoch_s))
     if epochs < 1:
         needed = (spent_s + reserve_s + epoch_s) / margin / 60
         raise FercleanError(
-            f"--max-minutes {budget_s / 60:g} leaves no time for one epoch on this machine"
-            f" (one needs about {needed:.1f} minutes with the set-up); raise it or use a smaller --arch."
+            f"--max-minutes {budget_s / 60:g} leaves no time for one epoch on this machine: set-up took"
+            f" {spent_s:.0f} s, an epoch takes about {epoch_s:.0f} s and the final evaluation {reserve_s:.0f} s"
+            f" (about {needed:.1f} minutes in all); raise it or use a smaller --arch."
         )
     return BudgetPlan(budget_s, spent_s, epoch_s, reserve_s, epochs, times)
 
@@ -124,7 +137,7 @@ class BudgetGuard(keras.callbacks.Callback):
         super().__init__()
         self.deadline = deadline
         self.expected_s = plan.epoch_s
-        self.final_s = plan.reserve_s - plan.times.trace_s  # the training trace is paid by then
+        self.final_s = plan.reserve_s
         self.stopped = False
         self._epoch_started = 0.0
         self._first = True

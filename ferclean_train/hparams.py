@@ -54,7 +54,7 @@ MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
         "stem_filters": (32,),
         "filters": (64, 128, 256),
         "residual": True,
-        "dropouts": (0.0, 0.0, 0.0),
+        "dropouts": (0.0,),  # one value: every stage
         "dense_dropout": 0.30,
         "l2": 0.0,
         "augment": True,

@@ -90,11 +90,17 @@ def _compact_body(x: keras.KerasTensor, p: dict[str, Any], reg) -> keras.KerasTe
     a 1x1 projection shortcut when ``residual``, ReLU, dropout; global average pooling.
 
     Depthwise-separable convolutions cost about a ninth of full ones at these widths, so the
-    pixels where they matter (24x24 and below) get wide channels at a CPU's budget.
+    pixels where they matter (24x24 and below) get wide channels at a CPU's budget. Batch norm
+    uses momentum 0.9: a short budgeted run on a small set takes only a few hundred steps, too
+    few for Keras' 0.99 to forget its initial statistics, and inference then collapses to one class.
     """
+
+    def norm(name: str) -> layers.BatchNormalization:
+        return layers.BatchNormalization(momentum=0.9, name=name)
+
     for j, filters in enumerate(p["stem_filters"], start=1):
         x = _conv(filters, reg, f"stem_conv{j}")(x)
-        x = layers.BatchNormalization(name=f"stem_bn{j}")(x)
+        x = norm(f"stem_bn{j}")(x)
         x = layers.Activation("relu", name=f"stem_relu{j}")(x)
     for i, (filters, dropout) in enumerate(zip(p["filters"], p["dropouts"]), start=1):
         x = layers.MaxPooling2D(2, name=f"stage{i}_pool")(x)
@@ -105,11 +111,11 @@ def _compact_body(x: keras.KerasTensor, p: dict[str, Any], reg) -> keras.KerasTe
             x = layers.SeparableConv2D(
                 filters, 3, padding="same", use_bias=False, pointwise_regularizer=reg, name=f"stage{i}_sep{j}"
             )(x)
-            x = layers.BatchNormalization(name=f"stage{i}_bn{j}")(x)
+            x = norm(f"stage{i}_bn{j}")(x)
         if p["residual"]:
             if shortcut.shape[-1] != filters:
                 shortcut = layers.Conv2D(filters, 1, use_bias=False, kernel_regularizer=reg, name=f"stage{i}_proj")(shortcut)
-                shortcut = layers.BatchNormalization(name=f"stage{i}_proj_bn")(shortcut)
+                shortcut = norm(f"stage{i}_proj_bn")(shortcut)
             x = layers.Add(name=f"stage{i}_add")([x, shortcut])
         x = layers.Activation("relu", name=f"stage{i}_relu2")(x)
         if dropout:

@@ -122,10 +122,12 @@ def start_run(
     }
     write_json(run_dir / DETAILS, details)
     setup_device(config)
+    decoding = time.perf_counter()
     inputs = _inputs(config, train, val, classes)
+    decode_image_s = (time.perf_counter() - decoding) / (len(train) + len(val))
     guard = None
     if config.max_minutes:
-        plan = _plan_budget(config, classes, train, val, test, started)
+        plan = _plan_budget(config, classes, train, val, test, started, decode_image_s)
         config = replace(config, epochs=plan.epochs)
         details["config"] = config.to_dict()
         details["budget"] = plan.to_dict()
@@ -164,7 +166,13 @@ def _inputs(config: TrainConfig, train: pd.DataFrame, val: pd.DataFrame, classes
 
 
 def _plan_budget(
-    config: TrainConfig, classes: list[str], train: pd.DataFrame, val: pd.DataFrame, test: pd.DataFrame, started: float
+    config: TrainConfig,
+    classes: list[str],
+    train: pd.DataFrame,
+    val: pd.DataFrame,
+    test: pd.DataFrame,
+    started: float,
+    decode_image_s: float,
 ) -> BudgetPlan:
     """Time a throw-away copy of the model on its own copy of the pipeline, then size the run."""
     timing = _inputs(config, train.head(config.batch_size * 8), val.head(config.batch_size * 4), classes)
@@ -176,7 +184,7 @@ def _plan_budget(
             min_learning_rate=config.min_learning_rate, **config.compile_kwargs(),
         )
 
-    times = time_training(make_model, timing.train, timing.val, config.batch_size)
+    times = time_training(make_model, timing.train, timing.val, config.batch_size, decode_image_s)
     return plan_epochs(
         config.max_minutes * 60, time.perf_counter() - started, times, math.ceil(len(train) / config.batch_size),
         len(val), len(test), bool(config.tta), config.epochs,

@@ -16,17 +16,17 @@ from ferclean.cli import main  # noqa: E402
 from ferclean.errors import FercleanError  # noqa: E402
 from ferclean_train.budget import MARGIN, StepTimes, plan_epochs  # noqa: E402
 
-TIMES = StepTimes(train_step_s=0.1, predict_image_s=0.001, save_s=0.5, trace_s=5.0)
+TIMES = StepTimes(train_step_s=0.1, predict_image_s=0.001, save_s=0.5, trace_s=5.0, decode_image_s=0.0005)
 
 
 def test_plan_fills_the_budget_left_after_set_up() -> None:
     # an epoch: 100 steps x 0.1 s + 1000 val images x 1 ms + 2 saves x 0.5 s = 12 s
-    # reserve: 2 traces x 5 s + 2000 test images x 1 ms x 2 (flip TTA) = 14 s
+    # reserve: tracing 5 s + 2000 test images x (1 ms x 2 (flip TTA) + 0.5 ms decoding) = 10 s
     plan = plan_epochs(600, 20, TIMES, 100, 1000, 2000, tta=True, max_epochs=100)
-    assert plan.epoch_s == pytest.approx(12.0) and plan.reserve_s == pytest.approx(14.0)
-    assert plan.epochs == int((600 * MARGIN - 20 - 14) // 12)
+    assert plan.epoch_s == pytest.approx(12.0) and plan.reserve_s == pytest.approx(10.0)
+    assert plan.epochs == int((600 * MARGIN - 20 - 10) // 12)
     assert plan.epochs * plan.epoch_s + plan.reserve_s + 20 <= 600 * MARGIN
-    assert plan_epochs(600, 20, TIMES, 100, 1000, 2000, tta=False, max_epochs=100).reserve_s == pytest.approx(12.0)
+    assert plan_epochs(600, 20, TIMES, 100, 1000, 2000, tta=False, max_epochs=100).reserve_s == pytest.approx(8.0)
     assert plan_epochs(600, 20, TIMES, 100, 1000, 2000, tta=True, max_epochs=5).epochs == 5
     assert plan.to_dict()["train_step_s"] == 0.1 and plan.to_dict()["epochs"] == plan.epochs
 

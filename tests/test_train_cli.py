@@ -222,7 +222,16 @@ def _striped(path: Path, horizontal: bool, rng: np.random.Generator) -> None:
 
 
 @pytest.mark.slow
-def test_labels_reach_the_model(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "arch_args",
+    [
+        ["--arch", "baseline", "--filters", "4,8,8", "--dense-units", "16", "--learning-rate", 3e-3],
+        # a short compact run: its inference-time batch statistics must have caught up by the end
+        ["--arch", "compact", "--stem-filters", "8", "--filters", "8,16"],
+    ],
+    ids=["baseline", "compact"],
+)
+def test_labels_reach_the_model(tmp_path: Path, arch_args: list) -> None:
     """An easy two-class task is learnt: images and labels stay paired through the pipeline."""
     rng = np.random.default_rng(0)
     for split, n in (("train", 48), ("val", 12), ("test", 20)):
@@ -230,6 +239,5 @@ def test_labels_reach_the_model(tmp_path: Path) -> None:
             for i in range(n):
                 _striped(tmp_path / "ds" / split / label / f"{i}.png", label == "happy", rng)
     runs = tmp_path / "runs"
-    _invoke("train", "-m", tmp_path / "ds", "--arch", "baseline", "--filters", "4,8,8", "--dense-units", "16",
-            "--epochs", 6, "--batch-size", 16, "--learning-rate", 3e-3, "--runs-dir", runs, "--jobs", 1)
+    _invoke("train", "-m", tmp_path / "ds", *arch_args, "--epochs", 6, "--batch-size", 16, "--runs-dir", runs, "--jobs", 1)
     assert json.loads((runs / "ds-1" / "metrics.json").read_text())["accuracy"] >= 0.9

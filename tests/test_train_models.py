@@ -77,6 +77,7 @@ def test_compact_recipe() -> None:
     assert [c.filters for c in model.layers if isinstance(c, keras.layers.SeparableConv2D)] == [64, 64, 128, 128, 256, 256]
     assert [layer.name for layer in model.layers if isinstance(layer, keras.layers.Add)] == ["stage1_add", "stage2_add", "stage3_add"]
     assert [layer.rate for layer in model.layers if isinstance(layer, keras.layers.Dropout)] == [0.3]
+    assert {layer.momentum for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)} == {0.9}
     plain = build_model("compact", 7, residual=False, stem_filters=(32, 32), augment=False)
     assert not any(isinstance(layer, keras.layers.Add) for layer in plain.layers)
     assert [c.filters for c in plain.layers if type(c) is keras.layers.Conv2D] == [32, 32]
