@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ferclean.dedupe import assign_groups, find_duplicate_pairs
+from ferclean.dedupe.resolve import assign_groups, find_duplicate_pairs
 from ferclean.labels import class_order
 from ferclean.manifest import group_keys
 from ferclean.mislabel.features import load_images

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from ferclean.hashing import perceptual_hashes, pixel_sha256
+from ferclean.dedupe.hashing import perceptual_hashes, pixel_sha256
 
 IMAGE_SUFFIXES: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ferclean.console import parallel_map
+from ferclean.cli.console import parallel_map
 from ferclean.errors import FercleanError
 from ferclean.images import IMAGE_SUFFIXES, inspect_image
 from ferclean.labels import SPLIT_ALIASES, normalise_class, normalise_split

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from rich.progress import Progress
 
-from ferclean.console import progress_bar
+from ferclean.cli.console import progress_bar
 
 
 class RichProgress(keras.callbacks.Callback):

@@ -1,4 +1,4 @@
-"""Training curves (matplotlib, headless Agg backend); the confusion matrix is ferclean.plots'."""
+"""Training curves (matplotlib, headless Agg backend); the confusion matrix is ferclean.render.plots'."""
 
 from __future__ import annotations
 

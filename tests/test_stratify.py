@@ -15,7 +15,7 @@ from ferclean.cli import main
 from ferclean.errors import FercleanError
 from ferclean.labels import normalise_class, normalise_split
 from ferclean.manifest import Manifest, normalise_frame, read_manifest, write_manifest
-from ferclean.stratify import (
+from ferclean.stratify.assign import (
     assign_splits,
     check_min_per_class,
     cross_split_groups,

@@ -1,6 +1,6 @@
 """Turn one AffectNet image into a face like the target's: crop, grey, resize, save, hash.
 
-``convert_face`` runs in worker processes (``ferclean.console.parallel_map``), so it is a
+``convert_face`` runs in worker processes (``ferclean.cli.console.parallel_map``), so it is a
 module-level function on plain picklable values, and it never raises on a bad file: it
 returns the reason instead, so a corrupt image costs one skipped face, not the run.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from ferclean.hashing import perceptual_hashes, pixel_sha256
+from ferclean.dedupe.hashing import perceptual_hashes, pixel_sha256
 
 #: Extra room around a face box, per side, as a fraction of the box: FER crops keep brow and chin.
 DEFAULT_MARGIN = 0.1

@@ -23,11 +23,11 @@ from ferclean.affectnet.balance import rank_candidates
 from ferclean.affectnet.convert import DEFAULT_MARGIN, ConvertTask
 from ferclean.affectnet.mapping import UNMAPPED, map_expressions
 from ferclean.errors import FercleanError
-from ferclean.hashing import hex_to_uint64, short_hash
+from ferclean.dedupe.hashing import hex_to_uint64, short_hash
 from ferclean.labels import class_order
 from ferclean.manifest import effective_labels, kept, normalise_frame
-from ferclean.search import find_pairs
-from ferclean.stratify import assign_splits
+from ferclean.dedupe.search import find_pairs
+from ferclean.stratify.assign import assign_splits
 
 DUPLICATE = "duplicate"
 UNREADABLE = "unreadable"

@@ -21,9 +21,9 @@ COMMANDS: dict[str, str] = {
     "export": "ferclean.cli.export:export",
     "mislabel-review": "ferclean.cli.mislabel:mislabel_review",
     "merge-affectnet": "ferclean.cli.merge_affectnet:merge_affectnet",
-    "train": "ferclean_train.cli:train",
-    "evaluate": "ferclean_train.cli:evaluate",
-    "predict": "ferclean_train.cli:predict",
+    "train": "ferclean.cli.train:train",
+    "evaluate": "ferclean.cli.train:evaluate",
+    "predict": "ferclean.cli.train:predict",
 }
 
 

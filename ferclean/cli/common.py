@@ -8,13 +8,13 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from ferclean.console import console
+from ferclean.cli.console import console
 from ferclean.errors import FercleanError
-from ferclean.hashing import HASH_METHODS
+from ferclean.dedupe.hashing import HASH_METHODS
 from ferclean.labels import parse_class_list
 from ferclean.manifest import Manifest, read_manifest, write_manifest
 from ferclean.scan import scan_dataset, unreadable_rows
-from ferclean.tables import distribution_table, split_class_counts
+from ferclean.render.tables import distribution_table, split_class_counts
 
 jobs_option = click.option(
     "--jobs", "-j", type=click.IntRange(min=1), default=None, help="Worker processes [default: all cores]."

@@ -10,9 +10,9 @@ import pandas as pd
 from rich.table import Table
 
 from ferclean.cli.common import classes_option, command_line, hash_option, jobs_option, load_input, output_option, save
-from ferclean.console import console
-from ferclean.contact_sheet import contact_sheet
-from ferclean.dedupe import (
+from ferclean.cli.console import console
+from ferclean.render.contact_sheet import contact_sheet
+from ferclean.dedupe.resolve import (
     CONFLICT_ACTIONS,
     DEFAULT_THRESHOLD,
     POLICIES,

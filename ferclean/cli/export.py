@@ -8,11 +8,11 @@ import click
 from rich.table import Table
 
 from ferclean.cli.common import classes_option, hash_option, jobs_option, load_input
-from ferclean.console import console, progress_bar
+from ferclean.cli.console import console, progress_bar
 from ferclean.errors import FercleanError
 from ferclean.export import MODES, check_sources, existing_files, export_tree, plan_export
 from ferclean.manifest import kept
-from ferclean.tables import distribution_table, split_class_counts
+from ferclean.render.tables import distribution_table, split_class_counts
 
 
 @click.command()

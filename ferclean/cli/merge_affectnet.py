@@ -13,13 +13,13 @@ from ferclean.affectnet.layouts import LAYOUTS, read_candidates
 from ferclean.affectnet.mapping import parse_map
 from ferclean.affectnet.merge import DUPLICATE, MergeResult, class_counts, merge, target_classes, target_size
 from ferclean.cli.common import classes_option, command_line, jobs_option, load_input, output_option, save
-from ferclean.console import console, parallel_map
-from ferclean.contact_sheet import contact_sheet
-from ferclean.dedupe import DEFAULT_THRESHOLD
+from ferclean.cli.console import console, parallel_map
+from ferclean.render.contact_sheet import contact_sheet
+from ferclean.dedupe.resolve import DEFAULT_THRESHOLD
 from ferclean.errors import FercleanError
 from ferclean.labels import SPLITS, normalise_split
 from ferclean.scan import ensure_hashes
-from ferclean.tables import distribution_table, split_class_counts
+from ferclean.render.tables import distribution_table, split_class_counts
 
 
 @click.command()

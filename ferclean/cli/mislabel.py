@@ -10,7 +10,7 @@ import pandas as pd
 from rich.table import Table
 
 from ferclean.cli.common import classes_option, command_line, jobs_option, load_input, output_option, save
-from ferclean.console import console
+from ferclean.cli.console import console
 from ferclean.errors import FercleanError
 from ferclean.labels import class_order
 from ferclean.manifest import Manifest, effective_labels, group_keys, kept
@@ -21,7 +21,7 @@ from ferclean.mislabel.features import load_images, load_one
 from ferclean.folds import assign_folds
 from ferclean.mislabel.probe import PROBES, out_of_fold_probs
 from ferclean.mislabel.report import confusion, pair_counts, review_table
-from ferclean.plots import plot_confusion
+from ferclean.render.plots import plot_confusion
 from ferclean.mislabel.review_page import render_review_page, thumbnail_uri
 from ferclean.mislabel.saved_probs import SavedProbs, align, load_probs, save_probs
 from ferclean.mislabel.scoring import score

@@ -10,11 +10,11 @@ import pandas as pd
 from rich.table import Table
 
 from ferclean.cli.common import classes_option, command_line, hash_option, jobs_option, load_input, output_option
-from ferclean.console import console
+from ferclean.cli.console import console
 from ferclean.errors import FercleanError
 from ferclean.manifest import effective_labels, kept, write_manifest
 from ferclean.split_plot import plot_splits
-from ferclean.stratify import (
+from ferclean.stratify.assign import (
     check_min_per_class,
     cross_split_groups,
     deviation_floor,
@@ -24,7 +24,7 @@ from ferclean.stratify import (
     StratifyResult,
     stratify_frame,
 )
-from ferclean.tables import distribution_table, split_class_counts
+from ferclean.render.tables import distribution_table, split_class_counts
 
 #: The issue's quality bar: every class within this many percentage points of its target.
 DEVIATION_GOAL_PP = 0.5

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ferclean.console import parallel_map
+from ferclean.cli.console import parallel_map
 from ferclean.images import UnreadableImage, open_gray
 
 #: Side of the square grey images every probe sees.

@@ -17,7 +17,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 
-from ferclean.console import progress_bar
+from ferclean.cli.console import progress_bar
 from ferclean.mislabel.features import hog, mirror
 
 PROBES: tuple[str, ...] = ("fast", "cnn")

@@ -11,12 +11,12 @@ import click
 from rich.table import Table
 
 from ferclean.cli.common import classes_option, command_line, jobs_option, load_input
-from ferclean.console import console
+from ferclean.cli.console import console
 from ferclean.errors import FercleanError
 from ferclean.images import IMAGE_SUFFIXES
 from ferclean.labels import SPLITS
 from ferclean.manifest import read_manifest
-from ferclean.tables import distribution_table, split_class_counts
+from ferclean.render.tables import distribution_table, split_class_counts
 from ferclean_train.config import MONITORS, TrainConfig
 from ferclean_train.hparams import ARCHS, LOSSES
 
@@ -122,7 +122,7 @@ def train(
       ferclean train --resume runs/fer2013-clean-1 --epochs 120
     """
     from ferclean_train.runs import new_run_dir
-    from ferclean_train.train import gpu_names, resume_run, run_folds, start_run
+    from ferclean_train.fit import gpu_names, resume_run, run_folds, start_run
 
     if resume is not None:
         details = resume_run(resume, options["epochs"])
@@ -211,7 +211,7 @@ def evaluate(
     from ferclean_train import data
     from ferclean_train.evaluate import predict_split, write_evaluation
     from ferclean_train.predict import load_run
-    from ferclean_train.train import decode_errors_as_input_errors
+    from ferclean_train.fit import decode_errors_as_input_errors
 
     run = load_run(run_dir)
     if manifest_path is None:

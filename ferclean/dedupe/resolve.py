@@ -10,10 +10,10 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from ferclean.clusters import cluster_ids
-from ferclean.hashing import hex_to_uint64
+from ferclean.dedupe.clusters import cluster_ids
+from ferclean.dedupe.hashing import hex_to_uint64
 from ferclean.manifest import effective_labels
-from ferclean.search import find_pairs, hamming
+from ferclean.dedupe.search import find_pairs, hamming
 
 #: Near-duplicate threshold in bits of a 64-bit phash. On FER2013 (bench/dedupe_bench.py
 #: prints the distance histogram) 15 of 16 sampled pairs at 4 bits were the same photo

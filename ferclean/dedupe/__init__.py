@@ -1,0 +1,1 @@
+"""Duplicate search: perceptual hashes, pair search, clusters, resolution and report."""

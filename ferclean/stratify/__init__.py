@@ -1,0 +1,1 @@
+"""Leak-free, class-stratified re-splitting of a manifest."""
