@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from ferclean.cli.console import parallel_map
 from ferclean.errors import FercleanError
 from ferclean.images import IMAGE_SUFFIXES, inspect_image
 from ferclean.labels import SPLIT_ALIASES, normalise_class, normalise_split
 from ferclean.manifest import Manifest, normalise_frame
+from ferclean.parallel import Progress, parallel_map
 
 
 @dataclass
@@ -83,7 +83,9 @@ def list_images(root: str | Path, extra_classes: Iterable[str] = ()) -> Listing:
     return Listing(frame=frame, ignored=ignored)
 
 
-def describe_images(frame: pd.DataFrame, root: Path, hash_method: str, jobs: int | None = None) -> pd.DataFrame:
+def describe_images(
+    frame: pd.DataFrame, root: Path, hash_method: str, jobs: int | None = None, on_progress: Progress | None = None
+) -> pd.DataFrame:
     """Decode every row's image (in parallel) and fill size and hashes.
 
     Unreadable files stay in the table with ``status=drop`` and the reason in ``note``,
@@ -91,7 +93,7 @@ def describe_images(frame: pd.DataFrame, root: Path, hash_method: str, jobs: int
     (``keep`` when they had none).
     """
     paths = [str(Path(root) / p) for p in frame["path"]]
-    infos = parallel_map(partial(inspect_image, hash_method=hash_method), paths, "Reading images", jobs)
+    infos = parallel_map(partial(inspect_image, hash_method=hash_method), paths, "Reading images", jobs, on_progress)
     described = pd.DataFrame(infos, index=frame.index)
     out = frame.copy()
     for column in ("width", "height", "sha256", "phash", "phash_flip"):
@@ -106,12 +108,16 @@ def describe_images(frame: pd.DataFrame, root: Path, hash_method: str, jobs: int
 
 
 def scan_dataset(
-    root: str | Path, extra_classes: Iterable[str] = (), hash_method: str = "phash", jobs: int | None = None
+    root: str | Path,
+    extra_classes: Iterable[str] = (),
+    hash_method: str = "phash",
+    jobs: int | None = None,
+    on_progress: Progress | None = None,
 ) -> tuple[Manifest, Listing]:
     """List and decode a dataset folder into a manifest whose paths are relative to ``root``."""
     root = Path(root).resolve()
     listing = list_images(root, extra_classes)
-    frame = describe_images(listing.frame, root, hash_method, jobs)
+    frame = describe_images(listing.frame, root, hash_method, jobs, on_progress)
     frame["source"] = root.name
     manifest = Manifest(frame=normalise_frame(frame), root=root, meta={"hash": hash_method})
     return manifest, listing
@@ -127,7 +133,9 @@ def unreadable_rows(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[unreadable_mask(frame)]
 
 
-def ensure_hashes(manifest: Manifest, hash_method: str, jobs: int | None = None) -> Manifest:
+def ensure_hashes(
+    manifest: Manifest, hash_method: str, jobs: int | None = None, on_progress: Progress | None = None
+) -> Manifest:
     """The manifest with perceptual hashes of ``hash_method`` for every readable row.
 
     Hashes already in the manifest are reused when they were made with the same method,
@@ -137,7 +145,7 @@ def ensure_hashes(manifest: Manifest, hash_method: str, jobs: int | None = None)
     readable = ~unreadable_mask(frame)
     stale = readable if manifest.meta.get("hash", "phash") != hash_method else readable & (frame["phash"] == "")
     if stale.any():
-        refreshed = describe_images(frame[stale], manifest.root, hash_method, jobs)
+        refreshed = describe_images(frame[stale], manifest.root, hash_method, jobs, on_progress)
         frame = frame.copy()
         frame.loc[stale, refreshed.columns] = refreshed
     return manifest.with_frame(normalise_frame(frame), hash=hash_method)

@@ -27,6 +27,7 @@ __all__ = [
     "compile_model",
     "make_loss",
     "model_hparams",
+    "probe_cnn",
 ]
 
 def _augmentation(p: dict[str, Any]) -> list[layers.Layer]:
@@ -167,3 +168,8 @@ def compile_model(
         jit_compile=jit_compile,
     )
     return model
+
+
+def probe_cnn(num_classes: int, image_size: int = 48) -> keras.Model:
+    """The compiled, augmented baseline CNN the mislabel probe trains per fold (its ``build_cnn``)."""
+    return compile_model(build_model("baseline", num_classes, image_size, augment=True), "baseline")

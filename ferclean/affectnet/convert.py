@@ -1,6 +1,6 @@
 """Turn one AffectNet image into a face like the target's: crop, grey, resize, save, hash.
 
-``convert_face`` runs in worker processes (``ferclean.cli.console.parallel_map``), so it is a
+``convert_face`` runs in worker processes (``ferclean.parallel.parallel_map``), so it is a
 module-level function on plain picklable values, and it never raises on a bad file: it
 returns the reason instead, so a corrupt image costs one skipped face, not the run.
 """

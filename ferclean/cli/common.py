@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from ferclean.cli.console import console
+from ferclean.cli.console import console, progress
 from ferclean.errors import FercleanError
 from ferclean.dedupe.hashing import HASH_METHODS
 from ferclean.labels import parse_class_list
@@ -42,7 +42,8 @@ def load_input(source: str | Path, classes: str | None = None, hash_method: str 
     """A manifest from a ``.csv`` file, or from scanning a dataset folder first."""
     source = Path(source)
     if source.is_dir():
-        manifest, listing = scan_dataset(source, parse_class_list(classes), hash_method, jobs)
+        with progress() as on_progress:
+            manifest, listing = scan_dataset(source, parse_class_list(classes), hash_method, jobs, on_progress)
         report_unreadable(manifest)
         if listing.ignored:
             console.print(f"[yellow]Ignored {len(listing.ignored)} non-image file(s), e.g. {listing.ignored[0]}")

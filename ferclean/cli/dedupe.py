@@ -10,7 +10,7 @@ import pandas as pd
 from rich.table import Table
 
 from ferclean.cli.common import classes_option, command_line, hash_option, jobs_option, load_input, output_option, save
-from ferclean.cli.console import console
+from ferclean.cli.console import console, progress
 from ferclean.render.contact_sheet import contact_sheet
 from ferclean.dedupe.resolve import (
     CONFLICT_ACTIONS,
@@ -78,7 +78,9 @@ def dedupe(
       ferclean dedupe manifests/fer2013.csv -o manifests/fer2013-dedup.csv \\
           --policy keep-one --on-conflict review
     """
-    manifest = ensure_hashes(load_input(source, classes, hash_method, jobs), hash_method, jobs)
+    manifest = load_input(source, classes, hash_method, jobs)
+    with progress() as on_progress:
+        manifest = ensure_hashes(manifest, hash_method, jobs, on_progress)
     with console.status("Searching for duplicates"):
         pairs = find_duplicate_pairs(manifest.frame, threshold)
     grouped = assign_groups(manifest.frame, pairs)

@@ -13,11 +13,12 @@ from ferclean.affectnet.layouts import LAYOUTS, read_candidates
 from ferclean.affectnet.mapping import parse_map
 from ferclean.affectnet.merge import DUPLICATE, MergeResult, class_counts, merge, target_classes, target_size
 from ferclean.cli.common import classes_option, command_line, jobs_option, load_input, output_option, save
-from ferclean.cli.console import console, parallel_map
+from ferclean.cli.console import console, progress
 from ferclean.render.contact_sheet import contact_sheet
 from ferclean.dedupe.resolve import DEFAULT_THRESHOLD
 from ferclean.errors import FercleanError
 from ferclean.labels import SPLITS, normalise_split
+from ferclean.parallel import parallel_map
 from ferclean.scan import ensure_hashes
 from ferclean.render.tables import distribution_table, split_class_counts
 
@@ -89,7 +90,8 @@ def merge_affectnet(
         raise FercleanError(f"--out {out_dir} lies inside the AffectNet folder; choose a folder outside it.")
     split = _only_split(only_split)
     manifest = load_input(into, classes, jobs=jobs)
-    manifest = ensure_hashes(manifest, manifest.meta.get("hash", "phash"), jobs)
+    with progress() as on_progress:
+        manifest = ensure_hashes(manifest, manifest.meta.get("hash", "phash"), jobs, on_progress)
     frame = manifest.frame
     names = target_classes(frame)
     if split is not None and set(frame.loc[frame["status"] != "drop", "split"]) <= {""}:
@@ -106,21 +108,22 @@ def merge_affectnet(
     console.print(distribution_table(split_class_counts(frame), "Images per split and class before merging"))
     out_dir.mkdir(parents=True, exist_ok=True)
     earlier = {str(p) for p in out_dir.glob("affectnet_*.png")}
-    result = merge(
-        frame,
-        manifest.root,
-        candidates.frame,
-        need,
-        out_dir,
-        lambda tasks: parallel_map(convert_face, tasks, "Converting faces", jobs),
-        overrides=overrides,
-        threshold=threshold,
-        seed=seed,
-        only_split=split,
-        margin=margin,
-        hash_method=manifest.meta.get("hash", "phash"),
-        skipped=candidates.skipped,
-    )
+    with progress() as on_progress:
+        result = merge(
+            frame,
+            manifest.root,
+            candidates.frame,
+            need,
+            out_dir,
+            lambda tasks: parallel_map(convert_face, tasks, "Converting faces", jobs, on_progress),
+            overrides=overrides,
+            threshold=threshold,
+            seed=seed,
+            only_split=split,
+            margin=margin,
+            hash_method=manifest.meta.get("hash", "phash"),
+            skipped=candidates.skipped,
+        )
     _report(result)
     sheet = _sheet(result, output, samples)
     # Remove this run's spare and rejected conversions; files an earlier run wrote may be in its manifest.

@@ -10,7 +10,7 @@ import pandas as pd
 from rich.table import Table
 
 from ferclean.cli.common import classes_option, command_line, jobs_option, load_input, output_option, save
-from ferclean.cli.console import console
+from ferclean.cli.console import console, progress
 from ferclean.errors import FercleanError
 from ferclean.labels import class_order
 from ferclean.manifest import Manifest, effective_labels, group_keys, kept
@@ -99,7 +99,8 @@ def _review(
         class_names = saved.classes
         thumbs_source = None
     else:
-        images, ok = load_images(abspaths, jobs)
+        with progress() as on_progress:
+            images, ok = load_images(abspaths, jobs, on_progress)
         if not ok.all():
             bad = [paths[i] for i in np.flatnonzero(~ok)]
             console.print(f"[yellow]Skipped {len(bad)} unreadable image(s), e.g. {bad[0]}")
@@ -112,7 +113,9 @@ def _review(
         labels = np.array([class_names.index(n) for n in label_names], dtype=np.int64)
         groups = group_keys(frame).iloc[rows].tolist()
         fold_of = assign_folds(paths, labels, groups, folds, seed)
-        probs = out_of_fold_probs(images, labels, fold_of, len(class_names), probe, seed, epochs)
+        build_cnn = _probe_cnn() if probe == "cnn" else None
+        with progress() as on_progress:
+            probs = out_of_fold_probs(images, labels, fold_of, len(class_names), probe, seed, epochs, build_cnn, on_progress)
         saved = SavedProbs(probs=probs, paths=paths, folds=fold_of, classes=class_names,
                            meta={"probe": probe, "folds": folds, "seed": seed})
         save_probs(report_dir / "probs.npy", saved)
@@ -171,3 +174,9 @@ def _print_summary(review: pd.DataFrame, labels: np.ndarray, probs: np.ndarray, 
     table = _count_table(pair_counts(review), f"Flagged per class pair ({len(review):,} of {probed:,} images)", "given -> suggested")
     table.caption = f"probe agrees with the given label on {accuracy:.1%} of images (out of fold)"
     console.print(table)
+
+
+def _probe_cnn():  # noqa: ANN202 - keras is imported only for the cnn probe
+    from ferclean_train.models import probe_cnn
+
+    return probe_cnn

@@ -11,7 +11,7 @@ import click
 from rich.table import Table
 
 from ferclean.cli.common import classes_option, command_line, jobs_option, load_input
-from ferclean.cli.console import console
+from ferclean.cli.console import console, err_console, progress
 from ferclean.errors import FercleanError
 from ferclean.images import IMAGE_SUFFIXES
 from ferclean.labels import SPLITS
@@ -125,7 +125,8 @@ def train(
     from ferclean_train.fit import gpu_names, resume_run, run_folds, start_run
 
     if resume is not None:
-        details = resume_run(resume, options["epochs"])
+        with progress() as on_progress:
+            details = resume_run(resume, options["epochs"], on_progress, err_console.print)
         _print_run(resume, details)
         return
     if manifest_path is None:
@@ -140,11 +141,17 @@ def train(
     run_dir = new_run_dir(runs_dir, name or _stem(manifest_path), version)
     console.print(distribution_table(split_class_counts(manifest.frame), "Kept images per split and class"))
     console.print(f"Training [bold]{config.arch}[/] into [bold]{run_dir}[/]")
+    with progress() as on_progress:
+        if folds:
+            summary = run_folds(manifest, manifest_path, config, run_dir, folds, command_line(), on_progress, err_console.print)
+        else:
+            details = start_run(
+                manifest, manifest_path, config, run_dir, command_line(), on_progress=on_progress, on_epoch=err_console.print
+            )
     if folds:
-        summary = run_folds(manifest, manifest_path, config, run_dir, folds, command_line())
         _print_folds(run_dir, summary)
     else:
-        _print_run(run_dir, start_run(manifest, manifest_path, config, run_dir, command_line()))
+        _print_run(run_dir, details)
 
 
 def _stem(path: Path) -> str:
