@@ -75,8 +75,11 @@ def save(manifest: Manifest, output: Path, command: str, title: str = "Images pe
     console.print(f"Wrote [bold]{output}[/] ({len(manifest.frame):,} rows) and {output.with_suffix('.json').name}")
 
 
-
-
 def command_line() -> str:
     """The command as typed, recorded in the manifest's history."""
     return " ".join(["ferclean", *sys.argv[1:]])
+
+
+def manifest_stem(path: Path) -> str:
+    """A run or report name for a manifest: the .csv's stem, or the dataset folder's name."""
+    return path.stem if path.suffix.lower() == ".csv" else path.resolve().name
