@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 import pandas as pd
 
 from ferclean.errors import FercleanError
-from ferclean.dedupe.hashing import short_hash
+from ferclean.keys import short_hash
 from ferclean.manifest import Manifest, effective_labels, kept
 
 MODES: tuple[str, ...] = ("copy", "hardlink", "symlink")

@@ -1,15 +1,25 @@
-"""Reading images safely: one function that decodes a file and never raises on bad data."""
+"""Reading images safely (one function that decodes a file and never raises on bad data), and
+the content and perceptual hashes recorded for every image."""
 
 from __future__ import annotations
 
+import hashlib
 import io
+from collections.abc import Callable
 from pathlib import Path
 
+import imagehash
 from PIL import Image, UnidentifiedImageError
 
-from ferclean.dedupe.hashing import perceptual_hashes, pixel_sha256
-
 IMAGE_SUFFIXES: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
+
+
+HASH_METHODS: dict[str, Callable[[Image.Image], imagehash.ImageHash]] = {
+    "phash": imagehash.phash,
+    "dhash": imagehash.dhash,
+    "ahash": imagehash.average_hash,
+    "whash": imagehash.whash,
+}
 
 
 class UnreadableImage(Exception):
@@ -33,6 +43,20 @@ def open_gray(path: str | Path) -> Image.Image:
         raise UnreadableImage("not a recognised image format") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise UnreadableImage(f"corrupt or truncated image ({exc})") from exc
+
+
+def pixel_sha256(gray: Image.Image) -> str:
+    """SHA-256 of the decoded greyscale pixels and size: equal for re-saved or re-tagged copies."""
+    digest = hashlib.sha256(f"{gray.width}x{gray.height}:".encode())
+    digest.update(gray.tobytes())
+    return digest.hexdigest()
+
+
+def perceptual_hashes(gray: Image.Image, method: str = "phash") -> tuple[str, str]:
+    """Hex hash of the image and of its horizontal mirror, so a flipped copy is found too."""
+    fn = HASH_METHODS[method]
+    mirrored = gray.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    return str(fn(gray)), str(fn(mirrored))
 
 
 def inspect_image(path: str | Path, hash_method: str = "phash") -> dict[str, object]:

@@ -37,7 +37,7 @@ from ferclean_train.callbacks import (
 from ferclean_train.config import TrainConfig
 from ferclean_train.evaluate import predict_split, write_evaluation
 from ferclean_train.models import build_augmenter, build_model, compile_model
-from ferclean_train.plots import plot_curves
+from ferclean.render.plots import plot_curves
 from ferclean_train.runs import DETAILS, HISTORY, LAST, MODEL, file_sha256, library_versions, read_details, write_json
 
 MANIFEST_COPY = "manifest.csv"

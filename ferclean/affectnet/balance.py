@@ -14,7 +14,7 @@ import pandas as pd
 
 from ferclean.affectnet.mapping import parse_assignments
 from ferclean.errors import FercleanError
-from ferclean.dedupe.hashing import seeded_rank
+from ferclean.keys import seeded_rank
 from ferclean.labels import normalise_class
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from ferclean.dedupe.hashing import perceptual_hashes, pixel_sha256
+from ferclean.images import perceptual_hashes, pixel_sha256
 
 #: Extra room around a face box, per side, as a fraction of the box: FER crops keep brow and chin.
 DEFAULT_MARGIN = 0.1

@@ -23,7 +23,8 @@ from ferclean.affectnet.balance import rank_candidates
 from ferclean.affectnet.convert import DEFAULT_MARGIN, ConvertTask
 from ferclean.affectnet.mapping import UNMAPPED, map_expressions
 from ferclean.errors import FercleanError
-from ferclean.dedupe.hashing import hex_to_uint64, short_hash
+from ferclean.dedupe.hashing import hex_to_uint64
+from ferclean.keys import short_hash
 from ferclean.labels import class_order
 from ferclean.manifest import effective_labels, kept, normalise_frame
 from ferclean.dedupe.search import find_pairs

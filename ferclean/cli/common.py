@@ -10,7 +10,7 @@ from rich.table import Table
 
 from ferclean.cli.console import console, progress
 from ferclean.errors import FercleanError
-from ferclean.dedupe.hashing import HASH_METHODS
+from ferclean.images import HASH_METHODS
 from ferclean.labels import parse_class_list
 from ferclean.manifest import Manifest, read_manifest, write_manifest
 from ferclean.scan import scan_dataset, unreadable_rows

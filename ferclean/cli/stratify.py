@@ -13,7 +13,7 @@ from ferclean.cli.common import classes_option, command_line, hash_option, jobs_
 from ferclean.cli.console import console
 from ferclean.errors import FercleanError
 from ferclean.manifest import effective_labels, kept, write_manifest
-from ferclean.split_plot import plot_splits
+from ferclean.render.plots import plot_splits
 from ferclean.stratify.assign import (
     check_min_per_class,
     cross_split_groups,

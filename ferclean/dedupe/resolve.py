@@ -1,6 +1,6 @@
-"""Exact and near-duplicate detection, cross-split leakage, label conflicts and resolution.
+"""Duplicate pairs, groups, cross-split leakage, label conflicts and their resolution.
 
-Pure functions on manifest tables: the CLI (``ferclean.cli.dedupe``) does the I/O.
+Pure functions on manifest tables; ``ferclean.dedupe.find_duplicates`` chains them.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ CONFLICT_ACTIONS = ("review", "drop", "majority")
 #: Which copy keep-one keeps first: evaluation splits are never thinned to fix a leak.
 _SPLIT_PRIORITY = {"test": 0, "val": 1, "train": 2}
 
-PAIR_COLUMNS = ("a", "b", "distance", "kind")
 _ACTION_COLUMNS = ["path", "split", "label", "group", "action", "reason"]
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ferclean.errors import FercleanError
-from ferclean.dedupe.hashing import seeded_rank
+from ferclean.keys import seeded_rank
 from ferclean.labels import SPLITS, class_order, normalise_split
 from ferclean.manifest import effective_labels, group_keys, kept
 
