@@ -85,3 +85,12 @@ def require_known_classes(labels: Iterable[str], allowed: Iterable[str], what: s
         raise FercleanError(
             f"Unknown class name(s) {', '.join(unknown)} in {what}; known: {', '.join(sorted(allowed))}."
         )
+
+
+def canonical_split(name: str, parameter: str = "split") -> str:
+    """The canonical split for any of its spellings (``PrivateTest`` -> ``test``); an unknown
+    name is an error that names ``parameter``."""
+    split = normalise_split(name)
+    if split is None:
+        raise FercleanError(f"{parameter} {name!r} is not a split name; use one of {', '.join(SPLITS)}.")
+    return split

@@ -22,9 +22,9 @@ from ferclean.stratify.assign import (
     deviation_floor,
     deviation_table,
     max_deviation,
-    parse_ratios,
     stratify_frame,
 )
+from ferclean.cli.options import parse_ratios
 
 RATIO_CHOICES = ["80/10/10", "70/15/15", "80/20", "60/20/20", "90/0/10", "0.5/0.25/0.25"]
 

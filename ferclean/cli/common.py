@@ -1,41 +1,18 @@
-"""Options and input handling shared by the subcommands."""
+"""Input and output shared by the commands: load a manifest or dataset, save with a summary."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-import click
 from rich.table import Table
 
 from ferclean.cli.console import console, progress
 from ferclean.errors import FercleanError
-from ferclean.images import HASH_METHODS
 from ferclean.labels import parse_class_list
 from ferclean.manifest import Manifest, read_manifest, write_manifest
-from ferclean.scan import scan_dataset, unreadable_rows
 from ferclean.render.tables import distribution_table, split_class_counts
-
-jobs_option = click.option(
-    "--jobs", "-j", type=click.IntRange(min=1), default=None, help="Worker processes [default: all cores]."
-)
-classes_option = click.option(
-    "--classes", default=None, metavar="A,B", help="Extra class folder names to accept besides the known emotions."
-)
-hash_option = click.option(
-    "--hash",
-    "hash_method",
-    type=click.Choice(sorted(HASH_METHODS)),
-    default="phash",
-    show_default=True,
-    help="Perceptual hash used for near-duplicate search.",
-)
-
-
-def output_option(help_text: str = "Manifest to write (a companion .json is written beside it).") -> click.Option:
-    return click.option(
-        "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True, help=help_text
-    )
+from ferclean.scan import scan_dataset, unreadable_rows
 
 
 def load_input(source: str | Path, classes: str | None = None, hash_method: str = "phash", jobs: int | None = None) -> Manifest:

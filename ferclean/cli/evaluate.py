@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from ferclean.cli.common import classes_option, jobs_option, load_input, manifest_stem
+from ferclean.cli.common import load_input, manifest_stem
+from ferclean.cli.options import classes_option, jobs_option
 from ferclean.cli.console import console
 from ferclean.labels import SPLITS
 from ferclean.manifest import read_manifest

@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from ferclean.cli.common import classes_option, hash_option, jobs_option, load_input
+from ferclean.cli.common import load_input
+from ferclean.cli.options import classes_option, hash_option, jobs_option
 from ferclean.cli.console import console, progress_bar
 from ferclean.errors import FercleanError
 from ferclean.export import MODES, check_sources, existing_files, export_tree, plan_export

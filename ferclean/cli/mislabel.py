@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 from rich.table import Table
 
-from ferclean.cli.common import classes_option, command_line, jobs_option, load_input, output_option, save
+from ferclean.cli.common import command_line, load_input, save
+from ferclean.cli.options import classes_option, jobs_option, output_option
 from ferclean.cli.console import console, progress
 from ferclean.errors import FercleanError
 from ferclean.labels import class_order

@@ -10,7 +10,8 @@ from typing import Any
 import click
 from rich.table import Table
 
-from ferclean.cli.common import classes_option, command_line, jobs_option, load_input, manifest_stem
+from ferclean.cli.common import command_line, load_input, manifest_stem
+from ferclean.cli.options import classes_option, jobs_option
 from ferclean.cli.console import console, err_console, progress
 from ferclean.errors import FercleanError
 from ferclean.render.tables import distribution_table, metrics_table, split_class_counts

@@ -13,7 +13,7 @@ import pandas as pd
 from ferclean.dedupe.clusters import cluster_ids
 from ferclean.dedupe.hashing import hex_to_uint64
 from ferclean.manifest import effective_labels
-from ferclean.dedupe.search import find_pairs, hamming
+from ferclean.dedupe.search import hamming, mirror_pairs
 
 #: Near-duplicate threshold in bits of a 64-bit phash. On FER2013 (bench/dedupe_bench.py
 #: prints the distance histogram) 15 of 16 sampled pairs at 4 bits were the same photo
@@ -42,13 +42,10 @@ def find_duplicate_pairs(frame: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD
     horizontal flip) or ``near``. A row's own mirror never matches itself.
     """
     rows = hashed_rows(frame)
-    n = len(rows)
     direct = hex_to_uint64(frame["phash"].to_numpy()[rows])
     flipped = hex_to_uint64(frame["phash_flip"].to_numpy()[rows])
     digests = frame["sha256"].to_numpy()[rows]
-    found = find_pairs(np.concatenate([direct, flipped]), threshold, method) % max(n, 1)
-    found = found[found[:, 0] != found[:, 1]]
-    found.sort(axis=1)
+    found = mirror_pairs(direct, flipped, threshold, method)
     exact = _exact_pairs(digests)
     both = np.unique(np.concatenate([found, exact]), axis=0) if len(found) or len(exact) else np.empty((0, 2), int)
     i, j = both[:, 0], both[:, 1]
