@@ -12,7 +12,7 @@ import pandas as pd
 
 from ferclean.dedupe.clusters import cluster_ids
 from ferclean.dedupe.hashing import hex_to_uint64
-from ferclean.manifest import effective_labels
+from ferclean.manifest import append_note, effective_labels
 from ferclean.dedupe.search import hamming, mirror_pairs
 
 #: Near-duplicate threshold in bits of a 64-bit phash. On FER2013 (bench/dedupe_bench.py
@@ -156,9 +156,9 @@ def _keeper(members: pd.DataFrame) -> int:
 
 
 def _mark(frame: pd.DataFrame, index: pd.Index, status: str, reason: str, actions: list[dict]) -> None:
+    frame.loc[index, "status"] = status
+    frame.loc[index, "note"] = append_note(frame.loc[index, "note"], reason)
     for i in index:
-        frame.at[i, "status"] = status
-        frame.at[i, "note"] = "; ".join(filter(None, [frame.at[i, "note"], reason]))
         actions.append(
             {
                 "path": frame.at[i, "path"],
