@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from ferclean.errors import FercleanError
-from ferclean.images import IMAGE_SUFFIXES, inspect_image
+from ferclean.images import IMAGE_SUFFIXES, inspect_image, visible_dirs
 from ferclean.labels import SPLIT_ALIASES, normalise_class, normalise_split
 from ferclean.manifest import Manifest, normalise_frame
 from ferclean.parallel import Progress, parallel_map
@@ -22,10 +22,6 @@ class Listing:
 
     frame: pd.DataFrame
     ignored: list[str] = field(default_factory=list)
-
-
-def _visible_dirs(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
 def _class_dir(folder: Path, root: Path, extra: Iterable[str]) -> str:
@@ -51,12 +47,12 @@ def list_images(root: str | Path, extra_classes: Iterable[str] = ()) -> Listing:
     if not root.is_dir():
         raise FercleanError(f"{root} is not a folder; give a dataset folder or a manifest .csv.")
     extra = list(extra_classes)
-    top = _visible_dirs(root)
+    top = visible_dirs(root)
     if not top:
         raise FercleanError(f"Dataset folder {root} has no class or split sub-folders.")
     split_of = {d: normalise_split(d.name) for d in top}
     if all(split_of.values()):
-        class_dirs = [(split_of[s], c) for s in top for c in _visible_dirs(s)]
+        class_dirs = [(split_of[s], c) for s in top for c in visible_dirs(s)]
     else:
         stray = [d for d in top if split_of[d] is None and normalise_class(d.name, extra) is None]
         if stray or any(split_of.values()):
