@@ -92,19 +92,9 @@ def merge_affectnet(
     console.print(distribution_table(split_class_counts(manifest.frame), "Images per split and class before merging"))
     with progress() as on_progress:
         result = merge_faces(
-            manifest,
-            affectnet,
-            out_dir,
-            layout=layout,
-            overrides=parse_map(map_text, names),
-            target=target,
-            per_class=parse_per_class(per_class, names),
-            only_split=only_split,
-            seed=seed,
-            margin=margin,
-            threshold=threshold,
-            jobs=jobs,
-            on_progress=on_progress,
+            manifest, affectnet, out_dir, layout=layout, overrides=parse_map(map_text, names), target=target,
+            per_class=parse_per_class(per_class, names), only_split=only_split, seed=seed, margin=margin,
+            threshold=threshold, jobs=jobs, on_progress=on_progress,
         )
     console.print(
         f"AffectNet: {result.candidates:,} faces in the [bold]{result.layout}[/] layout;"
