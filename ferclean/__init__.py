@@ -34,8 +34,7 @@ _API: dict[str, str] = {
     "find_duplicates": "ferclean.dedupe",
     "review": "ferclean.mislabel",
     "merge_affectnet": "ferclean.affectnet.merge",
-    "plan_export": "ferclean.export",
-    "export_tree": "ferclean.export",
+    "export_manifest": "ferclean.export",
     "FercleanError": "ferclean.errors",
 }
 
