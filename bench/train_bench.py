@@ -32,7 +32,7 @@ from typing import Any
 import pandas as pd
 from rich.table import Table
 
-from ferclean.console import console
+from ferclean.cli.console import console
 from ferclean.errors import FercleanError
 from ferclean.manifest import Manifest, read_manifest, write_manifest
 from ferclean.scan import scan_dataset
@@ -71,7 +71,7 @@ def step_rate(config, num_classes: int, steps: int) -> dict[str, float]:  # noqa
     import tensorflow as tf
 
     from ferclean_train.models import build_model, compile_model
-    from ferclean_train.train import network_kwargs, setup_device
+    from ferclean_train.fit import network_kwargs, setup_device
 
     setup_device(config)
     model = build_model(config.arch, num_classes, config.image_size, **network_kwargs(config))
@@ -96,7 +96,7 @@ def step_rate(config, num_classes: int, steps: int) -> dict[str, float]:  # noqa
 
 def candidates(args: argparse.Namespace) -> None:
     from ferclean_train.config import TrainConfig
-    from ferclean_train.train import gpu_names
+    from ferclean_train.fit import gpu_names
 
     gpu = bool(gpu_names())
     table = Table(title=f"Train step alone, {args.image_size} px, batch {args.batch_size}, {args.steps} steps")
@@ -118,7 +118,7 @@ def budget_run(manifest: Manifest, arch: str, args: argparse.Namespace, runs_dir
     """One ``start_run`` under ``--max-minutes``; its details, its accuracy-vs-minutes curve and its wall time."""
     from ferclean_train.config import TrainConfig
     from ferclean_train.runs import new_run_dir
-    from ferclean_train.train import start_run
+    from ferclean_train.fit import start_run
 
     config = TrainConfig(arch=arch, max_minutes=args.max_minutes, epochs=args.epochs, batch_size=args.batch_size,
                          image_size=args.image_size).resolved(gpu=gpu)
@@ -162,8 +162,8 @@ def main() -> None:
     if args.quick and args.limit is None:
         args.limit = 2000
 
-    from ferclean_train.plots import plot_accuracy_vs_minutes
-    from ferclean_train.train import gpu_names
+    from ferclean.render.plots import plot_accuracy_vs_minutes
+    from ferclean_train.fit import gpu_names
 
     gpus = gpu_names()
     start = time.perf_counter()

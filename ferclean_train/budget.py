@@ -137,7 +137,7 @@ class BudgetGuard(keras.callbacks.Callback):
         super().__init__()
         self.deadline = deadline
         self.expected_s = plan.epoch_s
-        self.final_s = plan.reserve_s
+        self.final_s = plan.reserve_s - plan.times.trace_s  # the run's own tracing is paid in its first epoch
         self.stopped = False
         self._epoch_started = 0.0
         self._first = True

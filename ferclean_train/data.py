@@ -10,7 +10,8 @@ pay for decoding, and every batch op (mixup included) is a graph op: no Python p
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -113,7 +114,7 @@ def fold_splits(rows: pd.DataFrame, k: int, seed: int) -> list[tuple[pd.DataFram
         raise FercleanError("The manifest has no kept train or val rows to make folds from.")
     smallest = int(pool["label"].value_counts().min())
     if smallest < k:
-        raise FercleanError(f"--folds {k} needs at least {k} train+val images per class; the smallest class has {smallest}.")
+        raise FercleanError(f"folds={k} needs at least {k} train+val images per class; the smallest class has {smallest}.")
     return _fold_pairs(pool, k, seed)
 
 
@@ -195,6 +196,16 @@ def frame_dataset(
     """``make_dataset`` for a slice of ``labelled_rows``."""
     labels = label_indices(part["label"], classes)
     return make_dataset(part["abspath"].tolist(), labels, len(classes), image_size, batch_size, shuffle, seed, augment)
+
+
+@contextmanager
+def decode_errors_as_input_errors() -> Iterator[None]:
+    """A file the manifest lists but TensorFlow cannot decode is the user's problem, not a crash."""
+    try:
+        yield
+    except tf.errors.InvalidArgumentError as exc:
+        first = str(exc.message).strip().splitlines()[0]
+        raise FercleanError(f"An image could not be read ({first}); re-scan the dataset so it is dropped.") from None
 
 
 def decode_images(paths: Sequence[str], image_size: int, batch_size: int = 256) -> np.ndarray:

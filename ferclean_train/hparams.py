@@ -138,7 +138,7 @@ def model_hparams(arch: str, **hparams: Any) -> dict[str, Any]:
         dropouts = tuple(dropouts) * n_blocks
     if len(dropouts) != n_blocks:
         raise ValueError(
-            f"{len(dropouts)} dropout rate(s) for {n_blocks} block(s); give --dropouts with one per block, or a single value."
+            f"{len(dropouts)} dropout rate(s) for {n_blocks} block(s); give dropouts with one per block, or a single value."
         )
     merged["filters"] = tuple(int(f) for f in merged["filters"])
     if "stem_filters" in merged:
@@ -158,3 +158,9 @@ def compile_hparams(arch: str, **hparams: Any) -> dict[str, Any]:
     if not 0 <= merged["warmup_fraction"] < 1:
         raise ValueError(f"warmup_fraction must be in [0, 1), got {merged['warmup_fraction']}.")
     return merged
+
+
+def check_image_size(image_size: int, blocks: int) -> None:
+    """Each block halves the side: refuse an input too small to survive ``blocks`` poolings."""
+    if image_size < 2**blocks:
+        raise ValueError(f"image_size {image_size} is too small for {blocks} pooling blocks.")

@@ -13,7 +13,6 @@ import tensorflow as tf
 
 from ferclean.errors import FercleanError
 from ferclean_train.data import load_image, to_float
-from ferclean_train.evaluate import predict_probs
 from ferclean_train.runs import model_path, read_details
 
 UNCERTAIN = "uncertain"
@@ -62,6 +61,19 @@ def read_images(paths: Sequence[Path], image_size: int) -> tuple[np.ndarray, lis
             bad.append((path, "not a readable image"))
     stacked = np.stack(images) if images else np.zeros((0, image_size, image_size, 1), np.float32)
     return stacked, good, bad
+
+
+def predict_probs(model: keras.Model, images: tf.data.Dataset | np.ndarray, tta: bool, batch_size: int | None = None) -> np.ndarray:
+    """The model's probabilities; with ``tta``, the mean over each image and its mirror image,
+    which a model trained with flips scores about as well and so averages out some noise.
+
+    ``batch_size`` applies to arrays only (a dataset is already batched).
+    """
+    probs = np.asarray(model.predict(images, batch_size=batch_size, verbose=0), dtype=np.float64)
+    if tta:
+        mirrored = images.map(tf.image.flip_left_right) if isinstance(images, tf.data.Dataset) else images[:, :, ::-1]
+        probs = (probs + np.asarray(model.predict(mirrored, batch_size=batch_size, verbose=0), dtype=np.float64)) / 2
+    return probs
 
 
 def predict_images(run: TrainedRun, paths: Sequence[Path], batch_size: int = 64) -> tuple[np.ndarray, list[Path], list[tuple[Path, str]]]:

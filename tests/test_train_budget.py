@@ -61,7 +61,7 @@ def test_max_minutes_ends_inside_its_budget_with_the_schedule_complete(tmp_path:
     assert budget["epochs_run"] == len(history) == budget["epochs"] and not budget["stopped_by_guard"]
     assert history["learning_rate"].iloc[-1] == pytest.approx(details["config"]["min_learning_rate"])
     assert history["learning_rate"].max() == pytest.approx(details["config"]["learning_rate"], rel=0.2)
-    assert "img/s" in result.output
+    assert "img/s" in result.output and f"Budget 1.5 min: {budget['epochs']} epoch(s) planned" in result.output
 
     too_short = CliRunner().invoke(main, [str(a) for a in [*args[:4], 0.01, *args[5:]]])
     assert too_short.exit_code == 1 and "leaves no time for one epoch" in too_short.output

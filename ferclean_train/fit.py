@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import math
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from collections.abc import Callable
+from typing import Any
 
 import keras
 import numpy as np
@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from ferclean.errors import FercleanError
 from ferclean.manifest import Manifest, read_manifest, write_manifest
+from ferclean.parallel import Progress
 from ferclean_train import data
 from ferclean_train.budget import BudgetGuard, BudgetPlan, plan_epochs, time_training
 from ferclean_train.callbacks import (
@@ -29,14 +30,14 @@ from ferclean_train.callbacks import (
     HistoryWriter,
     ResumableEarlyStopping,
     ResumableReduceLROnPlateau,
-    RichProgress,
+    EpochProgress,
     monitor_state,
     save_inference_model,
 )
 from ferclean_train.config import TrainConfig
 from ferclean_train.evaluate import predict_split, write_evaluation
 from ferclean_train.models import build_augmenter, build_model, compile_model
-from ferclean_train.plots import plot_curves
+from ferclean.render.plots import plot_curves
 from ferclean_train.runs import DETAILS, HISTORY, LAST, MODEL, file_sha256, library_versions, read_details, write_json
 
 MANIFEST_COPY = "manifest.csv"
@@ -59,16 +60,6 @@ def setup_device(config: TrainConfig) -> None:
     keras.mixed_precision.set_global_policy("mixed_float16" if config.mixed_precision else "float32")
 
 
-@contextmanager
-def decode_errors_as_input_errors() -> Iterator[None]:
-    """A file the manifest lists but TensorFlow cannot decode is the user's problem, not a crash."""
-    try:
-        yield
-    except tf.errors.InvalidArgumentError as exc:
-        first = str(exc.message).strip().splitlines()[0]
-        raise FercleanError(f"An image could not be read while training ({first}); re-scan the dataset so it is dropped.") from None
-
-
 def _check_rows(rows: pd.DataFrame, classes: list[str], train: pd.DataFrame) -> pd.DataFrame:
     """The test rows, after the checks that must fail before any training starts."""
     test = data.require_split(rows, "test", "evaluate on")
@@ -84,10 +75,13 @@ def start_run(
     run_dir: Path,
     command: str,
     fold: tuple[int, int] | None = None,
+    on_progress: Progress | None = None,
+    on_epoch: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Train a new run in the (empty, existing) ``run_dir``; returns the finished model details.
 
     ``fold`` = (index, k) trains on the index-th fold of train+val instead of the given splits.
+    ``on_progress`` hears of epochs and batches, ``on_epoch`` gets a summary line per epoch.
     """
     started = time.perf_counter()  # a --max-minutes budget counts from here
     rows = data.labelled_rows(manifest)
@@ -138,7 +132,10 @@ def start_run(
         model, config.arch, jit_compile=bool(config.xla), total_steps=config.epochs * inputs.steps,
         min_learning_rate=config.min_learning_rate, **config.compile_kwargs(),
     )
-    return _fit_and_report(run_dir, details, config, model, inputs, test, classes, initial_epoch=0, guard=guard)
+    return _fit_and_report(
+        run_dir, details, config, model, inputs, test, classes, initial_epoch=0, guard=guard,
+        reporters=(on_progress, on_epoch),
+    )
 
 
 @dataclass(frozen=True)
@@ -153,7 +150,7 @@ class _Inputs:
 def _inputs(config: TrainConfig, train: pd.DataFrame, val: pd.DataFrame, classes: list[str]) -> _Inputs:
     """The train and validation pipelines over images decoded once into uint8 arrays."""
     train_labels = data.label_indices(train["label"], classes)
-    with decode_errors_as_input_errors():
+    with data.decode_errors_as_input_errors():
         train_images = data.decode_images(train["abspath"].tolist(), config.image_size)
         val_images = data.decode_images(val["abspath"].tolist(), config.image_size)
     train_ds = data.array_dataset(
@@ -191,7 +188,12 @@ def _plan_budget(
     )
 
 
-def resume_run(run_dir: Path, epochs: int | None = None) -> dict[str, Any]:
+def resume_run(
+    run_dir: Path,
+    epochs: int | None = None,
+    on_progress: Progress | None = None,
+    on_epoch: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Continue a run from ``last.keras`` and its history, up to ``epochs`` (default: its config's)."""
     details = read_details(run_dir)
     config = TrainConfig.from_dict(details["config"])
@@ -215,7 +217,8 @@ def resume_run(run_dir: Path, epochs: int | None = None) -> dict[str, Any]:
     details["config"] = config.to_dict()
     inputs = _inputs(config, train, val, classes)
     return _fit_and_report(
-        run_dir, details, config, model, inputs, test, classes, initial_epoch=len(history), history=history, best_weights=best_weights
+        run_dir, details, config, model, inputs, test, classes, initial_epoch=len(history), history=history, best_weights=best_weights,
+        reporters=(on_progress, on_epoch),
     )
 
 
@@ -238,7 +241,13 @@ def _train_val(rows: pd.DataFrame, config: TrainConfig, fold: tuple[int, int] | 
 
 
 def _callbacks(
-    config: TrainConfig, run_dir: Path, inputs: _Inputs, initial_epoch: int, history: pd.DataFrame | None, best_weights: list | None
+    config: TrainConfig,
+    run_dir: Path,
+    inputs: _Inputs,
+    initial_epoch: int,
+    history: pd.DataFrame | None,
+    best_weights: list | None,
+    reporters: tuple[Progress | None, Callable[[str], None] | None],
 ) -> tuple[list[keras.callbacks.Callback], HistoryWriter]:
     """A cosine schedule runs to its end (no plateau decay, no early stop); the best epoch's
     weights are restored either way."""
@@ -256,7 +265,7 @@ def _callbacks(
             monitor=config.monitor, patience=config.epochs if scheduled else config.early_stopping_patience,
             restore_best_weights=True, state=state, best_weights=best_weights,
         ),
-        RichProgress(config.epochs, inputs.steps, initial_epoch, images=inputs.images),
+        EpochProgress(config.epochs, inputs.steps, initial_epoch, *reporters, images=inputs.images),
         writer,
         BestModelSaver(run_dir / MODEL, config.monitor, best=None if state is None else state[0]),
         keras.callbacks.ModelCheckpoint(run_dir / LAST),
@@ -276,14 +285,15 @@ def _fit_and_report(
     history: pd.DataFrame | None = None,
     best_weights: list | None = None,
     guard: BudgetGuard | None = None,
+    reporters: tuple[Progress | None, Callable[[str], None] | None] = (None, None),
 ) -> dict[str, Any]:
     """Fit, then write model.keras, history.csv, curves.png, the test evaluation and the details.
 
     ``guard`` (``--max-minutes``) stops before an epoch that would overrun the budget.
     """
-    callbacks, writer = _callbacks(config, run_dir, inputs, initial_epoch, history, best_weights)
+    callbacks, writer = _callbacks(config, run_dir, inputs, initial_epoch, history, best_weights, reporters)
     started = time.perf_counter()
-    with decode_errors_as_input_errors():
+    with data.decode_errors_as_input_errors():
         model.fit(
             inputs.train, validation_data=inputs.val, epochs=config.epochs, initial_epoch=initial_epoch,
             class_weight=inputs.class_weights, callbacks=callbacks + ([guard] if guard else []), shuffle=False, verbose=0,
@@ -293,7 +303,7 @@ def _fit_and_report(
     frame = writer.frame()
     best_value, best_epoch, _ = monitor_state(frame, config.monitor)
     plot_curves(frame, best_epoch + 1, run_dir / "curves.png")
-    with decode_errors_as_input_errors():
+    with data.decode_errors_as_input_errors():
         probs = predict_split(model, test, classes, config.image_size, config.batch_size, tta=bool(config.tta))
     metrics = write_evaluation(run_dir, test, probs, classes, {"split": "test", "manifest": details["manifest"]["source"]})
     previous = details.get("training", {})
@@ -320,16 +330,25 @@ def _fit_and_report(
     return details
 
 
-def run_folds(manifest: Manifest, source: Path, config: TrainConfig, run_dir: Path, k: int, command: str) -> dict[str, Any]:
+def run_folds(
+    manifest: Manifest,
+    source: Path,
+    config: TrainConfig,
+    run_dir: Path,
+    k: int,
+    command: str,
+    on_progress: Progress | None = None,
+    on_epoch: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """K runs in ``run_dir/fold-<i>`` on stratified, duplicate-aware folds of train+val; mean +/- std."""
     if k < 2:
-        raise FercleanError(f"--folds needs at least 2 folds, got {k}.")
+        raise FercleanError(f"k (folds) must be at least 2, got {k}.")
     data.fold_splits(data.labelled_rows(manifest), k, config.seed)  # fail early on too-small classes
     results = []
     for index in range(1, k + 1):
         fold_dir = run_dir / f"fold-{index}"
         fold_dir.mkdir()
-        results.append(start_run(manifest, source, config, fold_dir, command, fold=(index, k)))
+        results.append(start_run(manifest, source, config, fold_dir, command, (index, k), on_progress, on_epoch))
     return write_fold_summary(run_dir, results, config)
 
 

@@ -1,4 +1,4 @@
-"""``ferclean train``, ``ferclean evaluate`` and ``ferclean predict``: the CNN trainer's command line."""
+"""``ferclean train``: train a CNN on a manifest (``ferclean_train`` does the work)."""
 
 from __future__ import annotations
 
@@ -10,17 +10,17 @@ from typing import Any
 import click
 from rich.table import Table
 
-from ferclean.cli.common import classes_option, command_line, jobs_option, load_input
-from ferclean.console import console
+from ferclean.cli.common import command_line, load_input, manifest_stem
+from ferclean.cli.options import classes_option, jobs_option
+from ferclean.cli.console import console, err_console, progress
 from ferclean.errors import FercleanError
-from ferclean.images import IMAGE_SUFFIXES
-from ferclean.labels import SPLITS
-from ferclean.manifest import read_manifest
-from ferclean.tables import distribution_table, split_class_counts
+from ferclean.render.tables import distribution_table, metrics_table, split_class_counts
 from ferclean_train.config import MONITORS, TrainConfig
 from ferclean_train.hparams import ARCHS, LOSSES, SCHEDULES
 
 ARCH_DEFAULT = "the arch's default"
+#: The library's defaults are the command's defaults.
+DEFAULTS = TrainConfig()
 
 
 def _number_list(cast: Callable[[str], Any]) -> Callable[[click.Context, click.Parameter, str | None], tuple | None]:
@@ -44,21 +44,21 @@ TRAIN_OPTIONS = [
     click.option("--arch", type=click.Choice(ARCHS), default=None, help="Model architecture [default: bpp with a GPU, compact without]."),
     click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True), default=None,
                  help="Wall-clock budget: time a few steps, then train the epochs that fit, schedule included."),
-    click.option("--image-size", type=click.IntRange(min=16), default=48, show_default=True, help="Input side in pixels (48 or 96)."),
-    click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True),
-    click.option("--epochs", type=click.IntRange(min=1), default=None, help="Maximum epochs [default: 100; with --resume: the run's]."),
-    click.option("--seed", type=int, default=0, show_default=True, help="Seed of weights, shuffling, augmentation and folds."),
+    click.option("--image-size", type=click.IntRange(min=16), default=DEFAULTS.image_size, show_default=True, help="Input side in pixels (48 or 96)."),
+    click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULTS.batch_size, show_default=True),
+    click.option("--epochs", type=click.IntRange(min=1), default=None, help=f"Maximum epochs [default: {DEFAULTS.epochs}; with --resume: the run's]."),
+    click.option("--seed", type=int, default=DEFAULTS.seed, show_default=True, help="Seed of weights, shuffling, augmentation and folds."),
     click.option("--class-weights/--no-class-weights", default=None, help="Balance the loss by class frequency [default: on, off for compact]."),
-    click.option("--mixup", type=click.FloatRange(min=0), default=0.0, show_default=True, help="Mixup Beta alpha on training batches (0: off)."),
+    click.option("--mixup", type=click.FloatRange(min=0), default=DEFAULTS.mixup, show_default=True, help="Mixup Beta alpha on training batches (0: off)."),
     click.option("--tta/--no-tta", default=None, help="Average each test image with its mirror [default: on when flips augment]."),
-    click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.1, show_default=True,
+    click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=DEFAULTS.val_fraction, show_default=True,
                  help="Share of train held out for validation when the manifest has no val split."),
-    click.option("--monitor", type=click.Choice(MONITORS), default="val_accuracy", show_default=True,
+    click.option("--monitor", type=click.Choice(MONITORS), default=DEFAULTS.monitor, show_default=True,
                  help="Metric for early stopping, LR decay and the kept model."),
-    click.option("--early-stopping-patience", type=click.IntRange(min=1), default=10, show_default=True),
-    click.option("--reduce-lr-factor", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.5, show_default=True),
-    click.option("--reduce-lr-patience", type=click.IntRange(min=1), default=5, show_default=True),
-    click.option("--min-learning-rate", type=float, default=1e-6, show_default=True),
+    click.option("--early-stopping-patience", type=click.IntRange(min=1), default=DEFAULTS.early_stopping_patience, show_default=True),
+    click.option("--reduce-lr-factor", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=DEFAULTS.reduce_lr_factor, show_default=True),
+    click.option("--reduce-lr-patience", type=click.IntRange(min=1), default=DEFAULTS.reduce_lr_patience, show_default=True),
+    click.option("--min-learning-rate", type=float, default=DEFAULTS.min_learning_rate, show_default=True),
     click.option("--mixed-precision/--no-mixed-precision", default=None, help="float16 compute [default: on with a GPU]."),
     click.option("--xla/--no-xla", default=None, help="XLA-compile the train step [default: on with a GPU]."),
     _hparam("--learning-rate", float, "Adam learning rate (bpp 5e-4)."),
@@ -133,16 +133,17 @@ def train(
       ferclean train --resume runs/fer2013-clean-1 --epochs 120
     """
     from ferclean_train.runs import new_run_dir
-    from ferclean_train.train import gpu_names, resume_run, run_folds, start_run
+    from ferclean_train.fit import gpu_names, resume_run, run_folds, start_run
 
     if resume is not None:
-        details = resume_run(resume, options["epochs"])
+        with progress() as on_progress:
+            details = resume_run(resume, options["epochs"], on_progress, err_console.print)
         _print_run(resume, details)
         return
     if manifest_path is None:
         raise FercleanError("Give --manifest (a manifest .csv or a dataset folder), or --resume RUN_DIR.")
     if options["epochs"] is None:
-        options["epochs"] = 100
+        options["epochs"] = DEFAULTS.epochs
     gpu = bool(gpu_names())
     if options["arch"] is None:
         options["arch"] = "bpp" if gpu else "compact"
@@ -151,28 +152,38 @@ def train(
     except ValueError as exc:
         raise FercleanError(str(exc)) from None
     manifest = load_input(manifest_path, classes, jobs=jobs)
-    run_dir = new_run_dir(runs_dir, name or _stem(manifest_path), version)
+    run_dir = new_run_dir(runs_dir, name or manifest_stem(manifest_path), version)
     console.print(distribution_table(split_class_counts(manifest.frame), "Kept images per split and class"))
     console.print(f"Training [bold]{config.arch}[/] into [bold]{run_dir}[/]")
+    with progress() as on_progress:
+        if folds:
+            summary = run_folds(manifest, manifest_path, config, run_dir, folds, command_line(), on_progress, err_console.print)
+        else:
+            details = start_run(
+                manifest, manifest_path, config, run_dir, command_line(), on_progress=on_progress, on_epoch=err_console.print
+            )
     if folds:
-        summary = run_folds(manifest, manifest_path, config, run_dir, folds, command_line())
         _print_folds(run_dir, summary)
     else:
-        _print_run(run_dir, start_run(manifest, manifest_path, config, run_dir, command_line()))
-
-
-def _stem(path: Path) -> str:
-    return path.stem if path.suffix.lower() == ".csv" else path.resolve().name
+        _print_run(run_dir, details)
 
 
 def _print_run(run_dir: Path, details: dict[str, Any]) -> None:
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    console.print(_metrics_table(metrics, f"Test split of {run_dir.name}"))
+    console.print(metrics_table(metrics, f"Test split of {run_dir.name}"))
     t = details["training"]
+    images = f", {t['train_images_per_s']:.0f} images/s" if t.get("train_images_per_s") else ""
     console.print(
         f"{t['epochs_run']} epoch(s), best epoch {t['best_epoch']}, {t['wall_time_s']:.0f} s training "
-        f"({t['train_steps_per_s']:.1f} steps/s). Wrote [bold]{run_dir}[/]"
+        f"({t['train_steps_per_s']:.1f} steps/s{images}). Wrote [bold]{run_dir}[/]"
     )
+    if "budget" in details:
+        b = details["budget"]
+        console.print(
+            f"Budget {b['budget_s'] / 60:g} min: {b['epochs']} epoch(s) planned at about {b['epoch_s']:.0f} s,"
+            f" {b['epochs_run']} run at {b['seconds_per_epoch']:.0f} s; finished {b['finished_s_before_deadline']:.0f} s"
+            f" before the deadline{' (stopped early: the machine slowed down)' if b['stopped_by_guard'] else ''}."
+        )
 
 
 def _print_folds(run_dir: Path, summary: dict[str, Any]) -> None:
@@ -187,110 +198,3 @@ def _print_folds(run_dir: Path, summary: dict[str, Any]) -> None:
     table.add_row("mean ± std", f"{acc['mean']:.2%} ± {acc['std']:.2%}", f"{f1['mean']:.3f} ± {f1['std']:.3f}", style="bold")
     console.print(table)
     console.print(f"Wrote [bold]{run_dir}[/] (folds.json and fold-1..{summary['folds']}/)")
-
-
-def _metrics_table(metrics: dict[str, Any], title: str) -> Table:
-    table = Table(title=title)
-    for column in ("class", "precision", "recall", "F1", "images"):
-        table.add_column(column, justify="left" if column == "class" else "right")
-    for label, m in metrics["per_class"].items():
-        table.add_row(label, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", f"{m['support']:,}")
-    table.add_section()
-    table.add_row("accuracy", "", f"{metrics['accuracy']:.2%}", f"macro {metrics['macro_f1']:.3f}", f"{metrics['images']:,}", style="bold")
-    return table
-
-
-@click.command()
-@click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("--manifest", "-m", "manifest_path", type=click.Path(path_type=Path), default=None,
-              help="Manifest .csv or dataset folder [default: the run's own manifest].")
-@click.option("--split", type=click.Choice(SPLITS), default="test", show_default=True)
-@click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder for the report [default: RUN_DIR/eval-<manifest>-<split>].")
-@click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
-@classes_option
-@jobs_option
-def evaluate(
-    run_dir: Path, manifest_path: Path | None, split: str, output: Path | None, batch_size: int, classes: str | None, jobs: int | None
-) -> None:
-    """Re-evaluate the model saved in RUN_DIR on one split of any manifest.
-
-    Writes metrics.json (accuracy, macro-F1, per-class precision/recall/F1),
-    classification_report.txt, confusion_matrix.png/.csv and predictions.csv.
-
-    \b
-    Example:
-      ferclean evaluate runs/fer2013-clean-1 --manifest manifests/fer2013.csv --split test
-    """
-    from ferclean_train import data
-    from ferclean_train.evaluate import predict_split, write_evaluation
-    from ferclean_train.predict import load_run
-    from ferclean_train.train import decode_errors_as_input_errors
-
-    run = load_run(run_dir)
-    if manifest_path is None:
-        manifest_path = run_dir / run.details["manifest"]["copy"]
-        manifest = read_manifest(manifest_path)
-        label = "own"
-    else:
-        manifest = load_input(manifest_path, classes, jobs=jobs)
-        label = _stem(manifest_path)
-    rows = data.labelled_rows(manifest)
-    part = data.require_split(rows, split, "evaluate on")
-    data.check_files_exist(part)
-    data.label_indices(part["label"], run.classes)
-    with decode_errors_as_input_errors():
-        probs = predict_split(run.model, part, run.classes, run.image_size, batch_size, tta=run.tta)
-    out_dir = output or run_dir / f"eval-{label}-{split}"
-    metrics = write_evaluation(out_dir, part, probs, run.classes, {"split": split, "manifest": str(manifest_path.resolve())})
-    console.print(_metrics_table(metrics, f"{split} split of {manifest_path.name}, model {run_dir.name}"))
-    console.print(f"Wrote [bold]{out_dir}[/]")
-
-
-def _expand(images: tuple[Path, ...]) -> list[Path]:
-    """Files as given; folders become the images inside them, sorted."""
-    paths: list[Path] = []
-    for item in images:
-        if item.is_dir():
-            paths.extend(sorted(p for p in item.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES))
-        else:
-            paths.append(item)
-    return paths
-
-
-@click.command()
-@click.argument("run_dir", type=click.Path(path_type=Path))
-@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--min-confidence", type=click.FloatRange(0, 1), default=0.7, show_default=True,
-              help="Below this top probability the answer is 'uncertain'.")
-def predict(run_dir: Path, images: tuple[Path, ...], min_confidence: float) -> None:
-    """Classify IMAGE files (or folders of images) with the model saved in RUN_DIR.
-
-    Prints the class and every class probability per image; when the top probability is below
-    --min-confidence the answer is 'uncertain'. Unreadable files are listed and skipped.
-
-    \b
-    Example:
-      ferclean predict runs/fer2013-clean-1 face1.png face2.jpg --min-confidence 0.6
-    """
-    from ferclean_train.predict import decide, load_run, predict_images
-
-    run = load_run(run_dir)
-    paths = _expand(images)
-    if not paths:
-        raise FercleanError("No image files found in the given paths.")
-    probs, good, bad = predict_images(run, paths)
-    for path, why in bad:
-        console.print(f"[yellow]Skipped {path}: {why}")
-    if not good:
-        raise FercleanError("None of the given files is a readable image.")
-    answers = decide(probs, run.classes, min_confidence)
-    table = Table(title=f"Predictions of {run_dir.name} (minimum confidence {min_confidence:.0%})")
-    table.add_column("image")
-    table.add_column("prediction")
-    for label in run.classes:
-        table.add_column(label, justify="right")
-    for path, answer, row in zip(good, answers, probs):
-        style = "dim" if answer == "uncertain" else "bold"
-        table.add_row(str(path), f"[{style}]{answer}[/]", *[f"{p:.3f}" for p in row])
-    console.print(table)
