@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 
 import pandas as pd
@@ -18,6 +18,7 @@ import pandas as pd
 from ferclean.errors import FercleanError
 from ferclean.hashing import short_hash
 from ferclean.manifest import Manifest, effective_labels, kept
+from ferclean.outputs import image_roots
 
 MODES: tuple[str, ...] = ("copy", "hardlink", "symlink")
 
@@ -65,15 +66,29 @@ def plan_export(manifest: Manifest) -> pd.DataFrame:
     return plan[["source", "dest", "split", "label", "renamed"]].reset_index(drop=True)
 
 
-def check_sources(plan: pd.DataFrame, out_dir: Path) -> None:
-    """Refuse missing sources, and any destination that is a source file itself (it would be replaced)."""
+def check_sources(plan: pd.DataFrame, out_dir: Path, roots: Sequence[Path] = ()) -> None:
+    """Refuse missing sources, and any destination whose real path lies in a source folder.
+
+    Destination folders are resolved through every symlink first, so an ``OUT/train/happy``
+    that links to a source class folder is refused rather than written through. ``roots``
+    are the source folders (ferclean.manifest.Manifest.source_roots); each source's own
+    folder is one too.
+    """
     missing = [s for s in plan["source"] if not os.path.isfile(s)]
     if missing:
         raise FercleanError(f"{len(missing)} source image(s) are missing, e.g. {missing[0]}; nothing was exported.")
     sources = {os.path.realpath(s) for s in plan["source"]}
+    forbidden = image_roots(plan["source"], None) + [Path(os.path.realpath(r)) for r in roots]
     # Resolve the folders but not the file itself: a symlink left by an earlier export is
     # replaced, not followed.
     folders = {f: Path(os.path.realpath(out_dir / f)) for f in {str(PurePosixPath(d).parent) for d in plan["dest"]}}
+    for folder, real_folder in sorted(folders.items()):
+        inside = next((r for r in forbidden if real_folder == r or real_folder.is_relative_to(r)), None)
+        if inside is not None:
+            raise FercleanError(
+                f"--out {out_dir / folder} resolves to {real_folder}, inside the source image folder {inside};"
+                " nothing was exported, choose another --out."
+            )
     for dest in plan["dest"]:
         target = folders[str(PurePosixPath(dest).parent)] / PurePosixPath(dest).name
         if str(target) in sources:
@@ -110,8 +125,11 @@ def _place(source: str, dest: Path, mode: str) -> None:
         raise FercleanError(f"Unknown export mode {mode!r}; use one of {', '.join(MODES)}.")
 
 
-def export_tree(plan: pd.DataFrame, out_dir: Path, mode: str, advance: Callable[[], None] = lambda: None) -> int:
-    """Write every planned file under ``out_dir``; return how many were written.
+def export_tree(
+    plan: pd.DataFrame, out_dir: Path, mode: str, advance: Callable[[], None] = lambda: None
+) -> tuple[int, int]:
+    """Write every planned file under ``out_dir``; return how many were written and how many of
+    those replaced a file (or link) already there.
 
     Only the planned destinations are written (replacing what is there); other files in
     ``out_dir`` are left alone. Symlinks point to the source's absolute real path.
@@ -120,7 +138,9 @@ def export_tree(plan: pd.DataFrame, out_dir: Path, mode: str, advance: Callable[
         raise FercleanError(f"Unknown export mode {mode!r}; use one of {', '.join(MODES)}.")
     for folder in sorted({str(PurePosixPath(d).parent) for d in plan["dest"]}):
         (out_dir / folder).mkdir(parents=True, exist_ok=True)
+    replaced = 0
     for source, dest in zip(plan["source"], plan["dest"]):
+        replaced += os.path.lexists(out_dir / dest)
         _place(source, out_dir / dest, mode)
         advance()
-    return len(plan)
+    return len(plan), replaced

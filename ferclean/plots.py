@@ -12,6 +12,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from ferclean.outputs import atomic_path  # noqa: E402
+
 
 def plot_confusion(
     matrix: np.ndarray,
@@ -41,7 +43,7 @@ def plot_confusion(
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    Path(out_path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_path, dpi=110)
+    with atomic_path(out_path) as temp:
+        fig.savefig(temp, dpi=110)
     plt.close(fig)
     return Path(out_path)

@@ -11,7 +11,20 @@ import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from ferclean.outputs import atomic_path, require_suffix  # noqa: E402
+
 _COLOURS = {"train": "#4C72B0", "val": "#DD8452", "test": "#55A868", "": "#8172B3"}
+
+
+#: File types the chart can be written as (matplotlib picks the format from the suffix).
+PLOT_SUFFIXES: tuple[str, ...] = (".png", ".svg", ".pdf")
+
+
+def plot_name(text: str) -> Path:
+    """A ``--plot`` path, refused unless it ends in a suffix the chart can be written as."""
+    path = Path(text)
+    require_suffix(path, PLOT_SUFFIXES, "--plot")
+    return path
 
 
 def plot_splits(before: pd.DataFrame, after: pd.DataFrame, out_path: str | Path, title: str = "") -> Path:
@@ -30,8 +43,8 @@ def plot_splits(before: pd.DataFrame, after: pd.DataFrame, out_path: str | Path,
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_path, dpi=110)
+    with atomic_path(out_path) as temp:
+        fig.savefig(temp, dpi=110)
     plt.close(fig)
     return out_path
 

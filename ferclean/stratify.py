@@ -46,6 +46,8 @@ def parse_ratios(text: str) -> dict[str, float]:
     ratios = {split: v / scale for split, v in zip(SPLITS, values) if v > 0}
     if not ratios:
         raise FercleanError(f"--ratios {text!r} gives no split a positive share.")
+    if "train" not in ratios:
+        raise FercleanError(f"--ratios {text!r} gives the train split no share; a model needs training images.")
     return ratios
 
 

@@ -11,6 +11,7 @@ import hashlib
 import json
 import platform
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,13 @@ def new_run_dir(runs_dir: Path, name: str, version: int | None = None) -> Path:
         raise FercleanError(f"Run folder {run_dir} already exists; pick another --version or use --resume {run_dir}.")
     run_dir.mkdir(parents=True)
     return run_dir
+
+
+def discard_unfinished(run_dir: Path) -> None:
+    """Remove a run folder whose training failed before any model was saved, so a failed run
+    leaves no empty folder and uses up no version; one holding a model stays for --resume."""
+    if run_dir.is_dir() and not any(run_dir.rglob("*.keras")):
+        shutil.rmtree(run_dir)
 
 
 def file_sha256(path: Path) -> str:

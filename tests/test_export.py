@@ -128,7 +128,7 @@ def test_force_over_a_hardlink_export_never_writes_through_to_the_source(tmp_pat
 def test_export_into_the_source_tree_is_refused(tmp_path: Path, dataset: Path) -> None:
     before = snapshot(dataset)
     result = CliRunner().invoke(main, ["export", str(dataset), "--out", str(dataset), "--force"])
-    assert result.exit_code != 0 and "would overwrite the source image" in result.output
+    assert result.exit_code != 0 and "inside the source image folder" in result.output
     assert snapshot(dataset) == before
 
 

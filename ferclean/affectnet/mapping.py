@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from ferclean.affectnet.codes import is_unusable
+from ferclean.affectnet.codes import OFFICIAL_CODES, is_unusable
 from ferclean.errors import FercleanError
 from ferclean.labels import normalise_class
 
@@ -50,6 +50,11 @@ def parse_map(text: str | None, target_classes: Iterable[str]) -> dict[str, str]
     allowed = set(target_classes)
     overrides: dict[str, str] = {}
     for source, target in parse_assignments(text, "--map", "EXPRESSION=CLASS or EXPRESSION=drop"):
+        if normalise_class(source) is None and not is_unusable(source):
+            raise FercleanError(
+                f"--map names an unknown expression {source!r}; use an AffectNet expression such as"
+                f" {', '.join(name for code, name in sorted(OFFICIAL_CODES.items()) if code < 8)}."
+            )
         target = target.lower()
         if target != DROP:
             target = normalise_class(target, allowed) or target

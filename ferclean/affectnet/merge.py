@@ -31,6 +31,7 @@ from ferclean.stratify import assign_splits
 
 DUPLICATE = "duplicate"
 UNREADABLE = "unreadable"
+TOO_SMALL = "too small"
 ALREADY_MERGED = "already in dataset"
 
 Converter = Callable[[Sequence[ConvertTask]], list[dict]]
@@ -200,8 +201,9 @@ def select_faces(
             label = record["label"]
             info = {**record, **result}
             if result.get("error"):
-                selection.skipped[UNREADABLE] += 1
-                selection.rejected.append({**info, "reason": UNREADABLE})
+                reason = TOO_SMALL if str(result["error"]).startswith("too small") else UNREADABLE
+                selection.skipped[reason] += 1
+                selection.rejected.append({**info, "reason": reason})
                 continue
             if len(accepted[label]) >= need[label]:
                 selection.surplus.append(record["dest"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -10,9 +11,11 @@ from rich.table import Table
 
 from ferclean.console import console
 from ferclean.errors import FercleanError
+from ferclean.dedupe import DEFAULT_THRESHOLD, MAX_THRESHOLD
 from ferclean.hashing import HASH_METHODS
 from ferclean.labels import parse_class_list
-from ferclean.manifest import Manifest, read_manifest, write_manifest
+from ferclean.manifest import Manifest, companion_path, read_manifest, write_manifest
+from ferclean.outputs import guard_outputs
 from ferclean.scan import scan_dataset, unreadable_rows
 from ferclean.tables import distribution_table, split_class_counts
 
@@ -32,10 +35,61 @@ hash_option = click.option(
 )
 
 
-def output_option(help_text: str = "Manifest to write (a companion .json is written beside it).") -> click.Option:
+def parsed_by(parse: Callable[[str], object]) -> Callable[[click.Context, click.Parameter, str | None], object]:
+    """A click callback running a core parser, so its error is click's, naming the option."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: str | None) -> object:
+        if value is None:
+            return None
+        try:
+            return parse(value)
+        except FercleanError as exc:
+            raise click.BadParameter(str(exc)) from None
+
+    return callback
+
+
+def threshold_option(help_text: str) -> Callable:
+    """``--threshold``: one rule (0..MAX_THRESHOLD bits of a 64-bit hash) for every command that matches duplicates."""
     return click.option(
-        "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True, help=help_text
+        "--threshold", type=click.IntRange(0, MAX_THRESHOLD), default=DEFAULT_THRESHOLD, show_default=True, help=help_text
     )
+
+
+def _csv_name(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    if value is not None and value.suffix.lower() != ".csv":
+        raise click.BadParameter(f"{value} must end in .csv (its companion .json is written beside it).")
+    return value
+
+
+def output_option(help_text: str = "Manifest to write, a new .csv (a companion .json is written beside it).") -> click.Option:
+    return click.option(
+        "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True, help=help_text,
+        callback=_csv_name,
+    )
+
+
+def check_outputs(
+    source: Path,
+    manifest: Manifest | None,
+    outputs: dict[str, Path | None],
+    inputs: tuple[Path | None, ...] = (),
+    extra_roots: tuple[Path, ...] = (),
+    exclude_source: str | None = None,
+) -> None:
+    """Refuse outputs inside the source images or equal to an input (ferclean.outputs.guard_outputs).
+
+    Called once before the work with ``manifest=None`` (the dataset folder, if SOURCE is one,
+    is the source root) and again once the manifest's image folders are known.
+    """
+    roots = manifest.source_roots(exclude_source) if manifest is not None else ([source.resolve()] if source.is_dir() else [])
+    roots = [*roots, *(r.resolve() for r in extra_roots)]
+    given = [p for p in (source, *inputs) if p is not None and p.is_file()]
+    given += [companion_path(p) for p in given if p.suffix.lower() == ".csv"]
+    named = dict(outputs)
+    if named.get("-o") is not None:
+        named["-o (its .json)"] = companion_path(named["-o"])
+    guard_outputs(named, roots, given)
 
 
 def load_input(source: str | Path, classes: str | None = None, hash_method: str = "phash", jobs: int | None = None) -> Manifest:
@@ -48,7 +102,14 @@ def load_input(source: str | Path, classes: str | None = None, hash_method: str 
             console.print(f"[yellow]Ignored {len(listing.ignored)} non-image file(s), e.g. {listing.ignored[0]}")
         return manifest
     if source.suffix.lower() == ".csv" or source.is_file():
-        return read_manifest(source)
+        manifest = read_manifest(source, parse_class_list(classes))
+        missing = manifest.missing_paths()
+        if missing:
+            console.print(
+                f"[yellow]Warning: {len(missing):,} of {len(manifest.frame):,} image path(s) in {source} do not exist,"
+                f" e.g. {missing[0]} (root {manifest.root})."
+            )
+        return manifest
     raise FercleanError(f"{source} does not exist; give a dataset folder or a manifest .csv.")
 
 

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 import pandas as pd
 from rich.table import Table
 
-from ferclean.cli.common import classes_option, command_line, hash_option, jobs_option, load_input, output_option, save
+from ferclean.cli.common import (
+    check_outputs,
+    classes_option,
+    command_line,
+    hash_option,
+    jobs_option,
+    load_input,
+    output_option,
+    save,
+    threshold_option,
+)
 from ferclean.console import console
 from ferclean.contact_sheet import contact_sheet
 from ferclean.dedupe import (
     CONFLICT_ACTIONS,
-    DEFAULT_THRESHOLD,
     POLICIES,
     assign_groups,
     cluster_table,
@@ -24,6 +32,7 @@ from ferclean.dedupe import (
     worst_pairs,
 )
 from ferclean.manifest import Manifest
+from ferclean.outputs import write_csv, write_json
 from ferclean.scan import ensure_hashes
 
 
@@ -31,13 +40,7 @@ from ferclean.scan import ensure_hashes
 @click.argument("source", metavar="MANIFEST_OR_DATASET", type=click.Path(path_type=Path))
 @output_option()
 @hash_option
-@click.option(
-    "--threshold",
-    type=click.IntRange(0, 32),
-    default=DEFAULT_THRESHOLD,
-    show_default=True,
-    help="Largest Hamming distance (bits of 64) for a near duplicate.",
-)
+@threshold_option("Largest Hamming distance (bits of 64) for a near duplicate.")
 @click.option("--policy", type=click.Choice(POLICIES), default="report", show_default=True, help="What to do with duplicates.")
 @click.option(
     "--on-conflict",
@@ -78,13 +81,17 @@ def dedupe(
       ferclean dedupe manifests/fer2013.csv -o manifests/fer2013-dedup.csv \\
           --policy keep-one --on-conflict review
     """
-    manifest = ensure_hashes(load_input(source, classes, hash_method, jobs), hash_method, jobs)
+    report_dir = report_dir or output.with_name(f"{output.stem}_dedupe")
+    outputs = {"-o": output, "--report-dir": report_dir}
+    check_outputs(source, None, outputs)
+    loaded = load_input(source, classes, hash_method, jobs)
+    check_outputs(source, loaded, outputs)
+    manifest = ensure_hashes(loaded, hash_method, jobs)
     with console.status("Searching for duplicates"):
         pairs = find_duplicate_pairs(manifest.frame, threshold)
     grouped = assign_groups(manifest.frame, pairs)
     resolved, actions = resolve(grouped, policy, on_conflict)
     result = manifest.with_frame(resolved, dedupe={"threshold": threshold, "policy": policy, "on_conflict": on_conflict})
-    report_dir = report_dir or output.with_name(f"{output.stem}_dedupe")
     clusters, leaks = cluster_table(grouped), leakage_table(grouped)
     _write_report(result, grouped, pairs, clusters, leaks, actions, report_dir)
     _print_summary(grouped, pairs, clusters, leaks, actions)
@@ -118,11 +125,10 @@ def _write_report(
     actions: pd.DataFrame,
     report_dir: Path,
 ) -> None:
-    report_dir.mkdir(parents=True, exist_ok=True)
-    _pair_listing(grouped, pairs).to_csv(report_dir / "pairs.csv", index=False)
-    clusters.to_csv(report_dir / "groups.csv", index_label="group")
-    leaks.to_csv(report_dir / "leakage.csv", index=False)
-    actions.to_csv(report_dir / "actions.csv", index=False)
+    write_csv(report_dir / "pairs.csv", _pair_listing(grouped, pairs))
+    write_csv(report_dir / "groups.csv", clusters, index=True, index_label="group")
+    write_csv(report_dir / "leakage.csv", leaks)
+    write_csv(report_dir / "actions.csv", actions)
     worst = worst_pairs(grouped, pairs)
     rows = []
     for pair in worst.itertuples():
@@ -141,7 +147,7 @@ def _write_report(
         "images_in_groups": int(clusters["size"].sum()) if len(clusters) else 0,
         "actions": actions.groupby(["action", "split"]).size().rename("n").reset_index().to_dict("records"),
     }
-    (report_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_json(report_dir / "summary.json", summary)
 
 
 def _print_summary(

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from ferclean.cli.common import classes_option, hash_option, jobs_option, load_input
+from ferclean.cli.common import check_outputs, classes_option, hash_option, jobs_option, load_input
 from ferclean.console import console, progress_bar
 from ferclean.errors import FercleanError
 from ferclean.export import MODES, check_sources, existing_files, export_tree, plan_export
@@ -49,7 +49,9 @@ def export(
     Example:
       ferclean export manifests/fer2013-split.csv --out exported/fer2013-clean --mode hardlink
     """
+    check_outputs(source, None, {"--out": out_dir})
     manifest = load_input(source, classes, hash_method, jobs)
+    check_outputs(source, manifest, {"--out": out_dir})
     plan = plan_export(manifest)
     if plan.empty:
         raise FercleanError("The manifest has no kept image to export.")
@@ -59,13 +61,11 @@ def export(
             f"--out {out_dir} is not empty ({len(present):,} file(s)); choose a new folder or pass --force"
             " (it replaces files at the exported names and leaves the others)."
         )
-    check_sources(plan, out_dir)
+    check_sources(plan, out_dir, manifest.source_roots())
     with progress_bar() as bar:
         task = bar.add_task(f"Exporting ({mode})", total=len(plan))
-        written = export_tree(plan, out_dir, mode, lambda: bar.advance(task))
+        written, replaced = export_tree(plan, out_dir, mode, lambda: bar.advance(task))
 
-    exported_names = {str(out_dir / d) for d in plan["dest"]}
-    unrelated = sum(1 for p in present if str(p) not in exported_names)
     console.print(distribution_table(split_class_counts(manifest.frame), f"Exported to {out_dir}"))
     table = Table(title="Export summary", show_header=False)
     table.add_column("what")
@@ -74,6 +74,6 @@ def export(
     table.add_row("dropped images left out", f"{int((~kept(manifest.frame)).sum()):,}")
     table.add_row("renamed for a name clash (hash suffix)", f"{int(plan['renamed'].sum()):,}")
     if present:
-        table.add_row("files replaced (--force)", f"{len(present) - unrelated:,}")
-        table.add_row("other files already there, left untouched", f"{unrelated:,}")
+        table.add_row("files replaced (--force)", f"{replaced:,}")
+        table.add_row("other files already there, left untouched", f"{max(len(present) - replaced, 0):,}")
     console.print(table)

@@ -12,10 +12,19 @@ from ferclean.affectnet.convert import DEFAULT_MARGIN, convert_face
 from ferclean.affectnet.layouts import LAYOUTS, read_candidates
 from ferclean.affectnet.mapping import parse_map
 from ferclean.affectnet.merge import DUPLICATE, MergeResult, class_counts, merge, target_classes, target_size
-from ferclean.cli.common import classes_option, command_line, jobs_option, load_input, output_option, save
+from ferclean.cli.common import (
+    check_outputs,
+    classes_option,
+    command_line,
+    jobs_option,
+    load_input,
+    output_option,
+    parsed_by,
+    save,
+    threshold_option,
+)
 from ferclean.console import console, parallel_map
 from ferclean.contact_sheet import contact_sheet
-from ferclean.dedupe import DEFAULT_THRESHOLD
 from ferclean.errors import FercleanError
 from ferclean.labels import SPLITS, normalise_split
 from ferclean.scan import ensure_hashes
@@ -39,7 +48,7 @@ from ferclean.tables import distribution_table, split_class_counts
 @click.option("--only-split", default=None, metavar="SPLIT", help="Put every new face in this split instead of spreading them.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the choice and the split spread.")
 @click.option("--margin", type=click.FloatRange(0, 1), default=DEFAULT_MARGIN, show_default=True, help="Room around a face box, per side, as a fraction of the box.")
-@click.option("--threshold", type=click.IntRange(0, 64), default=DEFAULT_THRESHOLD, show_default=True, help="Hamming distance (bits) at which a face counts as a duplicate.")
+@threshold_option("Hamming distance (bits) at which a face counts as a duplicate.")
 @click.option("--samples", type=click.IntRange(0, 30), default=8, show_default=True, help="Faces per class on the contact sheet.")
 @classes_option
 @jobs_option
@@ -85,10 +94,12 @@ def merge_affectnet(
         raise FercleanError(f"AffectNet folder {affectnet} does not exist or is not a folder.")
     goal = parse_target(target)
     out_dir = out_dir.resolve()
-    if out_dir.is_relative_to(affectnet):
-        raise FercleanError(f"--out {out_dir} lies inside the AffectNet folder; choose a folder outside it.")
+    # The new faces are the only files merge writes into a folder; its own earlier faces (source=affectnet) may live there.
+    outputs = {"-o": output, "--out": out_dir, "contact sheet": _sheet_path(output)}
+    check_outputs(into, None, outputs, extra_roots=(affectnet,))
     split = _only_split(only_split)
     manifest = load_input(into, classes, jobs=jobs)
+    check_outputs(into, manifest, outputs, extra_roots=(affectnet,), exclude_source="affectnet")
     manifest = ensure_hashes(manifest, manifest.meta.get("hash", "phash"), jobs)
     frame = manifest.frame
     names = target_classes(frame)
@@ -207,4 +218,8 @@ def _sheet(result: MergeResult, output: Path, samples: int) -> Path | None:
             [cell for r in duplicates for cell in ((Path(r["dest"]), Path(r["key"]).stem), (Path(r["duplicate_of"]), Path(r["duplicate_of"]).name))]
         )
         title += "; last row: rejected duplicate, then what it duplicates"
-    return contact_sheet(rows, output.with_name(f"{output.stem}-affectnet.png"), title=title)
+    return contact_sheet(rows, _sheet_path(output), title=title)
+
+
+def _sheet_path(output: Path) -> Path:
+    return output.with_name(f"{output.stem}-affectnet.png")

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from rich.table import Table
 
-from ferclean.cli.common import classes_option, command_line, jobs_option, load_input, output_option, save
+from ferclean.cli.common import check_outputs, classes_option, command_line, jobs_option, load_input, output_option, save
 from ferclean.console import console
 from ferclean.errors import FercleanError
 from ferclean.labels import class_order
@@ -25,6 +25,7 @@ from ferclean.plots import plot_confusion
 from ferclean.mislabel.review_page import render_review_page, thumbnail_uri
 from ferclean.mislabel.saved_probs import SavedProbs, align, load_probs, save_probs
 from ferclean.mislabel.scoring import score
+from ferclean.outputs import write_csv, write_text
 
 
 @click.command("mislabel-review")
@@ -65,7 +66,11 @@ def mislabel_review(
       ferclean mislabel-review manifests/fer2013.csv --probs manifests/fer2013-review_review/probs.npy \\
           --auto-relabel 0.9 -o manifests/fer2013-auto.csv
     """
+    report_dir = report_dir or output.with_name(output.stem + "_review")
+    outputs = {"-o": output, "--report-dir": report_dir}
+    check_outputs(source, None, outputs, (decisions_path, probs_path))
     manifest = load_input(source, classes, jobs=jobs)
+    check_outputs(source, manifest, outputs, (decisions_path, probs_path))
     frame = manifest.frame
     if decisions_path is not None:
         known = class_order(effective_labels(frame)[kept(frame)])
@@ -82,11 +87,10 @@ def mislabel_review(
 
 def _review(
     manifest: Manifest, output: Path, probe: str, folds: int, seed: int, epochs: int,
-    report_dir: Path | None, probs_path: Path | None, page_limit: int, jobs: int | None,
+    report_dir: Path, probs_path: Path | None, page_limit: int, jobs: int | None,
 ) -> pd.DataFrame:
     """Probe (or reuse saved probabilities), score, annotate, and write the report folder."""
     frame = manifest.frame
-    report_dir = report_dir or output.with_name(output.stem + "_review")
     rows = np.flatnonzero(kept(frame).to_numpy())
     if len(rows) == 0:
         raise FercleanError("The manifest has no kept images to review.")
@@ -130,8 +134,7 @@ def _write_report(
     manifest: Manifest, review: pd.DataFrame, labels: np.ndarray, probs: np.ndarray, class_names: list[str],
     report_dir: Path, thumbs_source: dict[str, np.ndarray] | None, reused: bool, page_limit: int,
 ) -> None:
-    report_dir.mkdir(parents=True, exist_ok=True)
-    review.to_csv(report_dir / "review.csv", index=False)
+    write_csv(report_dir / "review.csv", review)
     # A page of tens of thousands of embedded thumbnails is too slow to review; the rest stay in review.csv.
     page = review.head(page_limit)
     if thumbs_source is None:
@@ -144,7 +147,7 @@ def _write_report(
         thumbs.append(thumbnail_uri(array if array is not None else np.zeros((48, 48), np.uint8)))
     shown = f"the {len(page):,} most doubtful of " if len(page) < len(review) else ""
     title = f"ferclean mislabel review: {shown}{len(review):,} flagged image(s)"
-    (report_dir / "review.html").write_text(render_review_page(page, thumbs, class_names, title), encoding="utf-8")
+    write_text(report_dir / "review.html", render_review_page(page, thumbs, class_names, title))
     matrix = confusion(labels, probs.argmax(axis=1), len(class_names))
     accuracy = np.trace(matrix) / max(matrix.sum(), 1)
     plot_confusion(

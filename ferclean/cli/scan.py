@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ferclean.errors import FercleanError
-from ferclean.cli.common import classes_option, command_line, hash_option, jobs_option, load_input, output_option, save
+from ferclean.cli.common import check_outputs, classes_option, command_line, hash_option, jobs_option, load_input, output_option, save
 
 
 @click.command()
@@ -30,5 +30,6 @@ def scan(dataset: Path, output: Path, classes: str | None, hash_method: str, job
     """
     if not dataset.is_dir():
         raise FercleanError(f"Dataset folder {dataset} does not exist or is not a folder.")
+    check_outputs(dataset, None, {"-o": output})
     manifest = load_input(dataset, classes, hash_method, jobs)
     save(manifest, output, command_line())

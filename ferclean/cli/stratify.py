@@ -9,11 +9,20 @@ import numpy as np
 import pandas as pd
 from rich.table import Table
 
-from ferclean.cli.common import classes_option, command_line, hash_option, jobs_option, load_input, output_option
+from ferclean.cli.common import (
+    check_outputs,
+    classes_option,
+    command_line,
+    hash_option,
+    jobs_option,
+    load_input,
+    output_option,
+    parsed_by,
+)
 from ferclean.console import console
 from ferclean.errors import FercleanError
 from ferclean.manifest import effective_labels, kept, write_manifest
-from ferclean.split_plot import plot_splits
+from ferclean.split_plot import plot_name, plot_splits
 from ferclean.stratify import (
     check_min_per_class,
     cross_split_groups,
@@ -33,7 +42,10 @@ DEVIATION_GOAL_PP = 0.5
 @click.command()
 @click.argument("source", metavar="MANIFEST_OR_DATASET", type=click.Path(path_type=Path))
 @output_option()
-@click.option("--ratios", default="80/10/10", show_default=True, help="train/val/test shares; 80/20 means no test.")
+@click.option(
+    "--ratios", default="80/10/10", show_default=True, callback=parsed_by(parse_ratios),
+    help="train/val/test shares; 80/20 means no test.",
+)
 @click.option("--seed", type=int, default=42, show_default=True, help="Seed of the group order; same seed, same split.")
 @click.option(
     "--keep-split",
@@ -53,6 +65,7 @@ DEVIATION_GOAL_PP = 0.5
     "--plot",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
+    callback=parsed_by(plot_name),
     help="Bar chart PNG to write [default: <output stem>_splits.png beside the output].",
 )
 @classes_option
@@ -61,7 +74,7 @@ DEVIATION_GOAL_PP = 0.5
 def stratify(
     source: Path,
     output: Path,
-    ratios: str,
+    ratios: dict[str, float],
     seed: int,
     keep_split: str | None,
     min_per_class: int,
@@ -82,8 +95,13 @@ def stratify(
       ferclean stratify manifests/fer2013-dedup.csv --ratios 80/10/10 --seed 42 -o manifests/fer2013-split.csv
       ferclean stratify manifests/fer2013-dedup.csv --ratios 80/10/10 --keep-split test -o manifests/keep-test.csv
     """
-    target = parse_ratios(ratios)
+    target = ratios
+    shares = "/".join(f"{100 * r:g}" for r in ratios.values())
+    plot_path = plot or output.with_name(f"{output.stem}_splits.png")
+    outputs = {"-o": output, "--plot": plot_path}
+    check_outputs(source, None, outputs)
     manifest = load_input(source, classes, hash_method, jobs)
+    check_outputs(source, manifest, outputs)
     result = stratify_frame(manifest.frame, target, seed, keep_split)
     frame = result.frame
     splits = list(dict.fromkeys([*target, *([result.keep_split] if result.keep_split else [])]))
@@ -98,8 +116,7 @@ def stratify(
     worst = max_deviation(deviations)
     floor = deviation_floor(effective_labels(frame)[assigned], resplit_ratios)
     before, after = split_class_counts(manifest.frame), split_class_counts(frame)
-    plot_path = plot or output.with_name(f"{output.stem}_splits.png")
-    plot_splits(before, after, plot_path, title=f"Class share per split, ratios {ratios}, seed {seed}")
+    plot_splits(before, after, plot_path, title=f"Class share per split, ratios {shares}, seed {seed}")
 
     stats = {
         "ratios": target,
