@@ -22,6 +22,8 @@ from ferclean.outputs import image_roots
 
 MODES: tuple[str, ...] = ("copy", "hardlink", "symlink")
 
+_PLAN_COLUMNS = {"source": str, "dest": str, "split": str, "label": str, "renamed": bool}
+
 
 def plan_export(manifest: Manifest) -> pd.DataFrame:
     """Where each kept image goes: columns ``source`` (absolute), ``dest`` (relative), ``split``,
@@ -38,6 +40,8 @@ def plan_export(manifest: Manifest) -> pd.DataFrame:
     if (labels == "").any():
         unlabelled = int((labels == "").sum())
         raise FercleanError(f"{unlabelled} kept image(s) have no label; label or drop them before exporting.")
+    if rows.empty:
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in _PLAN_COLUMNS.items()})
     sources = [str(Path(manifest.root) / p) for p in rows["path"]]
     names = [PurePosixPath(str(p).replace("\\", "/")).name for p in rows["path"]]
     folders = [f"{s}/{c}" if s else c for s, c in zip(rows["split"], labels)]
@@ -63,7 +67,7 @@ def plan_export(manifest: Manifest) -> pd.DataFrame:
             f"Two kept rows export to the same file {still.iloc[0]} (the manifest lists one source twice?);"
             " drop one of them first."
         )
-    return plan[["source", "dest", "split", "label", "renamed"]].reset_index(drop=True)
+    return plan[list(_PLAN_COLUMNS)].reset_index(drop=True)
 
 
 def check_sources(plan: pd.DataFrame, out_dir: Path, roots: Sequence[Path] = ()) -> None:

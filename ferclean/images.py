@@ -29,9 +29,8 @@ MAX_PIXELS = 40_000_000
 MIN_SIDE = 16
 
 # Pillow's own bomb check (an error above twice the limit) uses the same figure; its warning
-# between once and twice is replaced by check_size's refusal.
+# between once and twice is replaced by check_size's refusal (see _open).
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-warnings.simplefilter("ignore", Image.DecompressionBombWarning)
 
 _HIGH_BIT_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N"})
 
@@ -48,6 +47,13 @@ def check_size(image: Image.Image) -> None:
             f"image too large ({width}x{height} = {width * height:,} pixels, limit {MAX_PIXELS:,});"
             " a possible decompression bomb"
         )
+
+
+def open_image(source: str | Path | io.BytesIO) -> Image.Image:
+    """Image.open without Pillow's bomb warning: check_size refuses those images in one line."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        return Image.open(source)
 
 
 def to_gray(image: Image.Image) -> Image.Image:
@@ -83,7 +89,7 @@ def open_gray(path: str | Path) -> Image.Image:
     if not data:
         raise UnreadableImage("empty file (0 bytes)")
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with open_image(io.BytesIO(data)) as image:
             check_size(image)
             image.load()
             upright = ImageOps.exif_transpose(image) or image
@@ -99,7 +105,7 @@ def open_gray(path: str | Path) -> Image.Image:
 def header_problem(path: str | Path) -> str:
     """Why ``path`` must not be decoded, read from its header only (empty when it may be)."""
     try:
-        with Image.open(path) as image:
+        with open_image(path) as image:
             check_size(image)
     except UnreadableImage as exc:
         return str(exc)

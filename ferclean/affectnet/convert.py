@@ -15,7 +15,7 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 
 from ferclean.hashing import perceptual_hashes, pixel_sha256
-from ferclean.images import UnreadableImage, check_size, to_gray, too_small
+from ferclean.images import UnreadableImage, check_size, open_image, to_gray, too_small
 
 #: Extra room around a face box, per side, as a fraction of the box: FER crops keep brow and chin.
 DEFAULT_MARGIN = 0.1
@@ -75,7 +75,7 @@ class TooSmall(Exception):
 def _decode(data: bytes, box: tuple[float, float, float, float] | None, task: ConvertTask) -> tuple[Image.Image, tuple]:
     """Decode, letting JPEG skip detail the output cannot show (DCT scaling), and return the
     image with the crop region in its (possibly reduced) coordinates."""
-    image = Image.open(io.BytesIO(data))
+    image = open_image(io.BytesIO(data))
     check_size(image)
     full = image.size
     region = crop_region(full, box, task.box_relative, task.size, task.margin)
