@@ -101,6 +101,8 @@ def auto_relabel(frame: pd.DataFrame, min_confidence: float) -> tuple[pd.DataFra
         & (frame["suggested_label"] != frame["label"])
         & (confidence >= min_confidence)
     )
+    if not chosen.any():
+        return frame, 0
     frame.loc[chosen, "status"] = "relabel"
     frame.loc[chosen, "new_label"] = frame.loc[chosen, "suggested_label"]
     reasons = "auto-relabel: probe p=" + confidence[chosen].map(lambda p: f"{p:.2f}") + f" >= {min_confidence:g}"
