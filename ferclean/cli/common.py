@@ -114,7 +114,15 @@ def load_input(source: str | Path, classes: str | None = None, hash_method: str 
 
 
 def report_unreadable(manifest: Manifest, limit: int = 20) -> None:
-    """List unreadable images (kept in the manifest with status=drop) so none go unnoticed."""
+    """List unreadable images (kept in the manifest with status=drop) and images too small to
+    be a face (status=review) so none go unnoticed."""
+    small = manifest.frame[manifest.frame["note"].str.contains("too small:", regex=False)]
+    if not small.empty:
+        example = small.iloc[0]
+        console.print(
+            f"[yellow]{len(small):,} image(s) too small to be a face, marked status=review,"
+            f" e.g. {example['path']} ({example['note'].split('too small: ')[-1]})."
+        )
     bad = unreadable_rows(manifest.frame)
     if bad.empty:
         return
