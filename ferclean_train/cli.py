@@ -10,7 +10,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from ferclean.cli.common import classes_option, command_line, jobs_option, load_input
+from ferclean.cli.common import check_outputs, classes_option, command_line, jobs_option, load_input
 from ferclean.console import console
 from ferclean.errors import FercleanError
 from ferclean.images import IMAGE_SUFFIXES
@@ -144,6 +144,7 @@ def train(
     except ValueError as exc:
         raise FercleanError(str(exc)) from None
     manifest = load_input(manifest_path, classes, jobs=jobs)
+    check_outputs(manifest_path, manifest, {"--runs-dir": runs_dir})
     run_dir = new_run_dir(runs_dir, name or _stem(manifest_path), version)
     console.print(distribution_table(split_class_counts(manifest.frame), "Kept images per split and class"))
     console.print(f"Training [bold]{config.arch}[/] into [bold]{run_dir}[/]")

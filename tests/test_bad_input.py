@@ -220,6 +220,7 @@ CASES: list[tuple] = [
     ("merge threshold 40", ["merge-affectnet", "--affectnet", "{d}/affectnet", "--into", "{d}/m/good.csv", "--out", "{o}/faces", "--threshold", "40", "-o", "{o}/m.csv"], FAIL, ["--threshold", "0<=x<=32"]),
     # --- whole runs that must refuse part of their input
     ("merge skips a tiny face", ["merge-affectnet", "--affectnet", "{d}/affectnet", "--into", "{d}/m/good.csv", "--out", "{o}/faces", "--per-class", "sad=4,happy=0", "-o", "{o}/m.csv"], OK, ["too small"], _tiny_face_not_merged),
+    ("train runs-dir inside source", ["train", "-m", "{d}/data", "--runs-dir", "{d}/data/runs"], FAIL, ["--runs-dir", "inside the source"]),
     ("failed train leaves no run folder", ["train", "-m", "{d}/trainonly", "--epochs", "1", "--runs-dir", "{o}/runs"], FAIL, ["test"], _no_run_folder),
 ]
 
