@@ -10,8 +10,8 @@ import click
 from rich.table import Table
 
 from ferclean.console import console
-from ferclean.errors import FercleanError
 from ferclean.dedupe import DEFAULT_THRESHOLD, MAX_THRESHOLD
+from ferclean.errors import FercleanError
 from ferclean.hashing import HASH_METHODS
 from ferclean.labels import parse_class_list
 from ferclean.manifest import Manifest, companion_path, read_manifest, write_manifest
