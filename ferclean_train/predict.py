@@ -60,7 +60,7 @@ def read_images(paths: Sequence[Path], image_size: int) -> tuple[np.ndarray, lis
         try:
             images.append(to_float(load_image(tf.constant(str(path)), image_size)).numpy())
             good.append(path)
-        except tf.errors.InvalidArgumentError:
+        except (tf.errors.InvalidArgumentError, ValueError):
             bad.append((path, "not a readable image"))
     stacked = np.stack(images) if images else np.zeros((0, image_size, image_size, 1), np.float32)
     return stacked, good, bad

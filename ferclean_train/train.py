@@ -64,7 +64,9 @@ def decode_errors_as_input_errors() -> Iterator[None]:
     try:
         yield
     except tf.errors.InvalidArgumentError as exc:
-        first = str(exc.message).strip().splitlines()[0]
+        lines = str(exc.message).strip().splitlines()
+        # ferclean's decoder (data.load_image) names the file and the reason in a ValueError line.
+        first = next((line.split("ValueError: ", 1)[1] for line in lines if "ValueError: " in line), lines[0])
         raise FercleanError(f"An image could not be read while training ({first}); re-scan the dataset so it is dropped.") from None
 
 
