@@ -17,6 +17,7 @@ import pandas as pd
 from rich.progress import Progress
 
 from ferclean.console import progress_bar
+from ferclean.outputs import write_csv
 
 
 class RichProgress(keras.callbacks.Callback):
@@ -80,7 +81,7 @@ class HistoryWriter(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self.rows.append({"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}})
-        self.frame().to_csv(self.path, index=False)
+        write_csv(self.path, self.frame())
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows)

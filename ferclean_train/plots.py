@@ -12,6 +12,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from ferclean.outputs import atomic_path  # noqa: E402
+
 
 def plot_curves(history: pd.DataFrame, best_epoch: int | None, out_path: Path) -> Path:
     """Accuracy and loss, train vs val, per epoch (1-based), with the kept (best) epoch marked."""
@@ -30,6 +32,7 @@ def plot_curves(history: pd.DataFrame, best_epoch: int | None, out_path: Path) -
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    fig.savefig(out_path, dpi=110)
+    with atomic_path(out_path) as temp:
+        fig.savefig(temp, dpi=110)
     plt.close(fig)
     return out_path

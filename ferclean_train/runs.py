@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ferclean.errors import FercleanError
+from ferclean.outputs import write_text
 
 DETAILS = "model-details.json"
 MODEL = "model.keras"
@@ -79,8 +80,8 @@ def library_versions() -> dict[str, str]:
 
 
 def write_json(path: Path, data: dict[str, Any]) -> Path:
-    path.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
-    return path
+    """Write ``data`` atomically (ferclean.outputs), so an interrupted run never leaves half a file."""
+    return write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
 
 def read_details(run_dir: Path) -> dict[str, Any]:
