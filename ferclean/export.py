@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
 from ferclean.errors import FercleanError
-from ferclean.hashing import short_hash
+from ferclean.keys import short_hash
 from ferclean.manifest import Manifest, effective_labels, kept
 from ferclean.outputs import image_roots
+from ferclean.parallel import Progress, no_progress
 
 MODES: tuple[str, ...] = ("copy", "hardlink", "symlink")
 
@@ -129,9 +131,7 @@ def _place(source: str, dest: Path, mode: str) -> None:
         raise FercleanError(f"Unknown export mode {mode!r}; use one of {', '.join(MODES)}.")
 
 
-def export_tree(
-    plan: pd.DataFrame, out_dir: Path, mode: str, advance: Callable[[], None] = lambda: None
-) -> tuple[int, int]:
+def export_tree(plan: pd.DataFrame, out_dir: Path, mode: str, on_progress: Progress | None = None) -> tuple[int, int]:
     """Write every planned file under ``out_dir``; return how many were written and how many of
     those replaced a file (or link) already there.
 
@@ -142,9 +142,34 @@ def export_tree(
         raise FercleanError(f"Unknown export mode {mode!r}; use one of {', '.join(MODES)}.")
     for folder in sorted({str(PurePosixPath(d).parent) for d in plan["dest"]}):
         (out_dir / folder).mkdir(parents=True, exist_ok=True)
+    report = on_progress or no_progress
+    stage = f"Exporting ({mode})"
+    report(stage, 0, len(plan))
     replaced = 0
-    for source, dest in zip(plan["source"], plan["dest"]):
+    for done, (source, dest) in enumerate(zip(plan["source"], plan["dest"]), 1):
         replaced += os.path.lexists(out_dir / dest)
         _place(source, out_dir / dest, mode)
-        advance()
+        report(stage, done, len(plan))
     return len(plan), replaced
+
+
+@dataclass
+class ExportResult:
+    """The plan that was carried out, files written, and files that were already in the folder:
+    ``replaced`` (at an exported name) and ``untouched`` (any other)."""
+
+    plan: pd.DataFrame
+    written: int
+    replaced: int
+    untouched: int
+
+
+def export_manifest(manifest: Manifest, out_dir: Path, mode: str = "copy", on_progress: Progress | None = None) -> ExportResult:
+    """Plan, check every source, then write ``manifest``'s kept images under ``out_dir``."""
+    plan = plan_export(manifest)
+    if plan.empty:
+        raise FercleanError("The manifest has no kept image to export.")
+    present = existing_files(out_dir)
+    check_sources(plan, out_dir, manifest.source_roots())
+    written, replaced = export_tree(plan, out_dir, mode, on_progress)
+    return ExportResult(plan=plan, written=written, replaced=replaced, untouched=max(len(present) - replaced, 0))

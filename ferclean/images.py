@@ -1,4 +1,5 @@
-"""Reading images safely: one function that decodes a file and never raises on bad data.
+"""Reading images safely (one function that decodes a file and never raises on bad data), and
+the content and perceptual hashes recorded for every image.
 
 Every command sees the same 8-bit grey pixels for a file, whatever its storage:
 16-bit and 32-bit integer images are scaled to 0..255 (not clipped), palette images are
@@ -10,14 +11,16 @@ decoded, so a decompression bomb costs no memory.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import imagehash
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
-
-from ferclean.hashing import perceptual_hashes, pixel_sha256
 
 IMAGE_SUFFIXES: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 
@@ -29,14 +32,50 @@ MAX_PIXELS = 40_000_000
 MIN_SIDE = 16
 
 # Pillow's own bomb check (an error above twice the limit) uses the same figure; its warning
-# between once and twice is replaced by check_size's refusal (see _open).
+# between once and twice is replaced by check_size's refusal (see open_image).
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 _HIGH_BIT_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N"})
 
+HASH_METHODS: dict[str, Callable[[Image.Image], imagehash.ImageHash]] = {
+    "phash": imagehash.phash,
+    "dhash": imagehash.dhash,
+    "ahash": imagehash.average_hash,
+    "whash": imagehash.whash,
+}
+
+
+def visible_dirs(folder: Path) -> list[Path]:
+    """Sub-folders of ``folder`` that are not hidden, sorted by name."""
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
 
 class UnreadableImage(Exception):
     """The file is empty, truncated, too large, or not an image; the message says which."""
+
+
+def read_image_bytes(path: str | Path) -> bytes:
+    """The file's bytes, or UnreadableImage when it cannot be read or is empty."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise UnreadableImage(f"cannot read file ({exc.strerror or exc})") from exc
+    if not data:
+        raise UnreadableImage("empty file (0 bytes)")
+    return data
+
+
+@contextmanager
+def decoding(problem: str = "corrupt or truncated image") -> Iterator[None]:
+    """Turn whatever PIL raises on bad image data into UnreadableImage, ``problem`` first."""
+    try:
+        yield
+    except UnidentifiedImageError as exc:
+        raise UnreadableImage("not a recognised image format") from exc
+    except Image.DecompressionBombError as exc:
+        raise UnreadableImage(f"image too large, a possible decompression bomb ({exc})") from exc
+    except (OSError, SyntaxError, ValueError, TypeError) as exc:
+        raise UnreadableImage(f"{problem} ({exc})") from exc
 
 
 def check_size(image: Image.Image) -> None:
@@ -81,38 +120,21 @@ def to_gray(image: Image.Image) -> Image.Image:
 
 def open_gray(path: str | Path) -> Image.Image:
     """Decode ``path`` fully into an upright 8-bit greyscale image, or raise UnreadableImage."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise UnreadableImage(f"cannot read file ({exc.strerror or exc})") from exc
-    if not data:
-        raise UnreadableImage("empty file (0 bytes)")
-    try:
-        with open_image(io.BytesIO(data)) as image:
-            check_size(image)
-            image.load()
-            upright = ImageOps.exif_transpose(image) or image
-            return to_gray(upright)
-    except UnidentifiedImageError as exc:
-        raise UnreadableImage("not a recognised image format") from exc
-    except Image.DecompressionBombError as exc:
-        raise UnreadableImage(f"image too large, a possible decompression bomb ({exc})") from exc
-    except (OSError, SyntaxError, ValueError, TypeError) as exc:
-        raise UnreadableImage(f"corrupt or truncated image ({exc})") from exc
+    data = read_image_bytes(path)
+    with decoding(), open_image(io.BytesIO(data)) as image:
+        check_size(image)
+        image.load()
+        upright = ImageOps.exif_transpose(image) or image
+        return to_gray(upright)
 
 
 def header_problem(path: str | Path) -> str:
     """Why ``path`` must not be decoded, read from its header only (empty when it may be)."""
     try:
-        with open_image(path) as image:
+        with decoding("not a readable image"), open_image(path) as image:
             check_size(image)
     except UnreadableImage as exc:
         return str(exc)
-    except Image.DecompressionBombError as exc:
-        return f"image too large, a possible decompression bomb ({exc})"
-    except (OSError, SyntaxError, ValueError) as exc:
-        return f"not a readable image ({exc})"
     return ""
 
 
@@ -121,6 +143,20 @@ def too_small(width: int, height: int) -> str:
     if min(width, height) < MIN_SIDE:
         return f"too small: {width}x{height} pixels (a face needs at least {MIN_SIDE} per side)"
     return ""
+
+
+def pixel_sha256(gray: Image.Image) -> str:
+    """SHA-256 of the decoded greyscale pixels and size: equal for re-saved or re-tagged copies."""
+    digest = hashlib.sha256(f"{gray.width}x{gray.height}:".encode())
+    digest.update(gray.tobytes())
+    return digest.hexdigest()
+
+
+def perceptual_hashes(gray: Image.Image, method: str = "phash") -> tuple[str, str]:
+    """Hex hash of the image and of its horizontal mirror, so a flipped copy is found too."""
+    fn = HASH_METHODS[method]
+    mirrored = gray.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    return str(fn(gray)), str(fn(mirrored))
 
 
 def inspect_image(path: str | Path, hash_method: str = "phash") -> dict[str, object]:

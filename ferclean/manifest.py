@@ -79,11 +79,6 @@ class Manifest:
         return [p for p, a in zip(self.frame["path"], self.abspaths()) if not a.is_file()]
 
 
-def empty_frame() -> pd.DataFrame:
-    """A manifest table with every standard column and no rows."""
-    return normalise_frame(pd.DataFrame({c: [] for c in COLUMNS}))
-
-
 def normalise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """Standard columns first, with stable dtypes: text as str, sizes and group as Int64."""
     frame = frame.copy()

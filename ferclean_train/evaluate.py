@@ -13,7 +13,7 @@ from sklearn.metrics import accuracy_score, classification_report, confusion_mat
 
 from ferclean_train.data import frame_dataset, label_indices
 from ferclean.outputs import write_csv, write_text
-from ferclean.plots import plot_confusion
+from ferclean.render.plots import plot_confusion
 from ferclean_train.runs import write_json
 
 METRICS = "metrics.json"

@@ -10,9 +10,6 @@ import pandas as pd
 from ferclean.manifest import mark
 from ferclean.mislabel.scoring import Scores
 
-#: Columns this command adds to a manifest.
-SCORE_COLUMNS: tuple[str, ...] = ("label_quality", "suggested_label", "suggested_confidence")
-
 #: Start of the note this command writes on a flagged row.
 REASON_PREFIX = "mislabel-review:"
 
