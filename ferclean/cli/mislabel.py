@@ -121,14 +121,16 @@ def _review(
     scores = score(labels, probs)
     frame = annotate(frame, rows, class_names, scores)
     review = review_table(frame, pd.Series(fold_of, index=frame.index[rows]))
-    _write_report(manifest, review, labels, probs, class_names, report_dir, thumbs_source, probs_path is not None, page_limit)
+    _write_report(
+        manifest, review, labels, probs, paths, class_names, report_dir, thumbs_source, probs_path is not None, page_limit
+    )
     _print_summary(review, labels, probs, len(rows))
     return frame
 
 
 def _write_report(
-    manifest: Manifest, review: pd.DataFrame, labels: np.ndarray, probs: np.ndarray, class_names: list[str],
-    report_dir: Path, thumbs_source: dict[str, np.ndarray] | None, reused: bool, page_limit: int,
+    manifest: Manifest, review: pd.DataFrame, labels: np.ndarray, probs: np.ndarray, paths: list[str],
+    class_names: list[str], report_dir: Path, thumbs_source: dict[str, np.ndarray] | None, reused: bool, page_limit: int,
 ) -> None:
     report_dir.mkdir(parents=True, exist_ok=True)
     review.to_csv(report_dir / "review.csv", index=False)
@@ -144,7 +146,10 @@ def _write_report(
         thumbs.append(thumbnail_uri(array if array is not None else np.zeros((48, 48), np.uint8)))
     shown = f"the {len(page):,} most doubtful of " if len(page) < len(review) else ""
     title = f"ferclean mislabel review: {shown}{len(review):,} flagged image(s)"
-    (report_dir / "review.html").write_text(render_review_page(page, thumbs, class_names, title), encoding="utf-8")
+    position = {path: i for i, path in enumerate(paths)}
+    page_probs = probs[[position[path] for path in page["path"]]]
+    html = render_review_page(page, thumbs, page_probs, class_names, title, where=str(report_dir.resolve()))
+    (report_dir / "review.html").write_text(html, encoding="utf-8")
     matrix = confusion(labels, probs.argmax(axis=1), len(class_names))
     accuracy = np.trace(matrix) / max(matrix.sum(), 1)
     plot_confusion(
