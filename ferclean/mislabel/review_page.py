@@ -310,7 +310,7 @@ function refresh() {
   const count = { keep: 0, relabel: 0, drop: 0 };
   decisions.forEach((d) => { if (d.decision) count[d.decision] += 1; });
   const done = count.keep + count.relabel + count.drop;
-  $("counter").textContent = done + " / " + ITEMS.length + " decided";
+  $("counter").textContent = done.toLocaleString("en-US") + " / " + ITEMS.length.toLocaleString("en-US") + " decided";
   $("progress-fill").style.width = ITEMS.length ? pct(done / ITEMS.length) : "0";
   $("tally").textContent = count.keep + " keep \u00b7 " + count.relabel + " relabel \u00b7 " + count.drop + " drop";
   applyFilters();
