@@ -111,7 +111,7 @@ def fold_splits(rows: pd.DataFrame, k: int, seed: int) -> list[tuple[pd.DataFram
         raise FercleanError("The manifest has no kept train or val rows to make folds from.")
     smallest = int(pool["label"].value_counts().min())
     if smallest < k:
-        raise FercleanError(f"--folds {k} needs at least {k} train+val images per class; the smallest class has {smallest}.")
+        raise FercleanError(f"folds={k} needs at least {k} train+val images per class; the smallest class has {smallest}.")
     return _fold_pairs(pool, k, seed)
 
 

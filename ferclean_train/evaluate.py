@@ -12,7 +12,7 @@ import pandas as pd
 from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score, precision_recall_fscore_support
 
 from ferclean_train.data import frame_dataset, label_indices
-from ferclean.plots import plot_confusion
+from ferclean.render.plots import plot_confusion
 from ferclean_train.runs import write_json
 
 METRICS = "metrics.json"
