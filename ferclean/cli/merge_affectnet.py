@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import click
@@ -292,7 +293,7 @@ def _label_cell(text: str, size: int = 96) -> Image.Image:
     """A thumbnail-sized tile naming a contact-sheet row."""
     tile = Image.new("L", (size, size), 235)
     draw = ImageDraw.Draw(tile)
-    lines = [text[k : k + 14] for k in range(0, len(text), 14)][:6]
+    lines = textwrap.wrap(text, 14, break_on_hyphens=False)[:6]
     for k, line in enumerate(lines):
         draw.text((4, size // 2 - 6 * len(lines) + 12 * k), line, fill=0, font=ImageFont.load_default())
     return tile
