@@ -357,21 +357,43 @@ def test_select_faces_converts_more_only_when_rejections_leave_a_gap() -> None:
     assert selection.surplus == ["/o/7.png", "/o/8.png"]
 
 
+def _capstone_slice(root: Path, step: int) -> Path:
+    """Every ``step``-th image per split and class of the 4-class capstone set, as symlinks."""
+    fer, sample = SHARED_DATA / "fer2013", SHARED_DATA / "affectnet-yolo-sample"
+    if not fer.is_dir() or not sample.is_dir():
+        pytest.skip("../shared/data is not available")
+    for split in ("train", "validation", "test"):
+        for label in ("happy", "neutral", "sad", "surprise"):
+            folder = root / split / label
+            folder.mkdir(parents=True)
+            for file in sorted((fer / split / label).iterdir())[::step]:
+                (folder / file.name).symlink_to(file)
+    return root
+
+
+@pytest.mark.slow
+def test_real_sample_feasible_trim_ends_exactly_equal(tmp_path: Path) -> None:
+    """Every 4th image of the capstone set: surprise (about 995) + the sample's usable surprise
+    faces falls short of happy (about 2,240); feasible + trim ends with the four classes equal."""
+    slice_root = _capstone_slice(tmp_path / "fer4", 4)
+    result, _, manifest_path = _merge(
+        tmp_path, SHARED_DATA / "affectnet-yolo-sample", slice_root, "real-trim", "--target", "feasible", "--trim"
+    )
+    assert result.exit_code == 0, result.output
+    frame = read_manifest(manifest_path).frame
+    after = class_counts(frame)
+    assert after.nunique() == 1 and after.iloc[0] > 995
+    dropped = frame[frame["status"] == "drop"]
+    assert set(dropped["split"]) == {"train"} and "surprise" not in set(dropped["label"])
+
+
 @pytest.mark.slow
 def test_real_sample_balances_a_capstone_slice_within_one_percent(tmp_path: Path) -> None:
     """The 4-class capstone set (happy, neutral, sad, surprise), every 12th image per split and
     class so that its real imbalance is kept but the YOLO sample (250-468 faces per class)
     can close the gaps; merged with --target max, the classes end within 1 % of each other."""
-    fer, sample = SHARED_DATA / "fer2013", SHARED_DATA / "affectnet-yolo-sample"
-    if not fer.is_dir() or not sample.is_dir():
-        pytest.skip("../shared/data is not available")
-    slice_root = tmp_path / "fer4"
-    for split in ("train", "validation", "test"):
-        for label in ("happy", "neutral", "sad", "surprise"):
-            folder = slice_root / split / label
-            folder.mkdir(parents=True)
-            for file in sorted((fer / split / label).iterdir())[::12]:
-                (folder / file.name).symlink_to(file)
+    sample = SHARED_DATA / "affectnet-yolo-sample"
+    slice_root = _capstone_slice(tmp_path / "fer4", 12)
     result, out, manifest_path = _merge(tmp_path, sample, slice_root, "real")
     assert result.exit_code == 0, result.output
     frame = read_manifest(manifest_path).frame
