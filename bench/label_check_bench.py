@@ -33,9 +33,9 @@ from ferclean.affectnet.label_check import label_doubts, train_label_probe
 from ferclean.affectnet.layouts import read_candidates
 from ferclean.affectnet.mapping import map_expressions
 from ferclean.affectnet.merge import convert_tasks, output_names
-from ferclean.console import parallel_map
-from ferclean.hashing import seeded_rank
+from ferclean.keys import seeded_rank
 from ferclean.mislabel.features import load_images
+from ferclean.parallel import parallel_map
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 #: FER+ vote columns -> FER2013 class names.

@@ -11,13 +11,12 @@ from ferclean.affectnet.balance import (
     FEASIBLE,
     TRIM_NOTE,
     feasible_target,
-    parse_per_class,
-    parse_target,
     quotas,
     rank_candidates,
     trim_plan,
     trim_surplus,
 )
+from ferclean.cli.options import parse_per_class, parse_target
 from ferclean.errors import FercleanError
 from ferclean.manifest import normalise_frame
 

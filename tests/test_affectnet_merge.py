@@ -171,7 +171,7 @@ def test_feasible_counts_usable_faces_after_duplicates(tmp_path: Path, target: P
 
 def test_trim_with_target_max_is_refused(tmp_path: Path, target: Path, affectnet: Path) -> None:
     result, _, _ = _merge(tmp_path, affectnet, target, "maxtrim", "--trim")
-    assert result.exit_code != 0 and "--trim needs --target feasible" in result.output and "Traceback" not in result.output
+    assert result.exit_code != 0 and "trim needs target 'feasible'" in result.output and "Traceback" not in result.output
 
 
 def test_duplicates_table_names_rows_apart_at_80_columns(tmp_path: Path, target: Path, affectnet: Path) -> None:

@@ -10,16 +10,11 @@ never deleted), so the classes end exactly equal.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import numpy as np
 import pandas as pd
 
-from ferclean.affectnet.mapping import parse_assignments
-from ferclean.errors import FercleanError
-from ferclean.hashing import seeded_rank
-from ferclean.labels import normalise_class
-from ferclean.manifest import effective_labels, kept
+from ferclean.keys import seeded_rank
+from ferclean.manifest import append_note, effective_labels, kept
 
 #: ``--target feasible``: the highest count every class can reach with the usable faces.
 FEASIBLE = "feasible"
@@ -27,37 +22,6 @@ FEASIBLE = "feasible"
 TRIM_NOTE = "trimmed to balance"
 #: Splits trimmed first: training images (or a flat dataset's only split).
 _TRIM_FIRST = ("train", "")
-
-
-def parse_target(text: str | int | None) -> int | str | None:
-    """``"max"`` -> None (up to the largest class), ``"feasible"`` -> FEASIBLE, ``"5000"`` -> 5000."""
-    if text is None or str(text).strip().lower() == "max":
-        return None
-    if str(text).strip().lower() == FEASIBLE:
-        return FEASIBLE
-    try:
-        value = int(str(text).strip())
-    except ValueError:
-        raise FercleanError(f"--target {text!r} must be 'max', 'feasible' or a whole number of images per class.") from None
-    if value < 0:
-        raise FercleanError(f"--target {text!r} must not be negative.")
-    return value
-
-
-def parse_per_class(text: str | None, target_classes: Iterable[str]) -> dict[str, int]:
-    """``"happy=0,surprise=1700"`` -> images to add per named class (others follow --target)."""
-    if not text:
-        return {}
-    allowed = set(target_classes)
-    quotas: dict[str, int] = {}
-    for name, number in parse_assignments(text, "--per-class", "CLASS=N"):
-        label = normalise_class(name, allowed)
-        if label not in allowed:
-            raise FercleanError(f"--per-class names {name!r}; the dataset's classes are {', '.join(sorted(allowed))}.")
-        if not number.isdigit():
-            raise FercleanError(f"--per-class {name}={number}: N must be a whole number >= 0.")
-        quotas[label] = int(number)
-    return quotas
 
 
 def quotas(before: pd.Series, target: int | None = None, per_class: dict[str, int] | None = None) -> pd.Series:
@@ -151,6 +115,5 @@ def trim_surplus(frame: pd.DataFrame, target: int, seed: int) -> tuple[pd.DataFr
         drop.extend(rows[order[:take]])
     trimmed = frame.copy()
     trimmed.loc[drop, "status"] = "drop"
-    notes = trimmed.loc[drop, "note"]
-    trimmed.loc[drop, "note"] = notes.where(notes == "", notes + "; ") + TRIM_NOTE
+    trimmed.loc[drop, "note"] = append_note(trimmed.loc[drop, "note"], TRIM_NOTE)
     return trimmed, plan

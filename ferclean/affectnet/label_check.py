@@ -20,8 +20,10 @@ import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import Pipeline
 
-from ferclean.mislabel.features import IMAGE_SIZE, hog, load_one, mirror
+from ferclean.manifest import Manifest, effective_labels, kept
+from ferclean.mislabel.features import IMAGE_SIZE, hog, load_images, load_one, mirror
 from ferclean.mislabel.probe import fast_model
+from ferclean.parallel import Progress, no_progress
 
 #: Reject when the probe gives the face's own label less than this probability ...
 MAX_GIVEN = 0.05
@@ -93,3 +95,18 @@ def doubt_vetter(
         return label_doubts(probe.probabilities(images), rows["label"].tolist(), probe.classes, max_given, min_other)
 
     return vet
+
+
+def label_vetter(
+    manifest: Manifest, classes: Sequence[str], seed: int, jobs: int | None = None, on_progress: Progress | None = None
+) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """Train the probe once on ``manifest``'s kept, readable images and vet faces with it."""
+    on_progress = on_progress or no_progress
+    frame = manifest.frame
+    keep = kept(frame).to_numpy()
+    images, ok = load_images([manifest.root / p for p in frame.loc[keep, "path"]], jobs, on_progress)
+    labels = effective_labels(frame)[keep].to_numpy()
+    on_progress("Training the label probe", 0, 1)
+    probe = train_label_probe(images[ok], labels[ok], classes, seed)
+    on_progress("Training the label probe", 1, 1)
+    return doubt_vetter(probe)

@@ -21,16 +21,24 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 
-from ferclean.affectnet.balance import feasible_target, rank_candidates, trim_surplus
-from ferclean.affectnet.convert import DEFAULT_MARGIN, ConvertTask
+from ferclean.affectnet.balance import FEASIBLE, feasible_target, quotas, rank_candidates, trim_surplus
+from ferclean.affectnet.convert import DEFAULT_MARGIN, ConvertTask, convert_face
+from ferclean.affectnet.label_check import label_vetter
+from ferclean.affectnet.layouts import read_candidates
 from ferclean.affectnet.mapping import UNMAPPED, map_expressions
+from ferclean.dedupe.hashing import hex_to_uint64
+from ferclean.dedupe.resolve import DEFAULT_THRESHOLD
+from ferclean.dedupe.search import mirror_pairs
 from ferclean.errors import FercleanError
-from ferclean.hashing import hex_to_uint64, short_hash
+from ferclean.keys import short_hash
 from ferclean.labels import class_order
-from ferclean.manifest import effective_labels, kept, normalise_frame
-from ferclean.search import find_pairs
-from ferclean.stratify import assign_splits
+from ferclean.images import UnreadableImage, open_gray
+from ferclean.manifest import Manifest, effective_labels, kept, normalise_frame
+from ferclean.parallel import Progress, parallel_map
+from ferclean.scan import ensure_hashes
+from ferclean.stratify.assign import assign_splits
 
 DUPLICATE = "duplicate"
 UNREADABLE = "unreadable"
@@ -107,12 +115,10 @@ def duplicate_flags(
     """For a batch of new faces: the first existing image each duplicates, directly or
     mirrored (-1 if none), and which other batch members each one duplicates."""
     n_old, n_new = len(existing[0]), len(batch[0])
-    n = n_old + n_new
     direct = np.concatenate([existing[0], batch[0]])
     flipped = np.concatenate([existing[1], batch[1]])
-    pairs = find_pairs(np.concatenate([direct, flipped]), threshold) % max(n, 1)
-    pairs = pairs[(pairs[:, 0] != pairs[:, 1]) & (pairs.max(axis=1) >= n_old)]
-    pairs.sort(axis=1)
+    pairs = mirror_pairs(direct, flipped, threshold)
+    pairs = pairs[pairs.max(axis=1) >= n_old]
     clash_old = np.full(n_new, -1, dtype=np.int64)
     clash_new: list[set[int]] = [set() for _ in range(n_new)]
     for a, b in pairs[np.lexsort((pairs[:, 0], pairs[:, 1]))]:
@@ -280,6 +286,13 @@ class MergeResult:
     added: pd.DataFrame
     rejected: list[dict]
     surplus: list[str]
+    #: Set by ``merge_affectnet``: the merged manifest, the AffectNet layout read, and the
+    #: faces it offered.
+    manifest: Manifest | None = None
+    layout: str = ""
+    candidates: int = 0
+    #: The per-class count aimed at (``feasible`` or a number), the classes that limit a
+    #: feasible target, and the images trimmed per class and split.
     target: int | None = None
     limited_by: list[str] = field(default_factory=list)
     trimmed: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -417,4 +430,114 @@ def merge(
     if trim:
         counts["trimmed"] = plan.sum(axis=1).reindex(classes, fill_value=0).astype(int)
     counts["after"] = class_counts(frame, classes)
-    return MergeResult(frame, counts, skip_counts, added, selection.rejected, selection.surplus, trim_to, limited_by, plan)
+    return MergeResult(
+        frame, counts, skip_counts, added, selection.rejected, selection.surplus, target=trim_to, limited_by=limited_by, trimmed=plan
+    )
+
+
+def merge_affectnet(
+    manifest: Manifest,
+    affectnet: Path,
+    out_dir: Path,
+    *,
+    layout: str | None = None,
+    overrides: dict[str, str] | None = None,
+    target: int | str | None = None,
+    per_class: dict[str, int] | None = None,
+    only_split: str | None = None,
+    seed: int = 0,
+    margin: float = DEFAULT_MARGIN,
+    threshold: int = DEFAULT_THRESHOLD,
+    trim: bool = False,
+    check_labels: bool = False,
+    jobs: int | None = None,
+    on_progress: Progress | None = None,
+) -> MergeResult:
+    """Balance ``manifest`` with AffectNet faces converted into ``out_dir``; the whole step.
+
+    ``target`` None raises every class to the largest one's count, ``"feasible"`` to the
+    highest count every class can reach with its usable faces, a number to that count;
+    ``trim`` marks the surplus of classes above a feasible or numeric target ``drop``;
+    ``check_labels`` turns away faces whose label a probe trained on ``manifest`` strongly
+    doubts. ``per_class`` sets the number to add for the classes it names; ``overrides``
+    change the name-based expression map (``{"contempt": "drop"}``). Converted faces this
+    run does not use (spares and rejected faces) are deleted again, rejected ones kept in
+    memory as ``face`` for the report; files of earlier runs are left alone.
+    """
+    affectnet, out_dir = Path(affectnet).resolve(), Path(out_dir).resolve()
+    if trim and target is None:
+        raise FercleanError("trim needs target 'feasible' or a number: with 'max' no class is above the target.")
+    if not affectnet.is_dir():
+        raise FercleanError(f"AffectNet folder {affectnet} does not exist or is not a folder.")
+    if out_dir.is_relative_to(affectnet):
+        raise FercleanError(f"out_dir {out_dir} lies inside the AffectNet folder; choose a folder outside it.")
+    hash_method = manifest.meta.get("hash", "phash")
+    manifest = ensure_hashes(manifest, hash_method, jobs, on_progress)
+    frame = manifest.frame
+    names = target_classes(frame)
+    if only_split is not None and set(frame.loc[frame["status"] != "drop", "split"]) <= {""}:
+        raise FercleanError(f"only_split {only_split} needs a dataset with splits; the target is a flat <class>/ tree.")
+    if not names:
+        raise FercleanError("The target manifest has no kept images, so there is nothing to balance.")
+    unknown = sorted(set(per_class or {}) - set(names))
+    if unknown:
+        raise FercleanError(f"per_class names {', '.join(unknown)}; the dataset's classes are {', '.join(names)}.")
+    need = quotas(class_counts(frame, names), None if target == FEASIBLE else target, per_class)
+    candidates = read_candidates(affectnet, layout)
+    vet = label_vetter(manifest, names, seed, jobs, on_progress) if check_labels else None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    earlier = {str(p) for p in out_dir.glob("affectnet_*.png")}
+    result = merge(
+        frame,
+        manifest.root,
+        candidates.frame,
+        need,
+        out_dir,
+        lambda tasks: parallel_map(convert_face, tasks, "Converting faces", jobs, on_progress),
+        overrides=overrides,
+        threshold=threshold,
+        seed=seed,
+        only_split=only_split,
+        margin=margin,
+        hash_method=hash_method,
+        skipped=candidates.skipped,
+        vet=vet,
+        feasible=target == FEASIBLE,
+        trim_to=target if isinstance(target, int) else None,
+        trim=trim,
+    )
+    shown = [r for r in result.rejected if r["reason"] in (DUPLICATE, LABEL_DOUBTED)]
+    for r in shown:
+        r["face"] = _in_memory(r["dest"])
+    for path in set(result.surplus + [r["dest"] for r in shown]) - earlier:
+        Path(path).unlink(missing_ok=True)
+    summary = {
+        "affectnet": str(affectnet),
+        "layout": candidates.layout,
+        "out": str(out_dir),
+        "seed": seed,
+        "target": "max" if target is None else str(target),
+        "target_count": result.target,
+        "trim": trim,
+        "check_labels": check_labels,
+        "per_class": ",".join(f"{k}={v}" for k, v in (per_class or {}).items()),
+        "map": ",".join(f"{k}={v}" for k, v in (overrides or {}).items()),
+        "threshold": threshold,
+        "margin": margin,
+        "before": {k: int(v) for k, v in result.counts["before"].items()},
+        "added": {k: int(v) for k, v in result.counts["added"].items()},
+        "after": {k: int(v) for k, v in result.counts["after"].items()},
+        "trimmed": {k: int(v) for k, v in result.counts["trimmed"].items()} if trim else {},
+        "skipped": dict(result.skipped),
+    }
+    result.manifest = manifest.with_frame(result.frame, merge_affectnet=summary)
+    result.layout, result.candidates = candidates.layout, len(candidates.frame)
+    return result
+
+
+def _in_memory(path: str) -> Image.Image | None:
+    """A converted face, read before its file is deleted (None if it cannot be read)."""
+    try:
+        return open_gray(path)
+    except UnreadableImage:
+        return None

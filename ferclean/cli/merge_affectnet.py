@@ -9,31 +9,35 @@ import click
 from PIL import Image, ImageDraw, ImageFont
 from rich.table import Table
 
-from ferclean.affectnet.balance import FEASIBLE, parse_per_class, parse_target, quotas
-from ferclean.affectnet.convert import DEFAULT_MARGIN, convert_face
-from ferclean.affectnet.label_check import MAX_GIVEN, MIN_OTHER, doubt_vetter, train_label_probe
-from ferclean.affectnet.layouts import LAYOUTS, read_candidates
-from ferclean.affectnet.mapping import parse_map
+from ferclean.affectnet.convert import DEFAULT_MARGIN
+from ferclean.affectnet.label_check import MAX_GIVEN, MIN_OTHER
+from ferclean.affectnet.layouts import LAYOUTS
 from ferclean.affectnet.merge import (
     DUPLICATE,
     LABEL_DOUBTED,
     MergeResult,
-    Vetter,
-    class_counts,
-    merge,
+    merge_affectnet as merge_faces,
     target_classes,
     target_size,
 )
-from ferclean.cli.common import classes_option, command_line, jobs_option, load_input, output_option, save
-from ferclean.console import console, parallel_map
-from ferclean.contact_sheet import contact_sheet
-from ferclean.dedupe import DEFAULT_THRESHOLD
-from ferclean.errors import FercleanError
-from ferclean.labels import SPLITS, normalise_split
-from ferclean.manifest import Manifest, effective_labels, kept
-from ferclean.mislabel.features import load_images
-from ferclean.scan import ensure_hashes
-from ferclean.tables import distribution_table, split_class_counts
+from ferclean.cli.common import command_line, load_input, save
+from ferclean.cli.console import console, progress
+from ferclean.cli.options import (
+    MAP_FORM,
+    PER_CLASS_FORM,
+    Assignments,
+    Split,
+    Target,
+    classes_option,
+    jobs_option,
+    output_option,
+    parse_map,
+    parse_per_class,
+)
+from ferclean.dedupe.resolve import DEFAULT_THRESHOLD
+from ferclean.labels import SPLITS
+from ferclean.render.contact_sheet import contact_sheet
+from ferclean.render.tables import distribution_table, split_class_counts
 
 
 @click.command()
@@ -47,9 +51,9 @@ from ferclean.tables import distribution_table, split_class_counts
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the new face images.")
 @output_option()
 @click.option("--layout", type=click.Choice(LAYOUTS), default=None, help="Force an AffectNet layout [default: detected].")
-@click.option("--map", "map_text", default=None, metavar="EXPR=CLASS,...", help="Override the name-based map, e.g. contempt=drop,disgust=angry.")
+@click.option("--map", "map_text", type=Assignments("--map", MAP_FORM), default=None, metavar="EXPR=CLASS,...", help="Override the name-based map, e.g. contempt=drop,disgust=angry.")
 @click.option(
-    "--target", default="max", show_default=True, metavar="max|feasible|N",
+    "--target", type=Target(), default="max", show_default=True, metavar="max|feasible|N",
     help="Raise every class to the largest class's count, to the highest count every class can reach (feasible), or to N.",
 )
 @click.option("--trim", is_flag=True, help="Bring classes above the target down to it (status=drop, training images first).")
@@ -57,8 +61,8 @@ from ferclean.tables import distribution_table, split_class_counts
     "--check-labels", is_flag=True,
     help=f"Turn away faces whose AffectNet label a probe trained on the dataset strongly doubts (p(label) < {MAX_GIVEN}, another >= {MIN_OTHER}).",
 )
-@click.option("--per-class", default=None, metavar="CLASS=N,...", help="Images to add for the named classes, e.g. happy=0,surprise=1700.")
-@click.option("--only-split", default=None, metavar="SPLIT", help="Put every new face in this split instead of spreading them.")
+@click.option("--per-class", type=Assignments("--per-class", PER_CLASS_FORM), default=None, metavar="CLASS=N,...", help="Images to add for the named classes, e.g. happy=0,surprise=1700.")
+@click.option("--only-split", type=Split("--only-split"), default=None, metavar="SPLIT", help="Put every new face in this split instead of spreading them.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the choice and the split spread.")
 @click.option("--margin", type=click.FloatRange(0, 1), default=DEFAULT_MARGIN, show_default=True, help="Room around a face box, per side, as a fraction of the box.")
 @click.option("--threshold", type=click.IntRange(0, 64), default=DEFAULT_THRESHOLD, show_default=True, help="Hamming distance (bits) at which a face counts as a duplicate.")
@@ -71,11 +75,11 @@ def merge_affectnet(
     out_dir: Path,
     output: Path,
     layout: str | None,
-    map_text: str | None,
-    target: str,
+    map_text: list[tuple[str, str]] | None,
+    target: int | str | None,
     trim: bool,
     check_labels: bool,
-    per_class: str | None,
+    per_class: list[tuple[str, str]] | None,
     only_split: str | None,
     seed: int,
     margin: float,
@@ -113,101 +117,25 @@ def merge_affectnet(
       ferclean merge-affectnet --affectnet ../shared/data/affectnet-yolo-sample --into manifests/fer4.csv \
           --out data/affectnet48 --target feasible --trim --check-labels -o manifests/fer4-equal.csv
     """
-    affectnet = affectnet.resolve()
-    if not affectnet.is_dir():
-        raise FercleanError(f"AffectNet folder {affectnet} does not exist or is not a folder.")
-    goal = parse_target(target)
-    if trim and goal is None:
-        raise FercleanError("--trim needs --target feasible or --target N (with max no class is above the target).")
-    out_dir = out_dir.resolve()
-    if out_dir.is_relative_to(affectnet):
-        raise FercleanError(f"--out {out_dir} lies inside the AffectNet folder; choose a folder outside it.")
-    split = _only_split(only_split)
     manifest = load_input(into, classes, jobs=jobs)
-    manifest = ensure_hashes(manifest, manifest.meta.get("hash", "phash"), jobs)
-    frame = manifest.frame
-    names = target_classes(frame)
-    if split is not None and set(frame.loc[frame["status"] != "drop", "split"]) <= {""}:
-        raise FercleanError(f"--only-split {split} needs a dataset with splits; {into} is a flat <class>/ tree.")
-    if not names:
-        raise FercleanError(f"{into} has no kept images, so there is nothing to balance.")
-    need = quotas(class_counts(frame, names), None if goal == FEASIBLE else goal, parse_per_class(per_class, names))
-    overrides = parse_map(map_text, names)
-    candidates = read_candidates(affectnet, layout)
+    names = target_classes(manifest.frame)
+    console.print(distribution_table(split_class_counts(manifest.frame), "Images per split and class before merging"))
+    with progress() as on_progress:
+        result = merge_faces(
+            manifest, affectnet, out_dir, layout=layout, overrides=parse_map(map_text, names), target=target,
+            per_class=parse_per_class(per_class, names), only_split=only_split, seed=seed, margin=margin,
+            threshold=threshold, trim=trim, check_labels=check_labels, jobs=jobs, on_progress=on_progress,
+        )
     console.print(
-        f"AffectNet: {len(candidates.frame):,} faces in the [bold]{candidates.layout}[/] layout;"
-        f" target: {len(frame):,} images, classes {', '.join(names)}, size {'x'.join(map(str, target_size(frame)))}"
+        f"AffectNet: {result.candidates:,} faces in the [bold]{result.layout}[/] layout;"
+        f" target: {len(manifest.frame):,} images, classes {', '.join(names)},"
+        f" size {'x'.join(map(str, target_size(result.frame)))}"
     )
-    console.print(distribution_table(split_class_counts(frame), "Images per split and class before merging"))
-    vet = _label_vetter(manifest, names, seed, jobs) if check_labels else None
-    out_dir.mkdir(parents=True, exist_ok=True)
-    earlier = {str(p) for p in out_dir.glob("affectnet_*.png")}
-    result = merge(
-        frame,
-        manifest.root,
-        candidates.frame,
-        need,
-        out_dir,
-        lambda tasks: parallel_map(convert_face, tasks, "Converting faces", jobs),
-        overrides=overrides,
-        threshold=threshold,
-        seed=seed,
-        only_split=split,
-        margin=margin,
-        hash_method=manifest.meta.get("hash", "phash"),
-        skipped=candidates.skipped,
-        vet=vet,
-        feasible=goal == FEASIBLE,
-        trim_to=goal if isinstance(goal, int) else None,
-        trim=trim,
-    )
-    _report(result, affectnet, manifest.root)
+    _report(result, Path(affectnet).resolve(), result.manifest.root)
     sheet = _sheet(result, output, samples)
-    # Remove this run's spare and rejected conversions; files an earlier run wrote may be in its manifest.
-    for path in set(result.surplus + [r["dest"] for r in result.rejected if r["reason"] in (DUPLICATE, LABEL_DOUBTED)]) - earlier:
-        Path(path).unlink(missing_ok=True)
-    summary = {
-        "affectnet": str(affectnet),
-        "layout": candidates.layout,
-        "out": str(out_dir),
-        "seed": seed,
-        "target": target,
-        "target_count": result.target,
-        "trim": trim,
-        "check_labels": check_labels,
-        "per_class": per_class or "",
-        "map": map_text or "",
-        "threshold": threshold,
-        "margin": margin,
-        "before": {k: int(v) for k, v in result.counts["before"].items()},
-        "added": {k: int(v) for k, v in result.counts["added"].items()},
-        "after": {k: int(v) for k, v in result.counts["after"].items()},
-        "trimmed": {k: int(v) for k, v in result.counts.get("trimmed", {}).items()},
-        "skipped": dict(result.skipped),
-    }
-    save(manifest.with_frame(result.frame, merge_affectnet=summary), output, command_line(), "Images per split and class after merging")
+    save(result.manifest, output, command_line(), "Images per split and class after merging")
     if sheet:
         console.print(f"Contact sheet of sample additions: [bold]{sheet}[/]")
-
-
-def _only_split(text: str | None) -> str | None:
-    if text is None:
-        return None
-    split = normalise_split(text)
-    if split is None:
-        raise FercleanError(f"--only-split {text!r} is not a split; use one of {', '.join(SPLITS)}.")
-    return split
-
-
-def _label_vetter(manifest: Manifest, names: list[str], seed: int, jobs: int | None) -> Vetter:
-    """Train the fast probe once on the dataset's kept images and vet faces with it."""
-    frame = manifest.frame
-    keep = kept(frame).to_numpy()
-    images, ok = load_images([p for p, k in zip(manifest.abspaths(), keep) if k], jobs)
-    labels = effective_labels(frame)[keep].to_numpy()
-    with console.status(f"Training the label probe on {int(ok.sum()):,} kept images"):
-        probe = train_label_probe(images[ok], labels[ok], names, seed)
-    return doubt_vetter(probe)
 
 
 def _relative(path: str, roots: dict[str, Path]) -> str:
@@ -314,11 +242,19 @@ def _sheet(result: MergeResult, output: Path, samples: int) -> Path | None:
     if doubted:
         for label in sorted({r["label"] for r in doubted}):
             picked = [r for r in doubted if r["label"] == label][:samples]
-            cells = [(Path(r["dest"]), f"{r['probe_label']} {r['p_probe']:.2f}") for r in picked]
+            cells = [(_face(r), f"{r['probe_label']} {r['p_probe']:.2f}") for r in picked]
             rows.append([(_label_cell(f"{label} rejected: label doubted"), ""), *cells])
         title += "; rejected rows: caption = the probe's class and probability"
     duplicates = [r for r in result.rejected if r["reason"] == DUPLICATE][: max(1, samples // 2)]
     if duplicates:
-        cells = [cell for r in duplicates for cell in ((Path(r["dest"]), Path(r["key"]).stem), (Path(r["duplicate_of"]), Path(r["duplicate_of"]).name))]
+        cells = [
+            cell for r in duplicates for cell in ((_face(r), Path(r["key"]).stem), (Path(r["duplicate_of"]), Path(r["duplicate_of"]).name))
+        ]
         rows.append([(_label_cell("duplicate, then what it duplicates"), ""), *cells])
     return contact_sheet(rows, output.with_name(f"{output.stem}-affectnet.png"), title=title)
+
+
+def _face(rejected: dict) -> Path | Image.Image:
+    """A rejected face as kept in memory (its file is gone), else its path."""
+    face = rejected.get("face")
+    return face if face is not None else Path(rejected["dest"])
