@@ -29,13 +29,14 @@ class ReviewResult:
     """A review's outcome.
 
     ``manifest``: the input with score columns and flagged rows at ``status=review``;
-    ``review``: the flagged rows, most doubtful first; ``labels``/``probs``: given label
-    index and out-of-fold probabilities of each probed row; ``saved``: the probabilities
+    ``review``: the flagged rows, most doubtful first; ``paths``/``labels``/``probs``: path,
+    given label index and out-of-fold probabilities of each probed row; ``saved``: the probabilities
     with their paths and folds (what ``probs.npy`` holds); ``skipped``: unreadable paths.
     """
 
     manifest: Manifest
     review: pd.DataFrame
+    paths: list[str]
     labels: np.ndarray
     probs: np.ndarray
     classes: list[str]
@@ -91,6 +92,11 @@ def review(
             paths = [p for p, good in zip(paths, ok) if good]
             label_names = [n for n, good in zip(label_names, ok) if good]
         class_names = class_order(label_names)
+        if not class_names:
+            raise FercleanError(
+                f"None of the {len(ok):,} kept image(s) could be read, e.g. {manifest.root / skipped[0]};"
+                " check the manifest's paths and the root in its companion .json."
+            )
         if len(class_names) < 2:
             raise FercleanError(f"Only one class ({class_names[0]}) among the kept images; a probe needs two or more.")
         labels = np.array([class_names.index(n) for n in label_names], dtype=np.int64)
@@ -107,6 +113,7 @@ def review(
     result = ReviewResult(
         manifest=manifest.with_frame(annotated),
         review=review_table(annotated, pd.Series(fold_of, index=annotated.index[rows])),
+        paths=paths,
         labels=labels,
         probs=out_of_fold,
         classes=class_names,
