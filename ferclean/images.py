@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ferclean.hashing import perceptual_hashes, pixel_sha256
+from ferclean.quality import quality_reasons, quality_signals
 
 IMAGE_SUFFIXES: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 
@@ -35,10 +37,12 @@ def open_gray(path: str | Path) -> Image.Image:
         raise UnreadableImage(f"corrupt or truncated image ({exc})") from exc
 
 
-def inspect_image(path: str | Path, hash_method: str = "phash") -> dict[str, object]:
+def inspect_image(path: str | Path, hash_method: str = "phash", quality: bool = False) -> dict[str, object]:
     """Size, pixel hash and perceptual hashes of one file; ``error`` is set instead if unreadable.
 
-    Runs in worker processes, so it takes and returns only plain picklable values.
+    With ``quality``, ``quality`` holds the comma-separated reasons the image is not a usable
+    face (empty when it is), checked on the pixels already decoded here. Runs in worker
+    processes, so it takes and returns only plain picklable values.
     """
     try:
         gray = open_gray(path)
@@ -51,5 +55,6 @@ def inspect_image(path: str | Path, hash_method: str = "phash") -> dict[str, obj
         "sha256": pixel_sha256(gray),
         "phash": phash,
         "phash_flip": phash_flip,
+        "quality": ", ".join(quality_reasons(quality_signals(np.asarray(gray)))) if quality else "",
         "error": "",
     }

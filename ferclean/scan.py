@@ -14,6 +14,7 @@ from ferclean.errors import FercleanError
 from ferclean.images import IMAGE_SUFFIXES, inspect_image
 from ferclean.labels import SPLIT_ALIASES, normalise_class, normalise_split
 from ferclean.manifest import Manifest, normalise_frame
+from ferclean.quality import flag_invalid
 
 
 @dataclass
@@ -83,15 +84,20 @@ def list_images(root: str | Path, extra_classes: Iterable[str] = ()) -> Listing:
     return Listing(frame=frame, ignored=ignored)
 
 
-def describe_images(frame: pd.DataFrame, root: Path, hash_method: str, jobs: int | None = None) -> pd.DataFrame:
+def describe_images(
+    frame: pd.DataFrame, root: Path, hash_method: str, jobs: int | None = None, invalid: str | None = None
+) -> pd.DataFrame:
     """Decode every row's image (in parallel) and fill size and hashes.
 
     Unreadable files stay in the table with ``status=drop`` and the reason in ``note``,
     so that they are reported rather than silently lost; other rows keep their status
-    (``keep`` when they had none).
+    (``keep`` when they had none). With ``invalid`` (``review`` or ``drop``) the quality
+    checks of :mod:`ferclean.quality` run on the same decoded pixels and kept rows that
+    fail them get that status and an ``invalid: <reasons>`` note.
     """
     paths = [str(Path(root) / p) for p in frame["path"]]
-    infos = parallel_map(partial(inspect_image, hash_method=hash_method), paths, "Reading images", jobs)
+    inspect = partial(inspect_image, hash_method=hash_method, quality=invalid is not None)
+    infos = parallel_map(inspect, paths, "Reading images", jobs)
     described = pd.DataFrame(infos, index=frame.index)
     out = frame.copy()
     for column in ("width", "height", "sha256", "phash", "phash_flip"):
@@ -102,18 +108,29 @@ def describe_images(frame: pd.DataFrame, root: Path, hash_method: str, jobs: int
     out.loc[unreadable, "status"] = "drop"
     note = out["note"] if "note" in out else pd.Series("", index=out.index)
     out["note"] = note.where(~unreadable, "unreadable: " + described["error"].fillna(""))
+    if invalid is not None:
+        out = flag_invalid(out, described["quality"].fillna(""), invalid)
     return out
 
 
 def scan_dataset(
-    root: str | Path, extra_classes: Iterable[str] = (), hash_method: str = "phash", jobs: int | None = None
+    root: str | Path,
+    extra_classes: Iterable[str] = (),
+    hash_method: str = "phash",
+    jobs: int | None = None,
+    invalid: str | None = "review",
 ) -> tuple[Manifest, Listing]:
-    """List and decode a dataset folder into a manifest whose paths are relative to ``root``."""
+    """List and decode a dataset folder into a manifest whose paths are relative to ``root``.
+
+    ``invalid`` is the status given to images failing the quality checks (``review`` or
+    ``drop``); ``None`` skips the checks.
+    """
     root = Path(root).resolve()
     listing = list_images(root, extra_classes)
-    frame = describe_images(listing.frame, root, hash_method, jobs)
+    frame = describe_images(listing.frame, root, hash_method, jobs, invalid)
     frame["source"] = root.name
-    manifest = Manifest(frame=normalise_frame(frame), root=root, meta={"hash": hash_method})
+    meta = {"hash": hash_method, "quality": invalid or "off"}
+    manifest = Manifest(frame=normalise_frame(frame), root=root, meta=meta)
     return manifest, listing
 
 

@@ -38,11 +38,20 @@ def output_option(help_text: str = "Manifest to write (a companion .json is writ
     )
 
 
-def load_input(source: str | Path, classes: str | None = None, hash_method: str = "phash", jobs: int | None = None) -> Manifest:
-    """A manifest from a ``.csv`` file, or from scanning a dataset folder first."""
+def load_input(
+    source: str | Path,
+    classes: str | None = None,
+    hash_method: str = "phash",
+    jobs: int | None = None,
+    invalid: str | None = "review",
+) -> Manifest:
+    """A manifest from a ``.csv`` file, or from scanning a dataset folder first.
+
+    ``invalid`` is the status for images failing scan's quality checks (``None``: no checks).
+    """
     source = Path(source)
     if source.is_dir():
-        manifest, listing = scan_dataset(source, parse_class_list(classes), hash_method, jobs)
+        manifest, listing = scan_dataset(source, parse_class_list(classes), hash_method, jobs, invalid)
         report_unreadable(manifest)
         if listing.ignored:
             console.print(f"[yellow]Ignored {len(listing.ignored)} non-image file(s), e.g. {listing.ignored[0]}")

@@ -5,9 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.table import Table
 
-from ferclean.errors import FercleanError
 from ferclean.cli.common import classes_option, command_line, hash_option, jobs_option, load_input, output_option, save
+from ferclean.console import console
+from ferclean.contact_sheet import contact_sheet
+from ferclean.errors import FercleanError
+from ferclean.manifest import Manifest
+from ferclean.quality import NOTE_PREFIX, invalid_mask, reason_counts
+
+#: Flagged images shown on the report's contact sheet (flagged.csv lists them all).
+SHEET_LIMIT = 120
+SHEET_COLUMNS = 12
 
 
 @click.command()
@@ -16,19 +25,65 @@ from ferclean.cli.common import classes_option, command_line, hash_option, jobs_
 @classes_option
 @hash_option
 @jobs_option
-def scan(dataset: Path, output: Path, classes: str | None, hash_method: str, jobs: int | None) -> None:
+@click.option(
+    "--invalid",
+    type=click.Choice(["review", "drop"]),
+    default="review",
+    show_default=True,
+    help="Status for images failing the quality checks (blank, text, icon, noise, not a face...).",
+)
+@click.option("--no-quality", is_flag=True, help="Skip the quality checks.")
+@click.option(
+    "--report-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where reasons.csv, flagged.csv and contact_sheet.png go [default: <output stem>_scan/].",
+)
+def scan(
+    dataset: Path, output: Path, classes: str | None, hash_method: str, jobs: int | None,
+    invalid: str, no_quality: bool, report_dir: Path | None,
+) -> None:
     """Index DATASET, a <split>/<class>/<image> or <class>/<image> folder tree.
 
     Split names (train/training, val/valid/validation/dev/PublicTest, test/testing/PrivateTest)
     and class names (happy/happiness, sad/sadness, ...) are normalised. Each image is decoded
     once: size, pixel hash and perceptual hashes go into the manifest; unreadable files are
-    listed and marked status=drop.
+    listed and marked status=drop. Images that are not usable faces (blank or too dark/bright
+    frames, text, icons, noise, too small, extreme aspect, far from a face) are marked
+    status=review with an "invalid: <reasons>" note (or dropped with --invalid drop); the
+    report folder holds the reasons table and a contact sheet of them.
 
     \b
     Example:
       ferclean scan ../shared/data/fer2013 -o manifests/fer2013.csv
+      ferclean scan ../shared/data/fer2013 -o manifests/fer2013.csv --invalid drop
     """
     if not dataset.is_dir():
         raise FercleanError(f"Dataset folder {dataset} does not exist or is not a folder.")
-    manifest = load_input(dataset, classes, hash_method, jobs)
+    manifest = load_input(dataset, classes, hash_method, jobs, None if no_quality else invalid)
     save(manifest, output, command_line())
+    if not no_quality:
+        _quality_report(manifest, report_dir or output.with_name(f"{output.stem}_scan"), invalid)
+
+
+def _quality_report(manifest: Manifest, report_dir: Path, invalid: str) -> None:
+    """Write the reasons table, the flagged list and their contact sheet; print the table."""
+    frame = manifest.frame
+    flagged = frame[invalid_mask(frame)]
+    counts = reason_counts(frame)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    counts.to_csv(report_dir / "reasons.csv", index=False)
+    listing = flagged[["path", "split", "label", "status"]].assign(reasons=flagged["note"].str.removeprefix(NOTE_PREFIX))
+    listing.to_csv(report_dir / "flagged.csv", index=False)
+    cells = [(manifest.root / row.path, row.note.removeprefix(NOTE_PREFIX)) for row in flagged.head(SHEET_LIMIT).itertuples()]
+    rows = [cells[i : i + SHEET_COLUMNS] for i in range(0, len(cells), SHEET_COLUMNS)]
+    contact_sheet(rows, report_dir / "contact_sheet.png", title=f"Images failing the quality checks (first {len(cells)} of {len(flagged)})")
+    table = Table(title=f"{len(flagged):,} image(s) failing the quality checks, marked status={invalid}")
+    table.add_column("reason")
+    table.add_column("images", justify="right")
+    table.add_column("meaning")
+    for row in counts.itertuples():
+        table.add_row(row.reason, f"{row.images:,}", row.meaning)
+    table.caption = "an image may fail several checks"
+    console.print(table)
+    console.print(f"Quality report in [bold]{report_dir}/[/]: reasons.csv, flagged.csv, contact_sheet.png")
