@@ -15,7 +15,7 @@ from ferclean.manifest import Manifest
 from ferclean.quality import NOTE_PREFIX, invalid_mask, reason_counts
 
 #: Flagged images shown on the report's contact sheet (flagged.csv lists them all).
-SHEET_LIMIT = 120
+SHEET_LIMIT = 60
 SHEET_COLUMNS = 12
 
 
