@@ -24,10 +24,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ferclean.console import console, parallel_map
-from ferclean.contact_sheet import contact_sheet
+from ferclean.cli.console import console, progress
 from ferclean.images import open_gray
+from ferclean.parallel import parallel_map
 from ferclean.quality import REASONS, quality_reasons, quality_signals
+from ferclean.render.contact_sheet import contact_sheet
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SKIMAGE_PICTURES = ("coins", "text", "brick", "camera", "checkerboard", "grass", "gravel", "moon", "page", "clock", "horse")
@@ -138,7 +139,8 @@ def fixture_report(kinds: dict[str, list[np.ndarray]]) -> None:
 
 
 def faces_report(paths: list[str], name: str, sheet: Path | None) -> None:
-    results = parallel_map(_reasons_of_file, paths, f"Checking {name}")
+    with progress() as on_progress:
+        results = parallel_map(_reasons_of_file, paths, f"Checking {name}", on_progress=on_progress)
     flagged = [(p, r) for p, r in zip(paths, results) if r]
     console.print(f"[bold]{name}: {len(flagged):,} of {len(paths):,} real faces flagged ({len(flagged) / len(paths):.2%})[/]")
     by_reason = Counter(r for _, rs in flagged for r in rs)
@@ -151,7 +153,8 @@ def faces_report(paths: list[str], name: str, sheet: Path | None) -> None:
 
 
 def signal_percentiles(paths: list[str]) -> None:
-    signals = parallel_map(_signals_of_file, paths, "Signals")
+    with progress() as on_progress:
+        signals = parallel_map(_signals_of_file, paths, "Signals", on_progress=on_progress)
     console.print("[bold]FER2013 signal percentiles[/]  (0, 0.1, 1, 50, 99, 99.9, 100)")
     for key in signals[0]:
         values = np.array([s[key] for s in signals])

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from ferclean.console import parallel_map
 from ferclean.errors import FercleanError
-from ferclean.images import IMAGE_SUFFIXES, inspect_image
+from ferclean.images import IMAGE_SUFFIXES, inspect_image, visible_dirs
 from ferclean.labels import SPLIT_ALIASES, normalise_class, normalise_split
 from ferclean.manifest import Manifest, normalise_frame
+from ferclean.parallel import Progress, parallel_map
 from ferclean.quality import flag_invalid
 
 
@@ -23,10 +23,6 @@ class Listing:
 
     frame: pd.DataFrame
     ignored: list[str] = field(default_factory=list)
-
-
-def _visible_dirs(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
 def _class_dir(folder: Path, root: Path, extra: Iterable[str]) -> str:
@@ -52,12 +48,12 @@ def list_images(root: str | Path, extra_classes: Iterable[str] = ()) -> Listing:
     if not root.is_dir():
         raise FercleanError(f"{root} is not a folder; give a dataset folder or a manifest .csv.")
     extra = list(extra_classes)
-    top = _visible_dirs(root)
+    top = visible_dirs(root)
     if not top:
         raise FercleanError(f"Dataset folder {root} has no class or split sub-folders.")
     split_of = {d: normalise_split(d.name) for d in top}
     if all(split_of.values()):
-        class_dirs = [(split_of[s], c) for s in top for c in _visible_dirs(s)]
+        class_dirs = [(split_of[s], c) for s in top for c in visible_dirs(s)]
     else:
         stray = [d for d in top if split_of[d] is None and normalise_class(d.name, extra) is None]
         if stray or any(split_of.values()):
@@ -85,7 +81,12 @@ def list_images(root: str | Path, extra_classes: Iterable[str] = ()) -> Listing:
 
 
 def describe_images(
-    frame: pd.DataFrame, root: Path, hash_method: str, jobs: int | None = None, invalid: str | None = None
+    frame: pd.DataFrame,
+    root: Path,
+    hash_method: str,
+    jobs: int | None = None,
+    on_progress: Progress | None = None,
+    invalid: str | None = None,
 ) -> pd.DataFrame:
     """Decode every row's image (in parallel) and fill size and hashes.
 
@@ -97,7 +98,7 @@ def describe_images(
     """
     paths = [str(Path(root) / p) for p in frame["path"]]
     inspect = partial(inspect_image, hash_method=hash_method, quality=invalid is not None)
-    infos = parallel_map(inspect, paths, "Reading images", jobs)
+    infos = parallel_map(inspect, paths, "Reading images", jobs, on_progress)
     described = pd.DataFrame(infos, index=frame.index)
     out = frame.copy()
     for column in ("width", "height", "sha256", "phash", "phash_flip"):
@@ -118,6 +119,7 @@ def scan_dataset(
     extra_classes: Iterable[str] = (),
     hash_method: str = "phash",
     jobs: int | None = None,
+    on_progress: Progress | None = None,
     invalid: str | None = "review",
 ) -> tuple[Manifest, Listing]:
     """List and decode a dataset folder into a manifest whose paths are relative to ``root``.
@@ -127,7 +129,7 @@ def scan_dataset(
     """
     root = Path(root).resolve()
     listing = list_images(root, extra_classes)
-    frame = describe_images(listing.frame, root, hash_method, jobs, invalid)
+    frame = describe_images(listing.frame, root, hash_method, jobs, on_progress, invalid)
     frame["source"] = root.name
     meta = {"hash": hash_method, "quality": invalid or "off"}
     manifest = Manifest(frame=normalise_frame(frame), root=root, meta=meta)
@@ -144,7 +146,9 @@ def unreadable_rows(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[unreadable_mask(frame)]
 
 
-def ensure_hashes(manifest: Manifest, hash_method: str, jobs: int | None = None) -> Manifest:
+def ensure_hashes(
+    manifest: Manifest, hash_method: str, jobs: int | None = None, on_progress: Progress | None = None
+) -> Manifest:
     """The manifest with perceptual hashes of ``hash_method`` for every readable row.
 
     Hashes already in the manifest are reused when they were made with the same method,
@@ -154,7 +158,7 @@ def ensure_hashes(manifest: Manifest, hash_method: str, jobs: int | None = None)
     readable = ~unreadable_mask(frame)
     stale = readable if manifest.meta.get("hash", "phash") != hash_method else readable & (frame["phash"] == "")
     if stale.any():
-        refreshed = describe_images(frame[stale], manifest.root, hash_method, jobs)
+        refreshed = describe_images(frame[stale], manifest.root, hash_method, jobs, on_progress)
         frame = frame.copy()
         frame.loc[stale, refreshed.columns] = refreshed
     return manifest.with_frame(normalise_frame(frame), hash=hash_method)

@@ -7,12 +7,13 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from ferclean.cli.common import classes_option, command_line, hash_option, jobs_option, load_input, output_option, save
-from ferclean.console import console
-from ferclean.contact_sheet import contact_sheet
+from ferclean.cli.common import command_line, load_input, save
+from ferclean.cli.console import console
+from ferclean.cli.options import classes_option, hash_option, jobs_option, output_option
 from ferclean.errors import FercleanError
 from ferclean.manifest import Manifest
 from ferclean.quality import NOTE_PREFIX, invalid_mask, reason_counts
+from ferclean.render.contact_sheet import contact_sheet
 
 #: Flagged images shown on the report's contact sheet (flagged.csv lists them all).
 SHEET_LIMIT = 60
