@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from ferclean.manifest import append_note
+
 #: Shorter side, in pixels, under which an image is too small to show an expression.
 #: FER2013 is 48 px; 32 px is the smallest face size common expression models accept.
 MIN_SIDE = 32
@@ -225,28 +227,37 @@ def quality_reasons(signals: Mapping[str, float]) -> list[str]:
 
 
 def flag_invalid(frame: pd.DataFrame, reasons: pd.Series, action: str = "review") -> pd.DataFrame:
-    """Mark rows with quality reasons (a ``;``-free comma list per row, empty = fine) for ``action``.
+    """Mark rows with quality reasons (a comma list per row, empty = fine) for ``action``.
 
     Only rows scan kept are touched (an unreadable file stays ``drop`` with its note), so
-    later commands see them as any other review (or dropped) row.
+    later commands see them as any other review (or dropped) row; the reasons are added
+    to the row's ``note``.
     """
     if action not in ("review", "drop"):
         raise ValueError(f"action must be 'review' or 'drop', not {action!r}")
     out = frame.copy()
-    flagged = (reasons.reindex(out.index).fillna("") != "") & (out["status"] == "keep")
+    reasons = reasons.reindex(out.index).fillna("")
+    flagged = (reasons != "") & (out["status"] == "keep")
     out.loc[flagged, "status"] = action
-    out.loc[flagged, "note"] = NOTE_PREFIX + reasons[flagged]
+    out.loc[flagged, "note"] = append_note(out.loc[flagged, "note"], NOTE_PREFIX + reasons[flagged])
     return out
 
 
+_NOTE_PATTERN = rf"(?:^|; ){NOTE_PREFIX}([^;]*)"
+
+
 def invalid_mask(frame: pd.DataFrame) -> pd.Series:
-    """Rows scan flagged as invalid images."""
-    return frame["note"].str.startswith(NOTE_PREFIX)
+    """Rows scan flagged as invalid images (whatever notes later steps added)."""
+    return invalid_reasons(frame).notna()
+
+
+def invalid_reasons(frame: pd.DataFrame) -> pd.Series:
+    """The comma-separated quality reasons of each flagged row (NaN elsewhere)."""
+    return frame["note"].str.extract(_NOTE_PATTERN, expand=False)
 
 
 def reason_counts(frame: pd.DataFrame) -> pd.DataFrame:
     """Flagged images per reason (an image may count under several), in REASONS order."""
-    notes = frame.loc[invalid_mask(frame), "note"].str.removeprefix(NOTE_PREFIX)
-    exploded = notes.str.split(", ").explode()
+    exploded = invalid_reasons(frame).dropna().str.split(", ").explode()
     counts = exploded.value_counts().reindex(list(REASONS), fill_value=0)
     return pd.DataFrame({"reason": counts.index, "images": counts.to_numpy(), "meaning": [REASONS[r] for r in counts.index]})

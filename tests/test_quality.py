@@ -16,6 +16,7 @@ from ferclean.quality import (
     face_thumbnail,
     fit_face_space,
     flag_invalid,
+    invalid_mask,
     quality_reasons,
     quality_signals,
     reason_counts,
@@ -104,15 +105,23 @@ def test_face_residual_equals_projecting_the_standardised_thumbnail(image):
 
 def test_flag_invalid_touches_only_kept_rows_and_sets_the_note():
     frame = pd.DataFrame(
-        {"path": ["a", "b", "c"], "status": ["keep", "drop", "keep"], "note": ["", "unreadable: empty file", ""]}
+        {
+            "path": ["a", "b", "c", "d"],
+            "status": ["keep", "drop", "keep", "keep"],
+            "note": ["", "unreadable: empty file", "", "from import"],
+        }
     )
-    reasons = pd.Series(["near_uniform, low_information", "noise", ""])
+    reasons = pd.Series(["near_uniform, low_information", "noise", "", "noise"])
     reviewed = flag_invalid(frame, reasons)
-    assert reviewed["status"].tolist() == ["review", "drop", "keep"]
-    assert reviewed["note"].tolist() == ["invalid: near_uniform, low_information", "unreadable: empty file", ""]
-    assert flag_invalid(frame, reasons, "drop")["status"].tolist() == ["drop", "drop", "keep"]
+    assert reviewed["status"].tolist() == ["review", "drop", "keep", "review"]
+    assert reviewed["note"].tolist() == [
+        "invalid: near_uniform, low_information", "unreadable: empty file", "", "from import; invalid: noise"
+    ]
+    assert flag_invalid(frame, reasons, "drop")["status"].tolist() == ["drop", "drop", "keep", "drop"]
+    reviewed.loc[0, "note"] += "; duplicate of x"  # a later step's note does not hide the reasons
+    assert invalid_mask(reviewed).tolist() == [True, False, False, True]
     counts = reason_counts(reviewed).set_index("reason")["images"]
-    assert counts["near_uniform"] == 1 and counts["low_information"] == 1 and counts["noise"] == 0
+    assert (counts["near_uniform"], counts["low_information"], counts["noise"], counts["too_dark"]) == (1, 1, 1, 0)
     with pytest.raises(ValueError, match="action"):
         flag_invalid(frame, reasons, "delete")
 

@@ -12,7 +12,7 @@ from ferclean.cli.console import console
 from ferclean.cli.options import classes_option, hash_option, jobs_option, output_option
 from ferclean.errors import FercleanError
 from ferclean.manifest import Manifest
-from ferclean.quality import NOTE_PREFIX, invalid_mask, reason_counts
+from ferclean.quality import invalid_mask, invalid_reasons, reason_counts
 from ferclean.render.contact_sheet import contact_sheet
 
 #: Flagged images shown on the report's contact sheet (flagged.csv lists them all).
@@ -74,9 +74,9 @@ def _quality_report(manifest: Manifest, report_dir: Path, invalid: str) -> None:
     counts = reason_counts(frame)
     report_dir.mkdir(parents=True, exist_ok=True)
     counts.to_csv(report_dir / "reasons.csv", index=False)
-    listing = flagged[["path", "split", "label", "status"]].assign(reasons=flagged["note"].str.removeprefix(NOTE_PREFIX))
+    listing = flagged[["path", "split", "label", "status"]].assign(reasons=invalid_reasons(flagged))
     listing.to_csv(report_dir / "flagged.csv", index=False)
-    cells = [(manifest.root / row.path, row.note.removeprefix(NOTE_PREFIX)) for row in flagged.head(SHEET_LIMIT).itertuples()]
+    cells = [(manifest.root / row.path, row.reasons) for row in listing.head(SHEET_LIMIT).itertuples()]
     rows = [cells[i : i + SHEET_COLUMNS] for i in range(0, len(cells), SHEET_COLUMNS)]
     contact_sheet(rows, report_dir / "contact_sheet.png", title=f"Images failing the quality checks (first {len(cells)} of {len(flagged)})")
     table = Table(title=f"{len(flagged):,} image(s) failing the quality checks, marked status={invalid}")
