@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from ferclean.manifest import append_note
+from ferclean.manifest import mark
 
 #: Shorter side, in pixels, under which an image is too small to show an expression.
 #: FER2013 is 48 px; 32 px is the smallest face size common expression models accept.
@@ -227,20 +227,16 @@ def quality_reasons(signals: Mapping[str, float]) -> list[str]:
 
 
 def flag_invalid(frame: pd.DataFrame, reasons: pd.Series, action: str = "review") -> pd.DataFrame:
-    """Mark rows with quality reasons (a comma list per row, empty = fine) for ``action``.
+    """Raise rows with quality reasons (a comma list per row, empty = fine) to ``action``.
 
-    Only rows scan kept are touched (an unreadable file stays ``drop`` with its note), so
-    later commands see them as any other review (or dropped) row; the reasons are added
-    to the row's ``note``.
+    Goes through :func:`ferclean.manifest.mark`, the one status rule: a status is never
+    lowered (an unreadable ``drop`` stays), and ``invalid: <reasons>`` is appended to
+    ``note``, so later commands treat these rows as any other review (or dropped) row.
     """
     if action not in ("review", "drop"):
         raise ValueError(f"action must be 'review' or 'drop', not {action!r}")
-    out = frame.copy()
-    reasons = reasons.reindex(out.index).fillna("")
-    flagged = (reasons != "") & (out["status"] == "keep")
-    out.loc[flagged, "status"] = action
-    out.loc[flagged, "note"] = append_note(out.loc[flagged, "note"], NOTE_PREFIX + reasons[flagged])
-    return out
+    reasons = reasons.reindex(frame.index).fillna("")
+    return mark(frame, reasons != "", action, NOTE_PREFIX + reasons)
 
 
 _NOTE_PATTERN = rf"(?:^|; ){NOTE_PREFIX}([^;]*)"

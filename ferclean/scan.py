@@ -12,7 +12,7 @@ import pandas as pd
 from ferclean.errors import FercleanError
 from ferclean.images import IMAGE_SUFFIXES, inspect_image, visible_dirs
 from ferclean.labels import SPLIT_ALIASES, normalise_class, normalise_split
-from ferclean.manifest import Manifest, normalise_frame
+from ferclean.manifest import Manifest, mark, normalise_frame
 from ferclean.parallel import Progress, parallel_map
 from ferclean.quality import flag_invalid
 
@@ -90,11 +90,12 @@ def describe_images(
 ) -> pd.DataFrame:
     """Decode every row's image (in parallel) and fill size and hashes.
 
-    Unreadable files stay in the table with ``status=drop`` and the reason in ``note``,
-    so that they are reported rather than silently lost; other rows keep their status
-    (``keep`` when they had none). With ``invalid`` (``review`` or ``drop``) the quality
-    checks of :mod:`ferclean.quality` run on the same decoded pixels and kept rows that
-    fail them get that status and an ``invalid: <reasons>`` note.
+    Unreadable files (bombs included) stay in the table with ``status=drop`` and the reason
+    in ``note``, so that they are reported rather than silently lost; images too small to
+    show a face go to ``review``. Other rows keep their status (``keep`` when they had none);
+    no status is ever lowered (manifest.mark). With ``invalid`` (``review`` or ``drop``) the
+    quality checks of :mod:`ferclean.quality` run on the same decoded pixels and images that
+    fail them are raised to that status with an ``invalid: <reasons>`` note.
     """
     paths = [str(Path(root) / p) for p in frame["path"]]
     inspect = partial(inspect_image, hash_method=hash_method, quality=invalid is not None)
@@ -103,12 +104,15 @@ def describe_images(
     out = frame.copy()
     for column in ("width", "height", "sha256", "phash", "phash_flip"):
         out[column] = described[column] if column in described else pd.NA
-    unreadable = described["error"].fillna("") != ""
     status = out["status"] if "status" in out else pd.Series("", index=out.index)
     out["status"] = status.where(status != "", "keep")
-    out.loc[unreadable, "status"] = "drop"
-    note = out["note"] if "note" in out else pd.Series("", index=out.index)
-    out["note"] = note.where(~unreadable, "unreadable: " + described["error"].fillna(""))
+    if "note" not in out:
+        out["note"] = ""
+    errors = described["error"].fillna("")
+    unreadable = errors != ""
+    out = mark(out, unreadable, "drop", "unreadable: " + errors)
+    review = described["review"].fillna("") if "review" in described else pd.Series("", index=out.index)
+    out = mark(out, review != "", "review", review)
     if invalid is not None:
         out = flag_invalid(out, described["quality"].fillna(""), invalid)
     return out
@@ -128,10 +132,11 @@ def scan_dataset(
     ``drop``); ``None`` skips the checks.
     """
     root = Path(root).resolve()
-    listing = list_images(root, extra_classes)
+    extra = sorted({c.strip().lower() for c in extra_classes})
+    listing = list_images(root, extra)
     frame = describe_images(listing.frame, root, hash_method, jobs, on_progress, invalid)
     frame["source"] = root.name
-    meta = {"hash": hash_method, "quality": invalid or "off"}
+    meta = {"hash": hash_method, "root": str(root), "quality": invalid or "off", **({"classes": extra} if extra else {})}
     manifest = Manifest(frame=normalise_frame(frame), root=root, meta=meta)
     return manifest, listing
 

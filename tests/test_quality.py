@@ -103,25 +103,28 @@ def test_face_residual_equals_projecting_the_standardised_thumbnail(image):
     assert face_residual(image) == pytest.approx(direct, abs=1e-9)
 
 
-def test_flag_invalid_touches_only_kept_rows_and_sets_the_note():
+def test_flag_invalid_raises_statuses_never_lowers_them_and_appends_the_note():
     frame = pd.DataFrame(
         {
             "path": ["a", "b", "c", "d"],
-            "status": ["keep", "drop", "keep", "keep"],
-            "note": ["", "unreadable: empty file", "", "from import"],
+            "status": ["keep", "drop", "keep", "review"],
+            "note": ["", "unreadable: empty file", "", "too small: 10x10 pixels"],
         }
     )
-    reasons = pd.Series(["near_uniform, low_information", "noise", "", "noise"])
+    reasons = pd.Series(["near_uniform, low_information", "noise", "", "too_small"])
     reviewed = flag_invalid(frame, reasons)
     assert reviewed["status"].tolist() == ["review", "drop", "keep", "review"]
     assert reviewed["note"].tolist() == [
-        "invalid: near_uniform, low_information", "unreadable: empty file", "", "from import; invalid: noise"
+        "invalid: near_uniform, low_information",
+        "unreadable: empty file; invalid: noise",
+        "",
+        "too small: 10x10 pixels; invalid: too_small",
     ]
     assert flag_invalid(frame, reasons, "drop")["status"].tolist() == ["drop", "drop", "keep", "drop"]
     reviewed.loc[0, "note"] += "; duplicate of x"  # a later step's note does not hide the reasons
-    assert invalid_mask(reviewed).tolist() == [True, False, False, True]
+    assert invalid_mask(reviewed).tolist() == [True, True, False, True]
     counts = reason_counts(reviewed).set_index("reason")["images"]
-    assert (counts["near_uniform"], counts["low_information"], counts["noise"], counts["too_dark"]) == (1, 1, 1, 0)
+    assert (counts["near_uniform"], counts["noise"], counts["too_small"], counts["too_dark"]) == (1, 1, 1, 0)
     with pytest.raises(ValueError, match="action"):
         flag_invalid(frame, reasons, "delete")
 

@@ -7,11 +7,12 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from ferclean.cli.common import command_line, load_input, save
+from ferclean.cli.common import check_outputs, command_line, load_input, save
 from ferclean.cli.console import console
 from ferclean.cli.options import classes_option, hash_option, jobs_option, output_option
 from ferclean.errors import FercleanError
 from ferclean.manifest import Manifest
+from ferclean.outputs import write_csv
 from ferclean.quality import invalid_mask, invalid_reasons, reason_counts
 from ferclean.render.contact_sheet import contact_sheet
 
@@ -61,10 +62,12 @@ def scan(
     """
     if not dataset.is_dir():
         raise FercleanError(f"Dataset folder {dataset} does not exist or is not a folder.")
+    report_dir = None if no_quality else report_dir or output.with_name(f"{output.stem}_scan")
+    check_outputs(dataset, None, {"-o": output, "--report-dir": report_dir})
     manifest = load_input(dataset, classes, hash_method, jobs, None if no_quality else invalid)
     save(manifest, output, command_line())
-    if not no_quality:
-        _quality_report(manifest, report_dir or output.with_name(f"{output.stem}_scan"), invalid)
+    if report_dir is not None:
+        _quality_report(manifest, report_dir, invalid)
 
 
 def _quality_report(manifest: Manifest, report_dir: Path, invalid: str) -> None:
@@ -73,9 +76,9 @@ def _quality_report(manifest: Manifest, report_dir: Path, invalid: str) -> None:
     flagged = frame[invalid_mask(frame)]
     counts = reason_counts(frame)
     report_dir.mkdir(parents=True, exist_ok=True)
-    counts.to_csv(report_dir / "reasons.csv", index=False)
+    write_csv(report_dir / "reasons.csv", counts, index=False)
     listing = flagged[["path", "split", "label", "status"]].assign(reasons=invalid_reasons(flagged))
-    listing.to_csv(report_dir / "flagged.csv", index=False)
+    write_csv(report_dir / "flagged.csv", listing, index=False)
     cells = [(manifest.root / row.path, row.reasons) for row in listing.head(SHEET_LIMIT).itertuples()]
     rows = [cells[i : i + SHEET_COLUMNS] for i in range(0, len(cells), SHEET_COLUMNS)]
     contact_sheet(rows, report_dir / "contact_sheet.png", title=f"Images failing the quality checks (first {len(cells)} of {len(flagged)})")
