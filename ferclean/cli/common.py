@@ -21,11 +21,12 @@ def load_input(
     classes: str | None = None,
     hash_method: str = "phash",
     jobs: int | None = None,
-    invalid: str | None = "review",
+    invalid: str | None = None,
 ) -> Manifest:
     """A manifest from a ``.csv`` file, or from scanning a dataset folder first.
 
-    ``invalid`` is the status for images failing scan's quality checks (``None``: no checks).
+    ``invalid`` is the status for images failing scan's quality checks; only ``ferclean scan``
+    runs them (``None``: no checks), so other commands given a folder index it as before.
     """
     source = Path(source)
     if source.is_dir():
