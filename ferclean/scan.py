@@ -13,7 +13,7 @@ from ferclean.errors import FercleanError
 from ferclean.images import IMAGE_SUFFIXES, inspect_image, visible_dirs
 from ferclean.labels import SPLIT_ALIASES, normalise_class, normalise_split
 from ferclean.manifest import Manifest, normalise_frame
-from ferclean.parallel import Progress, parallel_map
+from ferclean.parallel import Backend, Progress, parallel_map
 
 
 @dataclass
@@ -80,16 +80,21 @@ def list_images(root: str | Path, extra_classes: Iterable[str] = ()) -> Listing:
 
 
 def describe_images(
-    frame: pd.DataFrame, root: Path, hash_method: str, jobs: int | None = None, on_progress: Progress | None = None
+    frame: pd.DataFrame,
+    root: Path,
+    hash_method: str,
+    jobs: int | None = None,
+    on_progress: Progress | None = None,
+    backend: Backend | None = None,
 ) -> pd.DataFrame:
     """Decode every row's image (in parallel) and fill size and hashes.
 
     Unreadable files stay in the table with ``status=drop`` and the reason in ``note``,
     so that they are reported rather than silently lost; other rows keep their status
-    (``keep`` when they had none).
+    (``keep`` when they had none). ``backend`` (e.g. ``DaskBackend``) overrides ``jobs``.
     """
     paths = [str(Path(root) / p) for p in frame["path"]]
-    infos = parallel_map(partial(inspect_image, hash_method=hash_method), paths, "Reading images", jobs, on_progress)
+    infos = parallel_map(partial(inspect_image, hash_method=hash_method), paths, "Reading images", jobs, on_progress, backend)
     described = pd.DataFrame(infos, index=frame.index)
     out = frame.copy()
     for column in ("width", "height", "sha256", "phash", "phash_flip"):
@@ -109,11 +114,12 @@ def scan_dataset(
     hash_method: str = "phash",
     jobs: int | None = None,
     on_progress: Progress | None = None,
+    backend: Backend | None = None,
 ) -> tuple[Manifest, Listing]:
     """List and decode a dataset folder into a manifest whose paths are relative to ``root``."""
     root = Path(root).resolve()
     listing = list_images(root, extra_classes)
-    frame = describe_images(listing.frame, root, hash_method, jobs, on_progress)
+    frame = describe_images(listing.frame, root, hash_method, jobs, on_progress, backend)
     frame["source"] = root.name
     manifest = Manifest(frame=normalise_frame(frame), root=root, meta={"hash": hash_method})
     return manifest, listing
@@ -130,7 +136,11 @@ def unreadable_rows(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def ensure_hashes(
-    manifest: Manifest, hash_method: str, jobs: int | None = None, on_progress: Progress | None = None
+    manifest: Manifest,
+    hash_method: str,
+    jobs: int | None = None,
+    on_progress: Progress | None = None,
+    backend: Backend | None = None,
 ) -> Manifest:
     """The manifest with perceptual hashes of ``hash_method`` for every readable row.
 
@@ -141,7 +151,7 @@ def ensure_hashes(
     readable = ~unreadable_mask(frame)
     stale = readable if manifest.meta.get("hash", "phash") != hash_method else readable & (frame["phash"] == "")
     if stale.any():
-        refreshed = describe_images(frame[stale], manifest.root, hash_method, jobs, on_progress)
+        refreshed = describe_images(frame[stale], manifest.root, hash_method, jobs, on_progress, backend)
         frame = frame.copy()
         frame.loc[stale, refreshed.columns] = refreshed
     return manifest.with_frame(normalise_frame(frame), hash=hash_method)

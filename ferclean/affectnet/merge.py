@@ -30,7 +30,7 @@ from ferclean.errors import FercleanError
 from ferclean.keys import short_hash
 from ferclean.labels import class_order
 from ferclean.manifest import Manifest, effective_labels, kept, normalise_frame
-from ferclean.parallel import Progress, parallel_map
+from ferclean.parallel import Backend, Progress, parallel_map
 from ferclean.scan import ensure_hashes
 from ferclean.stratify.assign import assign_splits
 
@@ -342,6 +342,7 @@ def merge_affectnet(
     threshold: int = DEFAULT_THRESHOLD,
     jobs: int | None = None,
     on_progress: Progress | None = None,
+    backend: Backend | None = None,
 ) -> MergeResult:
     """Balance ``manifest`` with AffectNet faces converted into ``out_dir``; the whole step.
 
@@ -356,7 +357,7 @@ def merge_affectnet(
     if out_dir.is_relative_to(affectnet):
         raise FercleanError(f"out_dir {out_dir} lies inside the AffectNet folder; choose a folder outside it.")
     hash_method = manifest.meta.get("hash", "phash")
-    manifest = ensure_hashes(manifest, hash_method, jobs, on_progress)
+    manifest = ensure_hashes(manifest, hash_method, jobs, on_progress, backend)
     frame = manifest.frame
     names = target_classes(frame)
     if only_split is not None and set(frame.loc[frame["status"] != "drop", "split"]) <= {""}:
@@ -376,7 +377,7 @@ def merge_affectnet(
         candidates.frame,
         need,
         out_dir,
-        lambda tasks: parallel_map(convert_face, tasks, "Converting faces", jobs, on_progress),
+        lambda tasks: parallel_map(convert_face, tasks, "Converting faces", jobs, on_progress, backend),
         overrides=overrides,
         threshold=threshold,
         seed=seed,

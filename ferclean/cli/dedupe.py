@@ -8,7 +8,8 @@ import click
 from rich.table import Table
 
 from ferclean.cli.common import command_line, load_input, save
-from ferclean.cli.options import classes_option, hash_option, jobs_option, output_option
+from ferclean.cli.options import backend_options, classes_option, hash_option, jobs_option, output_option
+from ferclean.parallel import Backend
 from ferclean.cli.console import console, progress
 from ferclean.dedupe import CONFLICT_ACTIONS, DEFAULT_THRESHOLD, POLICIES, DedupeResult, find_duplicates
 from ferclean.dedupe.report import REPORT_FILES, write_report
@@ -41,6 +42,7 @@ from ferclean.dedupe.report import REPORT_FILES, write_report
 )
 @classes_option
 @jobs_option
+@backend_options
 def dedupe(
     source: Path,
     output: Path,
@@ -51,6 +53,7 @@ def dedupe(
     report_dir: Path | None,
     classes: str | None,
     jobs: int | None,
+    backend: Backend,
 ) -> None:
     """Find exact and near-duplicate images (mirrored copies too), within and across splits.
 
@@ -65,9 +68,9 @@ def dedupe(
       ferclean dedupe manifests/fer2013.csv -o manifests/fer2013-dedup.csv \\
           --policy keep-one --on-conflict review
     """
-    manifest = load_input(source, classes, hash_method, jobs)
+    manifest = load_input(source, classes, hash_method, jobs, backend)
     with progress() as on_progress:
-        result = find_duplicates(manifest, threshold, policy, on_conflict, hash_method, jobs, on_progress)
+        result = find_duplicates(manifest, threshold, policy, on_conflict, hash_method, jobs, on_progress, backend)
     report_dir = write_report(result, report_dir or output.with_name(f"{output.stem}_dedupe"))
     _print_summary(result)
     save(result.manifest, output, command_line(), title="Images per split and class after dedupe (status != drop)")

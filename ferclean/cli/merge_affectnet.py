@@ -18,6 +18,7 @@ from ferclean.cli.options import (
     Assignments,
     Split,
     Target,
+    backend_options,
     classes_option,
     jobs_option,
     output_option,
@@ -25,6 +26,7 @@ from ferclean.cli.options import (
     parse_per_class,
 )
 from ferclean.dedupe.resolve import DEFAULT_THRESHOLD
+from ferclean.parallel import Backend
 from ferclean.render.contact_sheet import contact_sheet
 from ferclean.render.tables import distribution_table, split_class_counts
 
@@ -50,6 +52,7 @@ from ferclean.render.tables import distribution_table, split_class_counts
 @click.option("--samples", type=click.IntRange(0, 30), default=8, show_default=True, help="Faces per class on the contact sheet.")
 @classes_option
 @jobs_option
+@backend_options
 def merge_affectnet(
     affectnet: Path,
     into: Path,
@@ -66,6 +69,7 @@ def merge_affectnet(
     samples: int,
     classes: str | None,
     jobs: int | None,
+    backend: Backend,
 ) -> None:
     """Balance the classes of a dataset with faces from AffectNet.
 
@@ -87,14 +91,14 @@ def merge_affectnet(
       ferclean merge-affectnet --affectnet AffectNet --into manifests/fer.csv --out data/an \\
           --per-class happy=0,surprise=1700 --map contempt=drop --only-split train -o manifests/fer-an.csv
     """
-    manifest = load_input(into, classes, jobs=jobs)
+    manifest = load_input(into, classes, jobs=jobs, backend=backend)
     names = target_classes(manifest.frame)
     console.print(distribution_table(split_class_counts(manifest.frame), "Images per split and class before merging"))
     with progress() as on_progress:
         result = merge_faces(
             manifest, affectnet, out_dir, layout=layout, overrides=parse_map(map_text, names), target=target,
             per_class=parse_per_class(per_class, names), only_split=only_split, seed=seed, margin=margin,
-            threshold=threshold, jobs=jobs, on_progress=on_progress,
+            threshold=threshold, jobs=jobs, on_progress=on_progress, backend=backend,
         )
     console.print(
         f"AffectNet: {result.candidates:,} faces in the [bold]{result.layout}[/] layout;"

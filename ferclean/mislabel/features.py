@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from ferclean.images import UnreadableImage, open_gray
-from ferclean.parallel import Progress, parallel_map
+from ferclean.parallel import Backend, Progress, parallel_map
 
 #: Side of the square grey images every probe sees.
 IMAGE_SIZE = 48
@@ -32,11 +32,14 @@ def load_one(path: str) -> np.ndarray | None:
 
 
 def load_images(
-    paths: Sequence[Path], jobs: int | None = None, on_progress: Progress | None = None
+    paths: Sequence[Path],
+    jobs: int | None = None,
+    on_progress: Progress | None = None,
+    backend: Backend | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(images, ok)``: an ``(n, 48, 48)`` uint8 stack (zeros where unreadable) and a mask of
     the rows that decoded."""
-    arrays = parallel_map(load_one, [str(p) for p in paths], "Loading images", jobs, on_progress)
+    arrays = parallel_map(load_one, [str(p) for p in paths], "Loading images", jobs, on_progress, backend)
     ok = np.array([a is not None for a in arrays], dtype=bool)
     images = np.zeros((len(arrays), IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
     for i, array in enumerate(arrays):
