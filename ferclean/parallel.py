@@ -109,7 +109,7 @@ class DaskBackend:
         scheduler: str | None = None,
         *,
         processes: bool = True,
-        connect_timeout: float = CONNECT_TIMEOUT,
+        connect_timeout: float | None = None,
     ) -> None:
         require_dask()
         if workers is not None and workers < 1:
@@ -117,7 +117,8 @@ class DaskBackend:
         if workers is not None and scheduler is not None:
             raise FercleanError("workers sizes an embedded cluster; leave it out when joining a scheduler.")
         self.workers, self.scheduler = workers, scheduler
-        self.processes, self.connect_timeout = processes, connect_timeout
+        self.processes = processes
+        self.connect_timeout = CONNECT_TIMEOUT if connect_timeout is None else connect_timeout
         self._cluster: Any = None
         self._client: Any = None
 
@@ -151,7 +152,7 @@ class DaskBackend:
             n_workers=self.workers or default_jobs(),
             threads_per_worker=1,
             processes=self.processes,
-            dashboard_address=None,
+            dashboard_address=":0",  # a free port: several clusters may share a machine
             silence_logs=logging.CRITICAL,
         )
         return Client(self._cluster, set_as_default=False)
