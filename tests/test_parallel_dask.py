@@ -29,6 +29,7 @@ from ferclean.dedupe import find_duplicates  # noqa: E402
 from ferclean.errors import FercleanError  # noqa: E402
 from ferclean.manifest import read_manifest  # noqa: E402
 from ferclean.mislabel.features import load_images  # noqa: E402
+from ferclean.mislabel.pipeline import review  # noqa: E402
 from ferclean.parallel import DaskBackend, LocalBackend, parallel_map, partition_size  # noqa: E402
 from ferclean.scan import scan_dataset  # noqa: E402
 
@@ -97,6 +98,16 @@ def test_embedded_cluster_loads_probe_images_like_local(messy: Path) -> None:
     np.testing.assert_array_equal(images, expected)
     np.testing.assert_array_equal(ok, expected_ok)
     assert (~ok).sum() == 1
+
+
+def test_mislabel_review_on_dask_matches_local(messy: Path, scheduler: str) -> None:
+    manifest, _ = scan_dataset(messy, jobs=1)
+    local = review(manifest, folds=2, jobs=1)
+    with DaskBackend(scheduler=scheduler) as backend:
+        remote = review(manifest, folds=2, backend=backend)
+    np.testing.assert_array_equal(local.probs, remote.probs)
+    pd.testing.assert_frame_equal(local.manifest.frame, remote.manifest.frame)
+    assert len(remote.probs) == (manifest.frame["status"] == "keep").sum()
 
 
 def test_cli_scan_with_scheduler_writes_the_local_manifest(tmp_path: Path, messy: Path, scheduler: str) -> None:

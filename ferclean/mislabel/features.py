@@ -86,6 +86,24 @@ def _hog_chunk(images: np.ndarray, cell: int, bins: int) -> np.ndarray:
     return blocks.reshape(n, -1)
 
 
+def _hog_and_mirror(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return hog(images), hog(mirror(images))
+
+
+def probe_features(
+    images: np.ndarray,
+    jobs: int | None = None,
+    on_progress: Progress | None = None,
+    backend: Backend | None = None,
+    chunk: int = 4096,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(hog(images), hog(mirror(images)))``, computed in chunks of ``chunk`` images on
+    ``backend`` so that a cluster shares the work (locally a few chunks run in-process)."""
+    chunks = [images[i : i + chunk] for i in range(0, len(images), chunk)]
+    parts = parallel_map(_hog_and_mirror, chunks, "Probe features (chunks)", jobs, on_progress, backend)
+    return np.concatenate([f for f, _ in parts]), np.concatenate([m for _, m in parts])
+
+
 def pixels(images: np.ndarray) -> np.ndarray:
     """Raw pixels in [0, 1], each image standardised to zero mean and unit spread (lighting-invariant)."""
     x = images.reshape(len(images), -1).astype(np.float32) / 255.0

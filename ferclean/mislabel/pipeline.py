@@ -98,7 +98,7 @@ def review(
         groups = group_keys(frame).iloc[rows].tolist()
         fold_of = assign_folds(paths, labels, groups, folds, seed)
         out_of_fold = out_of_fold_probs(
-            stack, labels, fold_of, len(class_names), probe, seed, epochs, build_cnn, on_progress
+            stack, labels, fold_of, len(class_names), probe, seed, epochs, build_cnn, on_progress, backend
         )
         saved = SavedProbs(probs=out_of_fold, paths=paths, folds=fold_of, classes=class_names,
                            meta={"probe": probe, "folds": folds, "seed": seed})
