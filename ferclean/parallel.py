@@ -13,6 +13,7 @@ only this module knows how work is spread. Dask is an optional extra, imported o
 from __future__ import annotations
 
 import importlib.util
+import logging
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -136,8 +137,6 @@ class DaskBackend:
         return self._client
 
     def _connect(self) -> Any:
-        import logging
-
         from distributed import Client, LocalCluster
 
         if self.scheduler is not None:
@@ -193,7 +192,14 @@ class DaskBackend:
         except (KilledWorker, CancelledError, CommClosedError) as exc:
             raise FercleanError(
                 f"A Dask worker died or the cluster went away during '{stage}' ({type(exc).__name__}); "
-                "nothing was written. Check the workers' memory and logs, then rerun."
+                "the step stopped and no manifest was written. Check the workers' memory and logs, then rerun."
+            ) from None
+        except ModuleNotFoundError as exc:
+            if (exc.name or "").split(".")[0] != "ferclean":
+                raise
+            raise FercleanError(
+                "The Dask workers cannot import ferclean; install the same ferclean on every worker"
+                " (pip install 'ferclean[dask]'), then rerun."
             ) from None
         finally:
             client.cancel(futures)

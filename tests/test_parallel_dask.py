@@ -156,7 +156,11 @@ def test_unreachable_scheduler_is_one_line_and_writes_nothing(tmp_path: Path, me
 
 @pytest.mark.parametrize(
     ("args", "flag"),
-    [(["--workers", "2"], "--workers needs --backend dask"), (["--backend", "dask", "--workers", "2", "--scheduler", "tcp://x:1"], "--workers sizes")],
+    [
+        (["--workers", "2"], "--workers needs --backend dask"),
+        (["--backend", "dask", "--workers", "2", "--scheduler", "tcp://x:1"], "--workers sizes"),
+        (["--backend", "dask", "--jobs", "2"], "with --backend dask use --workers"),
+    ],
 )
 def test_backend_options_are_checked(tmp_path: Path, messy: Path, args: list[str], flag: str) -> None:
     result = CliRunner().invoke(main, ["scan", str(messy), "-o", str(tmp_path / "m.csv"), *args])
@@ -167,5 +171,5 @@ def test_backend_options_are_checked(tmp_path: Path, messy: Path, args: list[str
 def test_a_worker_that_dies_is_one_clear_error() -> None:
     """A worker process killed mid-task (here it exits) ends the run with a FercleanError."""
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-        with DaskBackend(workers=1) as backend, pytest.raises(FercleanError, match="A Dask worker died.*'Dying'.*nothing was written"):
+        with DaskBackend(workers=1) as backend, pytest.raises(FercleanError, match="A Dask worker died.*'Dying'.*no manifest was written"):
             parallel_map(os._exit, [3] * 40, "Dying", backend=backend)

@@ -53,6 +53,8 @@ def backend_options(command: Callable[..., None]) -> Callable[..., None]:
         if backend_name == "local" and (workers is not None or scheduler is not None):
             flag = "--workers" if workers is not None else "--scheduler"
             raise click.UsageError(f"{flag} needs --backend dask (the local backend takes --jobs).")
+        if backend_name == "dask" and kwargs.get("jobs") is not None:
+            raise click.UsageError("--jobs sizes the local backend; with --backend dask use --workers.")
         if workers is not None and scheduler is not None:
             raise click.UsageError("--workers sizes an embedded cluster; leave it out with --scheduler.")
         backend = open_backend(backend_name, kwargs.get("jobs"), workers, scheduler)  # type: ignore[arg-type]
