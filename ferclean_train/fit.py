@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import math
 import time
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import keras
@@ -58,16 +57,6 @@ def setup_device(config: TrainConfig) -> None:
     if not gpu_names() and not config.xla:  # Keras turns XLA off under op determinism
         tf.config.experimental.enable_op_determinism()
     keras.mixed_precision.set_global_policy("mixed_float16" if config.mixed_precision else "float32")
-
-
-@contextmanager
-def decode_errors_as_input_errors() -> Iterator[None]:
-    """A file the manifest lists but TensorFlow cannot decode is the user's problem, not a crash."""
-    try:
-        yield
-    except tf.errors.InvalidArgumentError as exc:
-        first = str(exc.message).strip().splitlines()[0]
-        raise FercleanError(f"An image could not be read while training ({first}); re-scan the dataset so it is dropped.") from None
 
 
 def _check_rows(rows: pd.DataFrame, classes: list[str], train: pd.DataFrame) -> pd.DataFrame:
@@ -235,7 +224,7 @@ def _fit_and_report(
     steps = math.ceil(len(train) / config.batch_size)
     callbacks, writer = _callbacks(config, run_dir, steps, initial_epoch, history, best_weights, reporters)
     started = time.perf_counter()
-    with decode_errors_as_input_errors():
+    with data.decode_errors_as_input_errors():
         model.fit(
             train_ds, validation_data=val_ds, epochs=config.epochs, initial_epoch=initial_epoch,
             class_weight=weights, callbacks=callbacks, shuffle=False, verbose=0,
@@ -245,7 +234,7 @@ def _fit_and_report(
     frame = writer.frame()
     best_value, best_epoch, _ = monitor_state(frame, config.monitor)
     plot_curves(frame, best_epoch + 1, run_dir / "curves.png")
-    with decode_errors_as_input_errors():
+    with data.decode_errors_as_input_errors():
         probs = predict_split(model, test, classes, config.image_size, config.batch_size)
     metrics = write_evaluation(run_dir, test, probs, classes, {"split": "test", "manifest": details["manifest"]["source"]})
     previous = details.get("training", {})

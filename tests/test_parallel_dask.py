@@ -123,8 +123,8 @@ def test_cli_scan_with_scheduler_writes_the_local_manifest(tmp_path: Path, messy
 
 
 def test_merge_affectnet_converts_faces_on_dask_like_local(tmp_path: Path, target: Path, affectnet: Path, scheduler: str) -> None:  # noqa: F811
-    local, local_out, local_manifest = _merge(tmp_path, affectnet, target, "local", "-j", "1")
-    dask, dask_out, dask_manifest = _merge(tmp_path, affectnet, target, "dask", "--backend", "dask", "--scheduler", scheduler)
+    local, local_out, local_manifest = _merge(tmp_path, affectnet, target, "local", "-j", "1", "--check-labels")
+    dask, dask_out, dask_manifest = _merge(tmp_path, affectnet, target, "dask", "--check-labels", "--backend", "dask", "--scheduler", scheduler)
     assert local.exit_code == 0 and dask.exit_code == 0, dask.output
     columns = ["split", "label", "status", "source", "sha256", "phash"]
     pd.testing.assert_frame_equal(read_manifest(local_manifest).frame[columns], read_manifest(dask_manifest).frame[columns])

@@ -12,6 +12,7 @@ from ferclean.cli.console import console
 from ferclean.labels import SPLITS
 from ferclean.manifest import read_manifest
 from ferclean.render.tables import metrics_table
+from ferclean.votes import read_votes
 
 
 @click.command()
@@ -19,27 +20,34 @@ from ferclean.render.tables import metrics_table
 @click.option("--manifest", "-m", "manifest_path", type=click.Path(path_type=Path), default=None,
               help="Manifest .csv or dataset folder [default: the run's own manifest].")
 @click.option("--split", type=click.Choice(SPLITS), default="test", show_default=True)
+@click.option("--truth", "truth_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Vote file (path + FER+ vote columns): score against each image's vote majority instead of its label.")
 @click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for the report [default: RUN_DIR/eval-<manifest>-<split>].")
 @click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
 @classes_option
 @jobs_option
 def evaluate(
-    run_dir: Path, manifest_path: Path | None, split: str, output: Path | None, batch_size: int, classes: str | None, jobs: int | None
+    run_dir: Path, manifest_path: Path | None, split: str, truth_path: Path | None, output: Path | None,
+    batch_size: int, classes: str | None, jobs: int | None,
 ) -> None:
     """Re-evaluate the model saved in RUN_DIR on one split of any manifest.
 
     Writes metrics.json (accuracy, macro-F1, per-class precision/recall/F1),
     classification_report.txt, confusion_matrix.png/.csv and predictions.csv.
 
+    With --truth VOTES.csv (columns path, neutral, happiness, surprise, sadness, anger,
+    disgust, fear and optionally contempt, unknown, NF, as FER+ publishes them) each image is
+    scored against the class that more than half of its annotators chose; images without votes
+    or without such a majority are left out and counted.
+
     \b
     Example:
       ferclean evaluate runs/fer2013-clean-1 --manifest manifests/fer2013.csv --split test
+      ferclean evaluate runs/fer2013-clean-1 -m manifests/fer2013.csv --truth ferplus_votes.csv
     """
-    from ferclean_train import data
-    from ferclean_train.evaluate import predict_split, write_evaluation
+    from ferclean_train.evaluate import evaluate_run
     from ferclean_train.predict import load_run
-    from ferclean_train.fit import decode_errors_as_input_errors
 
     run = load_run(run_dir)
     if manifest_path is None:
@@ -49,13 +57,17 @@ def evaluate(
     else:
         manifest = load_input(manifest_path, classes, jobs=jobs)
         label = manifest_stem(manifest_path)
-    rows = data.labelled_rows(manifest)
-    part = data.require_split(rows, split, "evaluate on")
-    data.check_files_exist(part)
-    data.label_indices(part["label"], run.classes)
-    with decode_errors_as_input_errors():
-        probs = predict_split(run.model, part, run.classes, run.image_size, batch_size)
-    out_dir = output or run_dir / f"eval-{label}-{split}"
-    metrics = write_evaluation(out_dir, part, probs, run.classes, {"split": split, "manifest": str(manifest_path.resolve())})
-    console.print(metrics_table(metrics, f"{split} split of {manifest_path.name}, model {run_dir.name}"))
+    votes = read_votes(truth_path) if truth_path else None
+    out_dir = output or run_dir / f"eval-{label}-{split}{'-truth' if truth_path else ''}"
+    metrics = evaluate_run(
+        run, manifest, split, out_dir, batch_size, votes, str(truth_path or ""), {"manifest": str(manifest_path.resolve())}
+    )
+    scored_by = f" against the vote majority of {truth_path.name}" if truth_path else ""
+    console.print(metrics_table(metrics, f"{split} split of {manifest_path.name}{scored_by}, model {run_dir.name}"))
+    if truth_path:
+        t = metrics["truth"]
+        console.print(
+            f"Scored {t['scored']:,} of {t['rows']:,} images; left out {t['without_votes']:,} without votes"
+            f" and {t['without_majority']:,} without a majority."
+        )
     console.print(f"Wrote [bold]{out_dir}[/]")

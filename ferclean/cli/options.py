@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from ferclean.affectnet.balance import FEASIBLE
 from ferclean.affectnet.mapping import DROP, expression_key
 from ferclean.errors import FercleanError
 from ferclean.images import HASH_METHODS
@@ -114,11 +115,11 @@ class Ratios(_Parsed):
 
 
 class Target(_Parsed):
-    """``max`` -> None, ``5000`` -> 5000."""
+    """``max`` -> None, ``feasible`` -> FEASIBLE, ``5000`` -> 5000."""
 
-    name = "max|N"
+    name = "max|feasible|N"
 
-    def parse(self, text: str) -> int | None:
+    def parse(self, text: str) -> int | str | None:
         return parse_target(text)
 
 
@@ -175,14 +176,17 @@ def parse_ratios(text: str) -> dict[str, float]:
 
 
 
-def parse_target(text: str | int | None) -> int | None:
-    """``"max"`` -> None (up to the largest class), ``"5000"`` -> 5000."""
+def parse_target(text: str | int | None) -> int | str | None:
+    """``"max"`` -> None (up to the largest class), ``"feasible"`` -> FEASIBLE (the highest
+    count every class can reach), ``"5000"`` -> 5000."""
     if text is None or str(text).strip().lower() == "max":
         return None
+    if str(text).strip().lower() == FEASIBLE:
+        return FEASIBLE
     try:
         value = int(str(text).strip())
     except ValueError:
-        raise FercleanError(f"--target {text!r} must be 'max' or a whole number of images per class.") from None
+        raise FercleanError(f"--target {text!r} must be 'max', 'feasible' or a whole number of images per class.") from None
     if value < 0:
         raise FercleanError(f"--target {text!r} must not be negative.")
     return value

@@ -29,13 +29,14 @@ class ReviewResult:
     """A review's outcome.
 
     ``manifest``: the input with score columns and flagged rows at ``status=review``;
-    ``review``: the flagged rows, most doubtful first; ``labels``/``probs``: given label
-    index and out-of-fold probabilities of each probed row; ``saved``: the probabilities
+    ``review``: the flagged rows, most doubtful first; ``paths``/``labels``/``probs``: path,
+    given label index and out-of-fold probabilities of each probed row; ``saved``: the probabilities
     with their paths and folds (what ``probs.npy`` holds); ``skipped``: unreadable paths.
     """
 
     manifest: Manifest
     review: pd.DataFrame
+    paths: list[str]
     labels: np.ndarray
     probs: np.ndarray
     classes: list[str]
@@ -108,6 +109,7 @@ def review(
     result = ReviewResult(
         manifest=manifest.with_frame(annotated),
         review=review_table(annotated, pd.Series(fold_of, index=annotated.index[rows])),
+        paths=paths,
         labels=labels,
         probs=out_of_fold,
         classes=class_names,

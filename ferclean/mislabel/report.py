@@ -61,7 +61,10 @@ def write_report(result: ReviewResult, report_dir: Path, page_limit: int = 2000)
         thumbs.append(thumbnail_uri(array if array is not None else np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.uint8)))
     shown = f"the {len(page):,} most doubtful of " if len(page) < len(review) else ""
     title = f"ferclean mislabel review: {shown}{len(review):,} flagged image(s)"
-    (report_dir / "review.html").write_text(render_review_page(page, thumbs, result.classes, title), encoding="utf-8")
+    position = {path: i for i, path in enumerate(result.paths)}
+    page_probs = result.probs[[position[path] for path in page["path"]]]
+    html = render_review_page(page, thumbs, page_probs, result.classes, title, where=str(report_dir.resolve()))
+    (report_dir / "review.html").write_text(html, encoding="utf-8")
     matrix = confusion_matrix(result.labels, result.probs.argmax(axis=1), labels=np.arange(len(result.classes)))
     plot_confusion(
         matrix, result.classes, report_dir / "confusion_matrix.png",
