@@ -32,6 +32,7 @@ from ferclean.dedupe.hashing import hex_to_uint64
 from ferclean.dedupe.resolve import DEFAULT_THRESHOLD
 from ferclean.dedupe.search import mirror_pairs
 from ferclean.errors import FercleanError
+from ferclean.outputs import guard_output
 from ferclean.keys import short_hash
 from ferclean.labels import class_order
 from ferclean.images import UnreadableImage, open_gray
@@ -42,6 +43,7 @@ from ferclean.stratify.assign import assign_splits
 
 DUPLICATE = "duplicate"
 UNREADABLE = "unreadable"
+TOO_SMALL = "too small"
 ALREADY_MERGED = "already in dataset"
 LABEL_DOUBTED = "label doubted by probe"
 
@@ -216,8 +218,9 @@ def select_faces(
             label = record["label"]
             info = {**record, **result}
             if result.get("error"):
-                selection.skipped[UNREADABLE] += 1
-                selection.rejected.append({**info, "reason": UNREADABLE})
+                reason = TOO_SMALL if str(result["error"]).startswith("too small") else UNREADABLE
+                selection.skipped[reason] += 1
+                selection.rejected.append({**info, "reason": reason})
                 continue
             if len(accepted[label]) >= need[label]:
                 selection.surplus.append(record["dest"])
@@ -470,8 +473,8 @@ def merge_affectnet(
         raise FercleanError("trim needs target 'feasible' or a number: with 'max' no class is above the target.")
     if not affectnet.is_dir():
         raise FercleanError(f"AffectNet folder {affectnet} does not exist or is not a folder.")
-    if out_dir.is_relative_to(affectnet):
-        raise FercleanError(f"out_dir {out_dir} lies inside the AffectNet folder; choose a folder outside it.")
+    # Its own earlier faces (source=affectnet) may live in out_dir; no other source image may.
+    guard_output(out_dir, [*manifest.source_roots(exclude_source="affectnet"), affectnet], what="out_dir")
     hash_method = manifest.meta.get("hash", "phash")
     manifest = ensure_hashes(manifest, hash_method, jobs, on_progress, backend)
     frame = manifest.frame
