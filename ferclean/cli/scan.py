@@ -9,10 +9,11 @@ from rich.table import Table
 
 from ferclean.cli.common import check_outputs, command_line, load_input, save
 from ferclean.cli.console import console
-from ferclean.cli.options import classes_option, hash_option, jobs_option, output_option
+from ferclean.cli.options import backend_options, classes_option, hash_option, jobs_option, output_option
 from ferclean.errors import FercleanError
 from ferclean.manifest import Manifest
 from ferclean.outputs import write_csv
+from ferclean.parallel import Backend
 from ferclean.quality import invalid_mask, invalid_reasons, reason_counts
 from ferclean.render.contact_sheet import contact_sheet
 
@@ -27,6 +28,7 @@ SHEET_COLUMNS = 12
 @classes_option
 @hash_option
 @jobs_option
+@backend_options
 @click.option(
     "--invalid",
     type=click.Choice(["review", "drop"]),
@@ -42,7 +44,7 @@ SHEET_COLUMNS = 12
     help="Where reasons.csv, flagged.csv and contact_sheet.png go [default: <output stem>_scan/].",
 )
 def scan(
-    dataset: Path, output: Path, classes: str | None, hash_method: str, jobs: int | None,
+    dataset: Path, output: Path, classes: str | None, hash_method: str, jobs: int | None, backend: Backend,
     invalid: str, no_quality: bool, report_dir: Path | None,
 ) -> None:
     """Index DATASET, a <split>/<class>/<image> or <class>/<image> folder tree.
@@ -59,12 +61,13 @@ def scan(
     Example:
       ferclean scan ../shared/data/fer2013 -o manifests/fer2013.csv
       ferclean scan ../shared/data/fer2013 -o manifests/fer2013.csv --invalid drop
+      ferclean scan big-set -o manifests/big.csv --backend dask --scheduler tcp://head:8786
     """
     if not dataset.is_dir():
         raise FercleanError(f"Dataset folder {dataset} does not exist or is not a folder.")
     report_dir = None if no_quality else report_dir or output.with_name(f"{output.stem}_scan")
     check_outputs(dataset, None, {"-o": output, "--report-dir": report_dir})
-    manifest = load_input(dataset, classes, hash_method, jobs, None if no_quality else invalid)
+    manifest = load_input(dataset, classes, hash_method, jobs, backend, None if no_quality else invalid)
     save(manifest, output, command_line())
     if report_dir is not None:
         _quality_report(manifest, report_dir, invalid)
