@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from ferclean.console import parallel_map
+from ferclean.console import default_jobs, parallel_map, progress_bar
 from ferclean.errors import FercleanError
 from ferclean.images import IMAGE_SUFFIXES, inspect_image
 from ferclean.labels import SPLIT_ALIASES, normalise_class, normalise_split
 from ferclean.manifest import Manifest, normalise_frame
+from ferclean.phash_batch import describe_files
 
 
 @dataclass
@@ -91,8 +92,14 @@ def describe_images(frame: pd.DataFrame, root: Path, hash_method: str, jobs: int
     (``keep`` when they had none).
     """
     paths = [str(Path(root) / p) for p in frame["path"]]
-    infos = parallel_map(partial(inspect_image, hash_method=hash_method), paths, "Reading images", jobs)
-    described = pd.DataFrame(infos, index=frame.index)
+    if hash_method == "phash":  # the batch path: same values, hashed as one numpy stack
+        with progress_bar() as bar:
+            task = bar.add_task("Reading images", total=len(paths))
+            described = describe_files(paths, jobs or default_jobs(), lambda k: bar.advance(task, k))
+        described.index = frame.index
+    else:
+        infos = parallel_map(partial(inspect_image, hash_method=hash_method), paths, "Reading images", jobs)
+        described = pd.DataFrame(infos, index=frame.index)
     out = frame.copy()
     for column in ("width", "height", "sha256", "phash", "phash_flip"):
         out[column] = described[column] if column in described else pd.NA
