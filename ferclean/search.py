@@ -15,6 +15,8 @@ from math import comb
 
 import numpy as np
 
+from ferclean.binary_index import faiss_pairs
+
 #: Below this many hashes brute force beats building the index (measured in bench/dedupe_bench.py).
 BRUTE_FORCE_MAX = 4096
 
@@ -138,13 +140,16 @@ def multi_index_pairs(hashes: np.ndarray, threshold: int, chunks: int | None = N
 def find_pairs(hashes: np.ndarray, threshold: int, method: str = "auto") -> np.ndarray:
     """All index pairs ``(i, j)``, ``i < j``, whose hashes differ in at most ``threshold`` bits.
 
-    ``method`` is ``brute``, ``index`` or ``auto`` (brute force for small sets). Rows are
-    sorted by ``(i, j)``.
+    ``method`` is ``faiss`` (its binary indexes, :mod:`ferclean.binary_index`), ``brute``,
+    ``index`` (the numpy paths) or ``auto`` (numpy brute force for small sets, faiss
+    otherwise, as measured in bench/dedupe_bench.py). Rows are sorted by ``(i, j)``.
     """
     if threshold < 0 or threshold > 64:
         raise ValueError("threshold must be between 0 and 64 bits")
     if method == "auto":
-        method = "brute" if len(hashes) <= BRUTE_FORCE_MAX else "index"
+        method = "brute" if len(hashes) <= BRUTE_FORCE_MAX else "faiss"
+    if method == "faiss":
+        return faiss_pairs(hashes, threshold)
     if method == "brute":
         return brute_force_pairs(hashes, threshold)
     if method == "index":
