@@ -10,7 +10,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from ferclean.clusters import cluster_ids
+from ferclean.clusters import cluster_ids, number_groups
 from ferclean.hashing import hex_to_uint64
 from ferclean.manifest import effective_labels
 from ferclean.search import find_pairs, hamming
@@ -20,6 +20,10 @@ from ferclean.search import find_pairs, hamming
 #: (re-crops, contrast changes, small shifts), 12 of 16 at 6 bits and 1 of 6 at 8 bits; pair
 #: counts jump from 8 bits on (6.8k at 8, 38k at 10). Raise it with --threshold to catch more.
 DEFAULT_THRESHOLD = 4
+#: Hash radius of the candidates that pixel verification checks (--verify). Measured on
+#: FER2013 (bench/dedupe_bench.py): same-photo pairs still make up a tenth of the pairs
+#: at 10 bits but under 1% at 12, where candidates grow five-fold (52k -> 256k).
+CANDIDATE_RADIUS = 10
 
 POLICIES = ("report", "keep-one")
 CONFLICT_ACTIONS = ("review", "drop", "majority")
@@ -72,9 +76,14 @@ def _exact_pairs(digests: np.ndarray) -> np.ndarray:
     return np.array(pairs, dtype=np.int64).reshape(-1, 2)
 
 
-def assign_groups(frame: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with ``group`` set to a cluster id for duplicates and NA for singletons."""
-    ids = cluster_ids(len(frame), pairs[["a", "b"]].to_numpy(), frame["path"].tolist())
+def assign_groups(frame: pd.DataFrame, pairs: pd.DataFrame, labels: np.ndarray | None = None) -> pd.DataFrame:
+    """``frame`` with ``group`` set to a cluster id for duplicates and NA for singletons.
+
+    Groups are the connected components of ``pairs``, or the given per-row ``labels``
+    (-1 for none; e.g. from :func:`ferclean.verify.verify_duplicates`).
+    """
+    paths = frame["path"].tolist()
+    ids = cluster_ids(len(frame), pairs[["a", "b"]].to_numpy(), paths) if labels is None else number_groups(labels, paths)
     out = frame.copy()
     out["group"] = pd.array(np.where(ids >= 0, ids, 0), dtype="Int64")
     out.loc[ids < 0, "group"] = pd.NA

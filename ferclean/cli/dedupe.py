@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import json
+import resource
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
+import numpy as np
 import pandas as pd
 from rich.table import Table
 
 from ferclean.cli.common import classes_option, command_line, hash_option, jobs_option, load_input, output_option, save
-from ferclean.console import console
+from ferclean.console import console, default_jobs, progress_bar
 from ferclean.contact_sheet import contact_sheet
 from ferclean.dedupe import (
     CONFLICT_ACTIONS,
+    CANDIDATE_RADIUS,
     DEFAULT_THRESHOLD,
     POLICIES,
     assign_groups,
@@ -25,6 +31,7 @@ from ferclean.dedupe import (
 )
 from ferclean.manifest import Manifest
 from ferclean.scan import ensure_hashes
+from ferclean.verify import DEFAULT_MIN_SIMILARITY, load_features, verify_duplicates
 
 
 @click.command()
@@ -34,9 +41,25 @@ from ferclean.scan import ensure_hashes
 @click.option(
     "--threshold",
     type=click.IntRange(0, 32),
-    default=DEFAULT_THRESHOLD,
+    default=None,
+    help=f"Largest Hamming distance (bits of 64) of a hash candidate [default: {CANDIDATE_RADIUS} with --verify,"
+    f" {DEFAULT_THRESHOLD} with --no-verify].",
+)
+@click.option(
+    "--verify/--no-verify",
+    default=True,
     show_default=True,
-    help="Largest Hamming distance (bits of 64) for a near duplicate.",
+    help="Check each hash candidate on the pixels (shift-, brightness- and contrast-tolerant) and group only"
+    " verified pairs, so unrelated faces do not chain; --no-verify groups every pair within --threshold.",
+)
+@click.option(
+    "--min-similarity",
+    type=click.FloatRange(0.0, 1.0),
+    default=DEFAULT_MIN_SIMILARITY,
+    show_default=True,
+    help="With --verify: lowest score (best normalised cross-correlation of edge detail over shifts of up to"
+    " 4 px; 1 = same pixels up to brightness and contrast) for a pair to count as a duplicate. Raise it for"
+    " fewer false matches, lower it to catch more edited copies.",
 )
 @click.option("--policy", type=click.Choice(POLICIES), default="report", show_default=True, help="What to do with duplicates.")
 @click.option(
@@ -58,7 +81,9 @@ def dedupe(
     source: Path,
     output: Path,
     hash_method: str,
-    threshold: int,
+    threshold: int | None,
+    verify: bool,
+    min_similarity: float,
     policy: str,
     on_conflict: str,
     report_dir: Path | None,
@@ -73,28 +98,91 @@ def dedupe(
     leaks are fixed by dropping training copies) and the rest get status=drop; conflicting
     groups follow --on-conflict. Nothing is deleted: every change is listed in actions.csv.
 
+    Hash candidates within --threshold bits are verified on the pixels (--verify) and a
+    group must hold together: every two members of a group verify, so a chain A~B~C
+    where A and C differ is cut (the closer pair stays a group). pairs.csv lists every
+    candidate with its hash distance, similarity and whether it verified.
+
     \b
     Example:
       ferclean dedupe manifests/fer2013.csv -o manifests/fer2013-dedup.csv \\
           --policy keep-one --on-conflict review
     """
-    manifest = ensure_hashes(load_input(source, classes, hash_method, jobs), hash_method, jobs)
-    with console.status("Searching for duplicates"):
-        pairs = find_duplicate_pairs(manifest.frame, threshold)
-    grouped = assign_groups(manifest.frame, pairs)
+    timer = StageTimer()
+    with timer("read and hash"):
+        manifest = ensure_hashes(load_input(source, classes, hash_method, jobs), hash_method, jobs)
+    radius = threshold if threshold is not None else (CANDIDATE_RADIUS if verify else DEFAULT_THRESHOLD)
+    with timer("search"), console.status("Searching for duplicates"):
+        pairs = find_duplicate_pairs(manifest.frame, radius)
+    labels = None
+    if verify:
+        with timer("verify"):
+            pairs, labels = _verify(manifest, pairs, min_similarity, jobs)
+    with timer("group"):
+        grouped = assign_groups(manifest.frame, pairs[pairs["verified"]] if verify else pairs, labels)
     resolved, actions = resolve(grouped, policy, on_conflict)
-    result = manifest.with_frame(resolved, dedupe={"threshold": threshold, "policy": policy, "on_conflict": on_conflict})
+    settings = {"threshold": radius, "verify": verify, "min_similarity": min_similarity if verify else None}
+    result = manifest.with_frame(resolved, dedupe={**settings, "policy": policy, "on_conflict": on_conflict})
     report_dir = report_dir or output.with_name(f"{output.stem}_dedupe")
-    clusters, leaks = cluster_table(grouped), leakage_table(grouped)
-    _write_report(result, grouped, pairs, clusters, leaks, actions, report_dir)
-    _print_summary(grouped, pairs, clusters, leaks, actions)
-    save(result, output, command_line(), title="Images per split and class after dedupe (status != drop)")
+    with timer("report"):
+        clusters, leaks = cluster_table(grouped), leakage_table(grouped)
+        _write_report(result, grouped, pairs, clusters, leaks, actions, report_dir)
+    _print_summary(grouped, _grouped_pairs(grouped, pairs), clusters, leaks, actions)
+    with timer("write manifest"):
+        save(result, output, command_line(), title="Images per split and class after dedupe (status != drop)")
+    console.print(timer.table())
     console.print(f"Report in [bold]{report_dir}/[/]: pairs.csv, groups.csv, leakage.csv, actions.csv, contact_sheet.png")
+
+
+class StageTimer:
+    """Wall and CPU seconds per named stage (CPU includes finished worker processes)."""
+
+    def __init__(self) -> None:
+        self.stages: list[tuple[str, float, float]] = []
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        wall, cpu = time.perf_counter(), _cpu_seconds()
+        yield
+        self.stages.append((name, time.perf_counter() - wall, _cpu_seconds() - cpu))
+
+    def table(self) -> Table:
+        table = Table(title="Stage times")
+        for column in ("stage", "wall s", "CPU s"):
+            table.add_column(column, justify="left" if column == "stage" else "right")
+        for name, wall, cpu in self.stages:
+            table.add_row(name, f"{wall:.2f}", f"{cpu:.2f}")
+        table.add_row("total", f"{sum(s[1] for s in self.stages):.2f}", f"{sum(s[2] for s in self.stages):.2f}")
+        return table
+
+
+def _cpu_seconds() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _verify(manifest: Manifest, pairs: pd.DataFrame, min_similarity: float, jobs: int | None) -> tuple[pd.DataFrame, np.ndarray]:
+    """Decode the candidates' images and verify them (the pixels are not kept in the manifest)."""
+    rows = np.unique(pairs[["a", "b"]].to_numpy())
+    paths = [str(manifest.root / p) for p in manifest.frame["path"].iloc[rows]]
+    with progress_bar() as bar:
+        task = bar.add_task("Verifying candidates", total=len(paths))
+        feats = load_features(paths, jobs or default_jobs(), lambda k: bar.advance(task, k))
+    return verify_duplicates(manifest.frame, pairs, feats, rows, min_similarity)
+
+
+def _grouped_pairs(frame: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+    """Pairs whose two images ended in the same group (verified and not cut from a chain)."""
+    group = frame["group"].to_numpy()
+    ga, gb = group[pairs["a"].to_numpy()], group[pairs["b"].to_numpy()]
+    same = pd.notna(ga) & pd.notna(gb)
+    same[same] = ga[same] == gb[same]
+    return pairs[same]
 
 
 def _pair_listing(frame: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
     a, b = frame.iloc[pairs["a"]].reset_index(drop=True), frame.iloc[pairs["b"]].reset_index(drop=True)
-    return pd.DataFrame(
+    listing = pd.DataFrame(
         {
             "path_a": a["path"],
             "path_b": b["path"],
@@ -104,9 +192,26 @@ def _pair_listing(frame: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
             "label_b": b["label"],
             "distance": pairs["distance"].to_numpy(),
             "kind": pairs["kind"].to_numpy(),
-            "group": a["group"],
         }
     )
+    for column in ("similarity", "verified"):
+        if column in pairs:
+            listing[column] = pairs[column].to_numpy()
+    listing["group"] = a["group"].where(a["group"].to_numpy() == b["group"].to_numpy())
+    return listing
+
+
+def _group_sheet_rows(result: Manifest, grouped: pd.DataFrame, pairs: pd.DataFrame, limit: int = 24, width: int = 8) -> list:
+    """One row per group to show (groups of the worst pairs first), each member's face once."""
+    order = worst_pairs(grouped, pairs, limit=len(pairs))
+    groups = pd.unique(grouped["group"].to_numpy()[order["a"].to_numpy()])[:limit]
+    rows = []
+    for group in groups:
+        members = grouped[grouped["group"] == group].sort_values("path")
+        cells = [(result.root / m.path, f"{m.split or '-'} {m.label}") for m in members.itertuples()]
+        cells[0] = (cells[0][0], f"group {group}: {cells[0][1]}")
+        rows += [cells[k : k + width] for k in range(0, len(cells), width)]
+    return rows
 
 
 def _write_report(
@@ -123,21 +228,18 @@ def _write_report(
     clusters.to_csv(report_dir / "groups.csv", index_label="group")
     leaks.to_csv(report_dir / "leakage.csv", index=False)
     actions.to_csv(report_dir / "actions.csv", index=False)
-    worst = worst_pairs(grouped, pairs)
-    rows = []
-    for pair in worst.itertuples():
-        cells = []
-        for position in (pair.a, pair.b):
-            row = grouped.iloc[position]
-            cells.append((result.root / row["path"], f"{row['split'] or '-'} {row['label']}"))
-        cells[0] = (cells[0][0], f"{cells[0][1]} d={pair.distance} {pair.kind}")
-        rows.append(cells)
-    sheet_rows = [sum(rows[k : k + 4], []) for k in range(0, len(rows), 4)]
-    contact_sheet(sheet_rows, report_dir / "contact_sheet.png", title="Worst duplicate pairs: leaks and label conflicts first")
+    in_groups = _grouped_pairs(grouped, pairs)
+    contact_sheet(
+        _group_sheet_rows(result, grouped, in_groups),
+        report_dir / "contact_sheet.png",
+        title="Duplicate groups, leaks and label conflicts first: one face per member, split and class under each",
+    )
     summary = {
-        "pairs": len(pairs),
-        "pairs_by_kind": pairs["kind"].value_counts().to_dict(),
+        "candidates": len(pairs),
+        "pairs": len(in_groups),
+        "pairs_by_kind": in_groups["kind"].value_counts().to_dict(),
         "groups": len(clusters),
+        "largest_group": int(clusters["size"].max()) if len(clusters) else 0,
         "images_in_groups": int(clusters["size"].sum()) if len(clusters) else 0,
         "actions": actions.groupby(["action", "split"]).size().rename("n").reset_index().to_dict("records"),
     }
@@ -155,6 +257,7 @@ def _print_summary(
         table.add_row(f"{kind} pairs", f"{int((pairs['kind'] == kind).sum()):,}")
     table.add_row("duplicate groups", f"{len(clusters):,}")
     table.add_row("images in groups", f"{int(clusters['size'].sum()) if len(clusters) else 0:,} of {hashed:,} hashed")
+    table.add_row("largest group", f"{int(clusters['size'].max()) if len(clusters) else 0:,}")
     table.add_row("groups spanning splits (leaks)", f"{int(clusters['cross_split'].sum()) if len(clusters) else 0:,}")
     table.add_row("groups with a label conflict", f"{int(clusters['conflict'].sum()) if len(clusters) else 0:,}")
     console.print(table)
