@@ -15,7 +15,7 @@ pairs together.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -39,13 +39,15 @@ HIGH_PASS_SIGMA = 1.5
 #: precision 0.96 within 10 bits.
 DEFAULT_MIN_SIMILARITY = 0.64
 _BLOCK = 512
+#: Largest component clustered by all-pairs scores; bigger ones are peeled into stars first.
+_LINKAGE_MAX = 400
 
 
 def features(images: np.ndarray) -> np.ndarray:
     """(n, SIZE, SIZE) float32 high-passed thumbnails from (n, h, w) uint8 images (PIL box filter)."""
-    thumbs = np.stack(
-        [np.asarray(Image.fromarray(im).resize((SIZE, SIZE), Image.Resampling.BOX), dtype=np.float32) for im in images]
-    ).reshape(-1, SIZE, SIZE)
+    thumbs = np.zeros((len(images), SIZE, SIZE), dtype=np.float32)
+    for k, image in enumerate(images):
+        thumbs[k] = np.asarray(Image.fromarray(image).resize((SIZE, SIZE), Image.Resampling.BOX), dtype=np.float32)
     return (thumbs - gaussian_filter(thumbs, (0, HIGH_PASS_SIGMA, HIGH_PASS_SIGMA))).astype(np.float32)
 
 
@@ -123,16 +125,38 @@ def split_chains(
     labels[members] = component[members]
     next_label = n
     for comp in np.flatnonzero(sizes >= 3):
-        items = np.flatnonzero(members & (component == comp))
-        i, j = np.triu_indices(len(items), k=1)
-        similarity = score(items[i], items[j])
-        # Condensed distances in scipy's (i, j) order, which triu_indices matches.
-        tree = linkage(1.0 - np.clip(similarity, -1.0, 1.0), method="complete")
-        cut = fcluster(tree, t=1.0 - min_similarity, criterion="distance")
-        counts = np.bincount(cut)
-        labels[items] = np.where(counts[cut] >= 2, next_label + cut, -1)
-        next_label += len(counts)
+        for items in _peel(np.flatnonzero(members & (component == comp)), a, b, score, min_similarity):
+            if len(items) < 2:
+                labels[items] = -1
+                continue
+            i, j = np.triu_indices(len(items), k=1)
+            # Condensed distances in scipy's (i, j) order, which triu_indices matches.
+            tree = linkage(1.0 - np.clip(score(items[i], items[j]), -1.0, 1.0), method="complete")
+            cut = fcluster(tree, t=1.0 - min_similarity, criterion="distance")
+            counts = np.bincount(cut)
+            labels[items] = np.where(counts[cut] >= 2, next_label + cut, -1)
+            next_label += len(counts)
     return labels
+
+
+def _peel(
+    items: np.ndarray, a: np.ndarray, b: np.ndarray, score: Callable[[np.ndarray, np.ndarray], np.ndarray], min_similarity: float
+) -> Iterator[np.ndarray]:
+    """Cut a component too big for all-pairs scoring into stars around its best-connected member.
+
+    Each star is that member and everything in the component that verifies against it;
+    the rest is peeled again. Components up to ``_LINKAGE_MAX`` pass through whole.
+    """
+    while len(items) > _LINKAGE_MAX:
+        inside = np.isin(a, items) & np.isin(b, items)
+        degree = np.bincount(np.concatenate([a[inside], b[inside]]), minlength=items.max() + 1)[items]
+        centre = items[np.argmax(degree)]
+        close = score(np.full(len(items), centre), items) >= min_similarity
+        close[items == centre] = True
+        star = items[close]
+        yield star[:_LINKAGE_MAX] if len(star) > _LINKAGE_MAX else star
+        items = np.setdiff1d(items, star[:_LINKAGE_MAX])
+    yield items
 
 
 def verify_duplicates(
