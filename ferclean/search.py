@@ -15,7 +15,7 @@ from math import comb
 
 import numpy as np
 
-from ferclean.binary_index import faiss_pairs
+from ferclean.binary_index import FLAT_MAX, faiss_pairs
 
 #: Below this many hashes brute force beats building the index (measured in bench/dedupe_bench.py).
 BRUTE_FORCE_MAX = 4096
@@ -140,16 +140,18 @@ def multi_index_pairs(hashes: np.ndarray, threshold: int, chunks: int | None = N
 def find_pairs(hashes: np.ndarray, threshold: int, method: str = "auto") -> np.ndarray:
     """All index pairs ``(i, j)``, ``i < j``, whose hashes differ in at most ``threshold`` bits.
 
-    ``method`` is ``faiss`` (its binary indexes, :mod:`ferclean.binary_index`), ``brute``,
-    ``index`` (the numpy paths) or ``auto`` (numpy brute force for small sets, faiss
-    otherwise, as measured in bench/dedupe_bench.py). Rows are sorted by ``(i, j)``.
+    ``method`` is ``faiss`` (its exhaustive binary index, :mod:`ferclean.binary_index`),
+    ``brute``, ``index`` (the numpy paths) or ``auto``: numpy brute force for small sets,
+    faiss up to ``FLAT_MAX`` hashes (any radius), the numpy multi-index beyond (faster than
+    faiss's multi-hash index there, as measured in bench/dedupe_bench.py). Rows are sorted
+    by ``(i, j)``.
     """
     if threshold < 0 or threshold > 64:
         raise ValueError("threshold must be between 0 and 64 bits")
     if method == "auto":
-        method = "brute" if len(hashes) <= BRUTE_FORCE_MAX else "faiss"
+        method = "brute" if len(hashes) <= BRUTE_FORCE_MAX else "faiss" if len(hashes) <= FLAT_MAX else "index"
     if method == "faiss":
-        return faiss_pairs(hashes, threshold)
+        return faiss_pairs(hashes, threshold, "flat")
     if method == "brute":
         return brute_force_pairs(hashes, threshold)
     if method == "index":
