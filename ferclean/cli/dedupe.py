@@ -209,7 +209,7 @@ def _group_sheet_rows(result: Manifest, grouped: pd.DataFrame, pairs: pd.DataFra
     for group in groups:
         members = grouped[grouped["group"] == group].sort_values("path")
         cells = [(result.root / m.path, f"{m.split or '-'} {m.label}") for m in members.itertuples()]
-        cells[0] = (cells[0][0], f"group {group}: {cells[0][1]}")
+        cells[0] = (cells[0][0], f"group {int(group)}: {cells[0][1]}")
         rows += [cells[k : k + width] for k in range(0, len(cells), width)]
     return rows
 
@@ -232,7 +232,7 @@ def _write_report(
     contact_sheet(
         _group_sheet_rows(result, grouped, in_groups),
         report_dir / "contact_sheet.png",
-        title="Duplicate groups, leaks and label conflicts first: one face per member, split and class under each",
+        title="Duplicate groups (leaks and label conflicts first) - one face per member, split and class under each",
     )
     summary = {
         "candidates": len(pairs),
