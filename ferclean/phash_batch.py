@@ -14,6 +14,7 @@ import hashlib
 import io
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -29,6 +30,9 @@ THUMB = 32
 #: A coefficient within this (relative) distance of its median is re-checked the slow way.
 _TIE_TOLERANCE = 1e-9
 _CHUNK = 512
+
+#: ``on_progress(stage, done, total)``, as ferclean's long steps report progress.
+Progress = Callable[[str, int, int], None]
 _HASH_BLOCK = 2048
 #: Mirroring negates the odd horizontal frequencies.
 _MIRROR_SIGNS = np.tile((-1.0) ** np.arange(HASH_SIZE), HASH_SIZE)
@@ -106,23 +110,21 @@ def decode_files(paths: Sequence[str]) -> DecodedBatch:
 
 
 def decode_files_parallel(
-    paths: Sequence[str], jobs: int = 1, on_progress: Callable[[int], None] | None = None
+    paths: Sequence[str], jobs: int = 1, on_progress: Progress | None = None, stage: str = "Reading images"
 ) -> DecodedBatch:
-    """:func:`decode_files` over ``jobs`` processes in chunks, in order; ``on_progress(k)`` after each chunk of k files."""
+    """:func:`decode_files` over ``jobs`` processes in chunks, in order, calling
+    ``on_progress(stage, done, total)`` after each chunk."""
     chunks = [list(paths[i : i + _CHUNK]) for i in range(0, len(paths), _CHUNK)]
     parts: list[DecodedBatch] = []
-    if jobs <= 1 or len(chunks) < 2:
-        results = map(decode_files, chunks)
-        for part in results:
+    done = 0
+    if on_progress:
+        on_progress(stage, 0, len(paths))
+    with ProcessPoolExecutor(max_workers=jobs) if jobs > 1 and len(chunks) > 1 else nullcontext() as pool:
+        for part in pool.map(decode_files, chunks) if pool else map(decode_files, chunks):
             parts.append(part)
+            done += len(part.error)
             if on_progress:
-                on_progress(len(part.error))
-    else:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            for part in pool.map(decode_files, chunks):
-                parts.append(part)
-                if on_progress:
-                    on_progress(len(part.error))
+                on_progress(stage, done, len(paths))
     if not parts:
         empty = np.zeros((0, THUMB, THUMB), dtype=np.uint8)
         return DecodedBatch(np.zeros(0, np.int64), np.zeros(0, np.int64), [], empty, empty.copy(), [])
@@ -217,7 +219,7 @@ def to_hex(hashes: np.ndarray) -> list[str]:
     return [f"{int(h):016x}" for h in np.asarray(hashes, dtype=np.uint64)]
 
 
-def describe_files(paths: Sequence[str], jobs: int = 1, on_progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+def describe_files(paths: Sequence[str], jobs: int = 1, on_progress: Progress | None = None) -> pd.DataFrame:
     """Size, pixel digest, phash and mirrored phash per file (the manifest's columns), and
     ``error`` for unreadable files, which get NA or empty values elsewhere."""
     batch = decode_files_parallel(paths, jobs, on_progress)

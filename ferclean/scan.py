@@ -95,7 +95,7 @@ def describe_images(frame: pd.DataFrame, root: Path, hash_method: str, jobs: int
     if hash_method == "phash":  # the batch path: same values, hashed as one numpy stack
         with progress_bar() as bar:
             task = bar.add_task("Reading images", total=len(paths))
-            described = describe_files(paths, jobs or default_jobs(), lambda k: bar.advance(task, k))
+            described = describe_files(paths, jobs or default_jobs(), lambda _, done, __: bar.update(task, completed=done))
         described.index = frame.index
     else:
         infos = parallel_map(partial(inspect_image, hash_method=hash_method), paths, "Reading images", jobs)

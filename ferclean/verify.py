@@ -25,7 +25,7 @@ from scipy.ndimage import gaussian_filter
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from ferclean.phash_batch import decode_files_parallel
+from ferclean.phash_batch import Progress, decode_files_parallel
 
 #: Side of the thumbnails compared (FER2013's 48 px faces are halved).
 SIZE = 24
@@ -55,9 +55,9 @@ def features(images: np.ndarray) -> np.ndarray:
     return (thumbs - gaussian_filter(thumbs, (0, HIGH_PASS_SIGMA, HIGH_PASS_SIGMA))).astype(np.float32)
 
 
-def load_features(paths: Sequence[str], jobs: int = 1, on_progress: Callable[[int], None] | None = None) -> np.ndarray:
+def load_features(paths: Sequence[str], jobs: int = 1, on_progress: Progress | None = None) -> np.ndarray:
     """Decode ``paths`` (in parallel) into verification features; unreadable files give zeros."""
-    return features(decode_files_parallel(paths, jobs, on_progress).thumbs)
+    return features(decode_files_parallel(paths, jobs, on_progress, "Verifying candidates").thumbs)
 
 
 def _centre(thumbs: np.ndarray) -> np.ndarray:

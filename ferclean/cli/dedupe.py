@@ -167,7 +167,7 @@ def _verify(manifest: Manifest, pairs: pd.DataFrame, min_similarity: float, jobs
     paths = [str(manifest.root / p) for p in manifest.frame["path"].iloc[rows]]
     with progress_bar() as bar:
         task = bar.add_task("Verifying candidates", total=len(paths))
-        feats = load_features(paths, jobs or default_jobs(), lambda k: bar.advance(task, k))
+        feats = load_features(paths, jobs or default_jobs(), lambda _, done, __: bar.update(task, completed=done))
     return verify_duplicates(manifest.frame, pairs, feats, rows, min_similarity)
 
 
