@@ -1,5 +1,6 @@
 """Dedupe benchmark: whole-FER2013 dedupe (stage times, largest group), its accuracy against
-the hand-marked check set, and the search core (numpy multi-index vs faiss) on random hashes.
+the hand-marked check set, and the search core on random hashes (numpy bit-flip multi-index,
+numpy chunk-combination index, faiss IndexBinaryMultiHash), each in a fresh process.
 
 Run by hand: ``python bench/dedupe_bench.py [--data ../shared/data/fer2013] [--search 1000000 10000000]``.
 
@@ -72,7 +73,14 @@ def accuracy(manifest_csv: Path) -> None:
 def search_core(method: str, n: int, threshold: int) -> None:
     """One search in this (fresh) process: prints time, peak RSS and a digest of the pairs."""
     from ferclean.binary_index import faiss_pairs
+    from ferclean.combo_index import combination_pairs
     from ferclean.search import multi_index_pairs
+
+    search_fn = {
+        "multi-index": multi_index_pairs,
+        "combination": combination_pairs,
+        "faiss-multihash": lambda h, t: faiss_pairs(h, t, "multihash"),
+    }[method]
 
     rng = np.random.default_rng(0)
     hashes = rng.integers(0, np.iinfo(np.uint64).max, size=n, dtype=np.uint64, endpoint=True)
@@ -80,7 +88,7 @@ def search_core(method: str, n: int, threshold: int) -> None:
     planted = hashes[: n // 1000] ^ (np.uint64(1) << rng.integers(0, 64, n // 1000).astype(np.uint64))
     hashes = np.concatenate([hashes, planted])
     start, cpu = time.perf_counter(), time.process_time()
-    pairs = faiss_pairs(hashes, threshold) if method == "faiss" else multi_index_pairs(hashes, threshold)
+    pairs = search_fn(hashes, threshold)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     digest = hashlib.sha1(np.ascontiguousarray(pairs, dtype=np.int64).tobytes()).hexdigest()[:12]
@@ -90,7 +98,7 @@ def search_core(method: str, n: int, threshold: int) -> None:
 def search(sizes: list[int], threshold: int = 4) -> None:
     for n in sizes:
         digests = {}
-        for method in ("numpy", "faiss"):
+        for method in ("multi-index", "combination", "faiss-multihash"):
             run = subprocess.run(
                 [sys.executable, __file__, "--search-core", method, str(n), str(threshold)], capture_output=True, text=True
             )
