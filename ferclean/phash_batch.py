@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from typing import TypeVar
+
 from PIL import Image, UnidentifiedImageError
 from threadpoolctl import threadpool_limits
 
@@ -30,6 +32,8 @@ THUMB = 32
 #: A coefficient within this (relative) distance of its median is re-checked the slow way.
 _TIE_TOLERANCE = 1e-9
 _CHUNK = 512
+
+T = TypeVar("T")
 
 #: ``on_progress(stage, done, total)``, as ferclean's long steps report progress.
 Progress = Callable[[str, int, int], None]
@@ -68,7 +72,7 @@ def _resize_commutes_with_flip(width: int, height: int) -> bool:
     return True
 
 
-def _decode_one(path: str) -> tuple[Image.Image | None, str]:
+def decode_one(path: str) -> tuple[Image.Image | None, str]:
     """Same decoding and error messages as :func:`ferclean.images.open_gray`, without raising."""
     try:
         data = Path(path).read_bytes()
@@ -94,7 +98,7 @@ def decode_files(paths: Sequence[str]) -> DecodedBatch:
     flips = np.zeros_like(thumbs)
     digests, errors = [""] * n, [""] * n
     for k, path in enumerate(paths):
-        gray, errors[k] = _decode_one(path)
+        gray, errors[k] = decode_one(path)
         if gray is None:
             continue
         width[k], height[k] = gray.size
@@ -109,22 +113,30 @@ def decode_files(paths: Sequence[str]) -> DecodedBatch:
     return DecodedBatch(width, height, digests, thumbs, flips, errors)
 
 
-def decode_files_parallel(
-    paths: Sequence[str], jobs: int = 1, on_progress: Progress | None = None, stage: str = "Reading images"
-) -> DecodedBatch:
-    """:func:`decode_files` over ``jobs`` processes in chunks, in order, calling
-    ``on_progress(stage, done, total)`` after each chunk."""
+def map_chunks(
+    fn: Callable[[list[str]], T], paths: Sequence[str], jobs: int = 1, on_progress: Progress | None = None, stage: str = ""
+) -> list[T]:
+    """``fn`` on consecutive chunks of ``paths`` over ``jobs`` processes, in order, calling
+    ``on_progress(stage, done, total)`` after each chunk. ``fn`` must be module-level."""
     chunks = [list(paths[i : i + _CHUNK]) for i in range(0, len(paths), _CHUNK)]
-    parts: list[DecodedBatch] = []
+    parts: list[T] = []
     done = 0
     if on_progress:
         on_progress(stage, 0, len(paths))
     with ProcessPoolExecutor(max_workers=jobs) if jobs > 1 and len(chunks) > 1 else nullcontext() as pool:
-        for part in pool.map(decode_files, chunks) if pool else map(decode_files, chunks):
+        for chunk, part in zip(chunks, pool.map(fn, chunks) if pool else map(fn, chunks)):
             parts.append(part)
-            done += len(part.error)
+            done += len(chunk)
             if on_progress:
                 on_progress(stage, done, len(paths))
+    return parts
+
+
+def decode_files_parallel(
+    paths: Sequence[str], jobs: int = 1, on_progress: Progress | None = None, stage: str = "Reading images"
+) -> DecodedBatch:
+    """:func:`decode_files` over ``jobs`` processes (:func:`map_chunks`), joined in order."""
+    parts = map_chunks(decode_files, paths, jobs, on_progress, stage)
     if not parts:
         empty = np.zeros((0, THUMB, THUMB), dtype=np.uint8)
         return DecodedBatch(np.zeros(0, np.int64), np.zeros(0, np.int64), [], empty, empty.copy(), [])

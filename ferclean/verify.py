@@ -25,7 +25,7 @@ from scipy.ndimage import gaussian_filter
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from ferclean.phash_batch import Progress, decode_files_parallel
+from ferclean.phash_batch import Progress, decode_one, map_chunks
 
 #: Side of the thumbnails compared (FER2013's 48 px faces are halved).
 SIZE = 24
@@ -48,16 +48,33 @@ GROUP_SLACK = 0.15
 
 
 def features(images: np.ndarray) -> np.ndarray:
-    """(n, SIZE, SIZE) float32 high-passed thumbnails from (n, h, w) uint8 images (PIL box filter)."""
-    thumbs = np.zeros((len(images), SIZE, SIZE), dtype=np.float32)
-    for k, image in enumerate(images):
-        thumbs[k] = np.asarray(Image.fromarray(image).resize((SIZE, SIZE), Image.Resampling.BOX), dtype=np.float32)
+    """(n, SIZE, SIZE) float32 high-passed thumbnails from a (n, h, w) uint8 stack
+    (box-filtered to SIZE x SIZE first where it is another size)."""
+    images = np.asarray(images, dtype=np.uint8)
+    if images.shape[1:] != (SIZE, SIZE):
+        images = np.stack([_box(Image.fromarray(im)) for im in images]) if len(images) else images.reshape(0, SIZE, SIZE)
+    thumbs = images.astype(np.float32)
     return (thumbs - gaussian_filter(thumbs, (0, HIGH_PASS_SIGMA, HIGH_PASS_SIGMA))).astype(np.float32)
+
+
+def thumbnails(paths: list[str]) -> np.ndarray:
+    """(n, SIZE, SIZE) uint8 box-filtered greyscale thumbnails; zeros for unreadable files."""
+    out = np.zeros((len(paths), SIZE, SIZE), dtype=np.uint8)
+    for k, path in enumerate(paths):
+        gray, _ = decode_one(path)
+        if gray is not None:
+            out[k] = _box(gray)
+    return out
+
+
+def _box(gray: Image.Image) -> np.ndarray:
+    return np.asarray(gray.resize((SIZE, SIZE), Image.Resampling.BOX))
 
 
 def load_features(paths: Sequence[str], jobs: int = 1, on_progress: Progress | None = None) -> np.ndarray:
     """Decode ``paths`` (in parallel) into verification features; unreadable files give zeros."""
-    return features(decode_files_parallel(paths, jobs, on_progress, "Verifying candidates").thumbs)
+    parts = map_chunks(thumbnails, paths, jobs, on_progress, "Verifying candidates")
+    return features(np.concatenate(parts) if parts else np.zeros((0, SIZE, SIZE), dtype=np.uint8))
 
 
 def _centre(thumbs: np.ndarray) -> np.ndarray:
