@@ -72,9 +72,9 @@ def accuracy(manifest_csv: Path) -> None:
 
 def search_core(method: str, n: int, threshold: int) -> None:
     """One search in this (fresh) process: prints time, peak RSS and a digest of the pairs."""
-    from ferclean.binary_index import faiss_pairs
-    from ferclean.combo_index import combination_pairs
-    from ferclean.search import multi_index_pairs
+    from ferclean.dedupe.binary_index import faiss_pairs
+    from ferclean.dedupe.combo_index import combination_pairs
+    from ferclean.dedupe.search import multi_index_pairs
 
     search_fn = {
         "multi-index": multi_index_pairs,

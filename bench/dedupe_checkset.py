@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw, ImageFont
 
-from ferclean.dedupe import find_duplicate_pairs
+from ferclean.dedupe.resolve import find_duplicate_pairs
 from ferclean.manifest import read_manifest
-from ferclean.verify import load_thumbnails, pair_similarity
+from ferclean.dedupe.verify import load_features, pair_similarity
 
 DISTANCE_BANDS = [(0, 2), (4, 4), (6, 6), (8, 8), (10, 10), (12, 12)]
 SCORE_BANDS = [(-1.0, 0.8), (0.8, 0.86), (0.86, 0.9), (0.9, 0.93), (0.93, 0.96), (0.96, 1.01)]
@@ -28,7 +28,7 @@ def sample_pairs(manifest, radius: int, per_cell: int, seed: int) -> pd.DataFram
     pairs = find_duplicate_pairs(frame, radius)
     pairs = pairs[pairs["kind"] != "exact"].reset_index(drop=True)
     rows = np.unique(pairs[["a", "b"]].to_numpy())
-    thumbs = load_thumbnails([str(manifest.root / p) for p in frame["path"].iloc[rows]], jobs=2)
+    thumbs = load_features([str(manifest.root / p) for p in frame["path"].iloc[rows]], jobs=2)
     where = np.searchsorted(rows, pairs[["a", "b"]].to_numpy())
     pairs["similarity"] = pair_similarity(thumbs, where[:, 0], where[:, 1], pairs["kind"].eq("mirror").to_numpy())
     cells = []

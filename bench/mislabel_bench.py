@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ferclean.dedupe import assign_groups, find_duplicate_pairs
+from ferclean.dedupe.resolve import assign_groups, find_duplicate_pairs
 from ferclean.labels import class_order
 from ferclean.manifest import group_keys
 from ferclean.mislabel.features import load_images
@@ -79,7 +79,10 @@ def main() -> None:
     images, ok = load_images([manifest.root / p for p in frame["path"]], args.jobs)
     assert ok.all(), "unreadable images in the benchmark set"
     folds = assign_folds(frame["path"].tolist(), noisy, group_keys(frame).tolist(), args.folds, args.seed)
-    probs = out_of_fold_probs(images, noisy, folds, k, args.probe, args.seed, args.epochs)
+    build_cnn = None
+    if args.probe == "cnn":
+        from ferclean_train.models import probe_cnn as build_cnn
+    probs = out_of_fold_probs(images, noisy, folds, k, args.probe, args.seed, args.epochs, build_cnn)
     probed = time.perf_counter()
     if args.save:
         np.savez(args.save, probs=probs, noisy=noisy, true=true, flipped=flipped)

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ferclean.affectnet.balance import parse_per_class, parse_target, quotas, rank_candidates
+from ferclean.affectnet.balance import quotas, rank_candidates
+from ferclean.cli.options import parse_per_class, parse_target
 from ferclean.errors import FercleanError
 
 BEFORE = pd.Series({"happy": 100, "neutral": 70, "sad": 40, "surprise": 120})

@@ -3,9 +3,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ferclean.binary_index import faiss_pairs, multihash_layout
-from ferclean.combo_index import choose_chunks, combination_pairs
-from ferclean.search import brute_force_pairs, find_pairs
+from ferclean.dedupe.binary_index import faiss_pairs, multihash_layout
+from ferclean.dedupe.combo_index import choose_chunks, combination_pairs
+from ferclean.dedupe.search import brute_force_pairs, find_pairs
 
 
 def _with_planted_neighbours(seed: int, n: int, flips: int) -> np.ndarray:

@@ -5,8 +5,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from ferclean.cli import main
-from ferclean.clusters import cluster_ids, number_groups
-from ferclean.verify import DEFAULT_MIN_SIMILARITY, GROUP_SLACK, features, pair_similarity, split_chains, verify_duplicates
+from ferclean.dedupe.clusters import cluster_ids, number_groups
+from ferclean.dedupe.verify import DEFAULT_MIN_SIMILARITY, GROUP_SLACK, features, pair_similarity, split_chains, verify_duplicates
 
 
 def _face(seed: int, size: int = 48) -> np.ndarray:
@@ -108,7 +108,7 @@ def test_cli_verify_options(tmp_path, make_dataset):
 
 
 def test_components_too_big_for_all_pairs_are_peeled_into_stars(monkeypatch):
-    import ferclean.verify as verify
+    import ferclean.dedupe.verify as verify
 
     monkeypatch.setattr(verify, "_LINKAGE_MAX", 4)
     # Two clusters of identical items (0-4 and 5-9) joined by one false link 4~5.

@@ -7,44 +7,10 @@ candidate's relative path, so the same seed picks the same faces on any machine.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import numpy as np
 import pandas as pd
 
-from ferclean.affectnet.mapping import parse_assignments
-from ferclean.errors import FercleanError
-from ferclean.hashing import seeded_rank
-from ferclean.labels import normalise_class
-
-
-def parse_target(text: str | int | None) -> int | None:
-    """``"max"`` -> None (up to the largest class), ``"5000"`` -> 5000."""
-    if text is None or str(text).strip().lower() == "max":
-        return None
-    try:
-        value = int(str(text).strip())
-    except ValueError:
-        raise FercleanError(f"--target {text!r} must be 'max' or a whole number of images per class.") from None
-    if value < 0:
-        raise FercleanError(f"--target {text!r} must not be negative.")
-    return value
-
-
-def parse_per_class(text: str | None, target_classes: Iterable[str]) -> dict[str, int]:
-    """``"happy=0,surprise=1700"`` -> images to add per named class (others follow --target)."""
-    if not text:
-        return {}
-    allowed = set(target_classes)
-    quotas: dict[str, int] = {}
-    for name, number in parse_assignments(text, "--per-class", "CLASS=N"):
-        label = normalise_class(name, allowed)
-        if label not in allowed:
-            raise FercleanError(f"--per-class names {name!r}; the dataset's classes are {', '.join(sorted(allowed))}.")
-        if not number.isdigit():
-            raise FercleanError(f"--per-class {name}={number}: N must be a whole number >= 0.")
-        quotas[label] = int(number)
-    return quotas
+from ferclean.keys import seeded_rank
 
 
 def quotas(before: pd.Series, target: int | None = None, per_class: dict[str, int] | None = None) -> pd.Series:

@@ -19,15 +19,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ferclean.affectnet.balance import rank_candidates
-from ferclean.affectnet.convert import DEFAULT_MARGIN, ConvertTask
+from ferclean.affectnet.balance import quotas, rank_candidates
+from ferclean.affectnet.convert import DEFAULT_MARGIN, ConvertTask, convert_face
+from ferclean.affectnet.layouts import read_candidates
 from ferclean.affectnet.mapping import UNMAPPED, map_expressions
+from ferclean.dedupe.hashing import hex_to_uint64
+from ferclean.dedupe.resolve import DEFAULT_THRESHOLD
+from ferclean.dedupe.search import mirror_pairs
 from ferclean.errors import FercleanError
-from ferclean.hashing import hex_to_uint64, short_hash
+from ferclean.keys import short_hash
 from ferclean.labels import class_order
-from ferclean.manifest import effective_labels, kept, normalise_frame
-from ferclean.search import find_pairs
-from ferclean.stratify import assign_splits
+from ferclean.manifest import Manifest, effective_labels, kept, normalise_frame
+from ferclean.parallel import Progress, parallel_map
+from ferclean.scan import ensure_hashes
+from ferclean.stratify.assign import assign_splits
 
 DUPLICATE = "duplicate"
 UNREADABLE = "unreadable"
@@ -100,12 +105,10 @@ def duplicate_flags(
     """For a batch of new faces: the first existing image each duplicates, directly or
     mirrored (-1 if none), and which other batch members each one duplicates."""
     n_old, n_new = len(existing[0]), len(batch[0])
-    n = n_old + n_new
     direct = np.concatenate([existing[0], batch[0]])
     flipped = np.concatenate([existing[1], batch[1]])
-    pairs = find_pairs(np.concatenate([direct, flipped]), threshold) % max(n, 1)
-    pairs = pairs[(pairs[:, 0] != pairs[:, 1]) & (pairs.max(axis=1) >= n_old)]
-    pairs.sort(axis=1)
+    pairs = mirror_pairs(direct, flipped, threshold)
+    pairs = pairs[pairs.max(axis=1) >= n_old]
     clash_old = np.full(n_new, -1, dtype=np.int64)
     clash_new: list[set[int]] = [set() for _ in range(n_new)]
     for a, b in pairs[np.lexsort((pairs[:, 0], pairs[:, 1]))]:
@@ -267,6 +270,11 @@ class MergeResult:
     added: pd.DataFrame
     rejected: list[dict]
     surplus: list[str]
+    #: Set by ``merge_affectnet``: the merged manifest, the AffectNet layout read, and the
+    #: faces it offered.
+    manifest: Manifest | None = None
+    layout: str = ""
+    candidates: int = 0
 
 
 def merge(
@@ -317,3 +325,83 @@ def merge(
     counts["after"] = class_counts(frame, classes)
     counts["available"] = ranked["label"].value_counts().reindex(classes, fill_value=0).astype(int)
     return MergeResult(frame, counts, skip_counts, added, selection.rejected, selection.surplus)
+
+
+def merge_affectnet(
+    manifest: Manifest,
+    affectnet: Path,
+    out_dir: Path,
+    *,
+    layout: str | None = None,
+    overrides: dict[str, str] | None = None,
+    target: int | None = None,
+    per_class: dict[str, int] | None = None,
+    only_split: str | None = None,
+    seed: int = 0,
+    margin: float = DEFAULT_MARGIN,
+    threshold: int = DEFAULT_THRESHOLD,
+    jobs: int | None = None,
+    on_progress: Progress | None = None,
+) -> MergeResult:
+    """Balance ``manifest`` with AffectNet faces converted into ``out_dir``; the whole step.
+
+    ``target`` None raises every class to the largest one's count; ``per_class`` sets the
+    number to add for the classes it names; ``overrides`` change the name-based expression
+    map (``{"contempt": "drop"}``). Converted faces this run does not use (spares and
+    rejected duplicates) are deleted again; files of earlier runs are left alone.
+    """
+    affectnet, out_dir = Path(affectnet).resolve(), Path(out_dir).resolve()
+    if not affectnet.is_dir():
+        raise FercleanError(f"AffectNet folder {affectnet} does not exist or is not a folder.")
+    if out_dir.is_relative_to(affectnet):
+        raise FercleanError(f"out_dir {out_dir} lies inside the AffectNet folder; choose a folder outside it.")
+    hash_method = manifest.meta.get("hash", "phash")
+    manifest = ensure_hashes(manifest, hash_method, jobs, on_progress)
+    frame = manifest.frame
+    names = target_classes(frame)
+    if only_split is not None and set(frame.loc[frame["status"] != "drop", "split"]) <= {""}:
+        raise FercleanError(f"only_split {only_split} needs a dataset with splits; the target is a flat <class>/ tree.")
+    if not names:
+        raise FercleanError("The target manifest has no kept images, so there is nothing to balance.")
+    unknown = sorted(set(per_class or {}) - set(names))
+    if unknown:
+        raise FercleanError(f"per_class names {', '.join(unknown)}; the dataset's classes are {', '.join(names)}.")
+    need = quotas(class_counts(frame, names), target, per_class)
+    candidates = read_candidates(affectnet, layout)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    earlier = {str(p) for p in out_dir.glob("affectnet_*.png")}
+    result = merge(
+        frame,
+        manifest.root,
+        candidates.frame,
+        need,
+        out_dir,
+        lambda tasks: parallel_map(convert_face, tasks, "Converting faces", jobs, on_progress),
+        overrides=overrides,
+        threshold=threshold,
+        seed=seed,
+        only_split=only_split,
+        margin=margin,
+        hash_method=hash_method,
+        skipped=candidates.skipped,
+    )
+    for path in set(result.surplus + [r["dest"] for r in result.rejected if r["reason"] == DUPLICATE]) - earlier:
+        Path(path).unlink(missing_ok=True)
+    summary = {
+        "affectnet": str(affectnet),
+        "layout": candidates.layout,
+        "out": str(out_dir),
+        "seed": seed,
+        "target": "max" if target is None else str(target),
+        "per_class": ",".join(f"{k}={v}" for k, v in (per_class or {}).items()),
+        "map": ",".join(f"{k}={v}" for k, v in (overrides or {}).items()),
+        "threshold": threshold,
+        "margin": margin,
+        "before": {k: int(v) for k, v in result.counts["before"].items()},
+        "added": {k: int(v) for k, v in result.counts["added"].items()},
+        "after": {k: int(v) for k, v in result.counts["after"].items()},
+        "skipped": dict(result.skipped),
+    }
+    result.manifest = manifest.with_frame(result.frame, merge_affectnet=summary)
+    result.layout, result.candidates = candidates.layout, len(candidates.frame)
+    return result

@@ -7,19 +7,26 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from ferclean.affectnet.balance import parse_per_class, parse_target, quotas
-from ferclean.affectnet.convert import DEFAULT_MARGIN, convert_face
-from ferclean.affectnet.layouts import LAYOUTS, read_candidates
-from ferclean.affectnet.mapping import parse_map
-from ferclean.affectnet.merge import DUPLICATE, MergeResult, class_counts, merge, target_classes, target_size
-from ferclean.cli.common import classes_option, command_line, jobs_option, load_input, output_option, save
-from ferclean.console import console, parallel_map
-from ferclean.contact_sheet import contact_sheet
-from ferclean.dedupe import DEFAULT_THRESHOLD
-from ferclean.errors import FercleanError
-from ferclean.labels import SPLITS, normalise_split
-from ferclean.scan import ensure_hashes
-from ferclean.tables import distribution_table, split_class_counts
+from ferclean.affectnet.convert import DEFAULT_MARGIN
+from ferclean.affectnet.layouts import LAYOUTS
+from ferclean.affectnet.merge import DUPLICATE, MergeResult, merge_affectnet as merge_faces, target_classes, target_size
+from ferclean.cli.common import command_line, load_input, save
+from ferclean.cli.console import console, progress
+from ferclean.cli.options import (
+    MAP_FORM,
+    PER_CLASS_FORM,
+    Assignments,
+    Split,
+    Target,
+    classes_option,
+    jobs_option,
+    output_option,
+    parse_map,
+    parse_per_class,
+)
+from ferclean.dedupe.resolve import DEFAULT_THRESHOLD
+from ferclean.render.contact_sheet import contact_sheet
+from ferclean.render.tables import distribution_table, split_class_counts
 
 
 @click.command()
@@ -33,10 +40,10 @@ from ferclean.tables import distribution_table, split_class_counts
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the new face images.")
 @output_option()
 @click.option("--layout", type=click.Choice(LAYOUTS), default=None, help="Force an AffectNet layout [default: detected].")
-@click.option("--map", "map_text", default=None, metavar="EXPR=CLASS,...", help="Override the name-based map, e.g. contempt=drop,disgust=angry.")
-@click.option("--target", default="max", show_default=True, metavar="max|N", help="Raise every class to the largest class's count, or to N.")
-@click.option("--per-class", default=None, metavar="CLASS=N,...", help="Images to add for the named classes, e.g. happy=0,surprise=1700.")
-@click.option("--only-split", default=None, metavar="SPLIT", help="Put every new face in this split instead of spreading them.")
+@click.option("--map", "map_text", type=Assignments("--map", MAP_FORM), default=None, metavar="EXPR=CLASS,...", help="Override the name-based map, e.g. contempt=drop,disgust=angry.")
+@click.option("--target", type=Target(), default="max", show_default=True, metavar="max|N", help="Raise every class to the largest class's count, or to N.")
+@click.option("--per-class", type=Assignments("--per-class", PER_CLASS_FORM), default=None, metavar="CLASS=N,...", help="Images to add for the named classes, e.g. happy=0,surprise=1700.")
+@click.option("--only-split", type=Split("--only-split"), default=None, metavar="SPLIT", help="Put every new face in this split instead of spreading them.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the choice and the split spread.")
 @click.option("--margin", type=click.FloatRange(0, 1), default=DEFAULT_MARGIN, show_default=True, help="Room around a face box, per side, as a fraction of the box.")
 @click.option("--threshold", type=click.IntRange(0, 64), default=DEFAULT_THRESHOLD, show_default=True, help="Hamming distance (bits) at which a face counts as a duplicate.")
@@ -49,9 +56,9 @@ def merge_affectnet(
     out_dir: Path,
     output: Path,
     layout: str | None,
-    map_text: str | None,
-    target: str,
-    per_class: str | None,
+    map_text: list[tuple[str, str]] | None,
+    target: int | None,
+    per_class: list[tuple[str, str]] | None,
     only_split: str | None,
     seed: int,
     margin: float,
@@ -80,79 +87,25 @@ def merge_affectnet(
       ferclean merge-affectnet --affectnet AffectNet --into manifests/fer.csv --out data/an \\
           --per-class happy=0,surprise=1700 --map contempt=drop --only-split train -o manifests/fer-an.csv
     """
-    affectnet = affectnet.resolve()
-    if not affectnet.is_dir():
-        raise FercleanError(f"AffectNet folder {affectnet} does not exist or is not a folder.")
-    goal = parse_target(target)
-    out_dir = out_dir.resolve()
-    if out_dir.is_relative_to(affectnet):
-        raise FercleanError(f"--out {out_dir} lies inside the AffectNet folder; choose a folder outside it.")
-    split = _only_split(only_split)
     manifest = load_input(into, classes, jobs=jobs)
-    manifest = ensure_hashes(manifest, manifest.meta.get("hash", "phash"), jobs)
-    frame = manifest.frame
-    names = target_classes(frame)
-    if split is not None and set(frame.loc[frame["status"] != "drop", "split"]) <= {""}:
-        raise FercleanError(f"--only-split {split} needs a dataset with splits; {into} is a flat <class>/ tree.")
-    if not names:
-        raise FercleanError(f"{into} has no kept images, so there is nothing to balance.")
-    need = quotas(class_counts(frame, names), goal, parse_per_class(per_class, names))
-    overrides = parse_map(map_text, names)
-    candidates = read_candidates(affectnet, layout)
+    names = target_classes(manifest.frame)
+    console.print(distribution_table(split_class_counts(manifest.frame), "Images per split and class before merging"))
+    with progress() as on_progress:
+        result = merge_faces(
+            manifest, affectnet, out_dir, layout=layout, overrides=parse_map(map_text, names), target=target,
+            per_class=parse_per_class(per_class, names), only_split=only_split, seed=seed, margin=margin,
+            threshold=threshold, jobs=jobs, on_progress=on_progress,
+        )
     console.print(
-        f"AffectNet: {len(candidates.frame):,} faces in the [bold]{candidates.layout}[/] layout;"
-        f" target: {len(frame):,} images, classes {', '.join(names)}, size {'x'.join(map(str, target_size(frame)))}"
-    )
-    console.print(distribution_table(split_class_counts(frame), "Images per split and class before merging"))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    earlier = {str(p) for p in out_dir.glob("affectnet_*.png")}
-    result = merge(
-        frame,
-        manifest.root,
-        candidates.frame,
-        need,
-        out_dir,
-        lambda tasks: parallel_map(convert_face, tasks, "Converting faces", jobs),
-        overrides=overrides,
-        threshold=threshold,
-        seed=seed,
-        only_split=split,
-        margin=margin,
-        hash_method=manifest.meta.get("hash", "phash"),
-        skipped=candidates.skipped,
+        f"AffectNet: {result.candidates:,} faces in the [bold]{result.layout}[/] layout;"
+        f" target: {len(manifest.frame):,} images, classes {', '.join(names)},"
+        f" size {'x'.join(map(str, target_size(result.frame)))}"
     )
     _report(result)
     sheet = _sheet(result, output, samples)
-    # Remove this run's spare and rejected conversions; files an earlier run wrote may be in its manifest.
-    for path in set(result.surplus + [r["dest"] for r in result.rejected if r["reason"] == DUPLICATE]) - earlier:
-        Path(path).unlink(missing_ok=True)
-    summary = {
-        "affectnet": str(affectnet),
-        "layout": candidates.layout,
-        "out": str(out_dir),
-        "seed": seed,
-        "target": target,
-        "per_class": per_class or "",
-        "map": map_text or "",
-        "threshold": threshold,
-        "margin": margin,
-        "before": {k: int(v) for k, v in result.counts["before"].items()},
-        "added": {k: int(v) for k, v in result.counts["added"].items()},
-        "after": {k: int(v) for k, v in result.counts["after"].items()},
-        "skipped": dict(result.skipped),
-    }
-    save(manifest.with_frame(result.frame, merge_affectnet=summary), output, command_line(), "Images per split and class after merging")
+    save(result.manifest, output, command_line(), "Images per split and class after merging")
     if sheet:
         console.print(f"Contact sheet of sample additions: [bold]{sheet}[/]")
-
-
-def _only_split(text: str | None) -> str | None:
-    if text is None:
-        return None
-    split = normalise_split(text)
-    if split is None:
-        raise FercleanError(f"--only-split {text!r} is not a split; use one of {', '.join(SPLITS)}.")
-    return split
 
 
 def _report(result: MergeResult) -> None:

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ferclean.console import parallel_map
 from ferclean.images import UnreadableImage, open_gray
+from ferclean.parallel import Progress, parallel_map
 
 #: Side of the square grey images every probe sees.
 IMAGE_SIZE = 48
@@ -31,10 +31,12 @@ def load_one(path: str) -> np.ndarray | None:
     return np.asarray(gray, dtype=np.uint8)
 
 
-def load_images(paths: Sequence[Path], jobs: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def load_images(
+    paths: Sequence[Path], jobs: int | None = None, on_progress: Progress | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """``(images, ok)``: an ``(n, 48, 48)`` uint8 stack (zeros where unreadable) and a mask of
     the rows that decoded."""
-    arrays = parallel_map(load_one, [str(p) for p in paths], "Loading images", jobs)
+    arrays = parallel_map(load_one, [str(p) for p in paths], "Loading images", jobs, on_progress)
     ok = np.array([a is not None for a in arrays], dtype=bool)
     images = np.zeros((len(arrays), IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
     for i, array in enumerate(arrays):

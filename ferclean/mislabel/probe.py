@@ -2,14 +2,17 @@
 
 ``fast`` is HOG features, PCA-whitened, into a one-hidden-layer perceptron (scikit-learn,
 minutes on 2 cores for all of FER2013; on a held-out fifth of it 53% accuracy against 45%
-for logistic regression on the same features); ``cnn`` trains ``ferclean_train``'s baseline
-CNN per fold (for a GPU, or small sets on CPU).
+for logistic regression on the same features); ``cnn`` trains a small CNN per fold (for a GPU,
+or small sets on CPU), built by the caller's ``build_cnn`` (the CLI passes
+``ferclean_train.models.probe_cnn``) so that this package does not depend on the trainer.
 Both train on each image and its mirror and average the two predictions at test time.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from sklearn.decomposition import PCA
@@ -17,10 +20,14 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 
-from ferclean.console import progress_bar
+from ferclean.errors import FercleanError
 from ferclean.mislabel.features import hog, mirror
+from ferclean.parallel import Progress, no_progress
 
 PROBES: tuple[str, ...] = ("fast", "cnn")
+
+#: ``build_cnn(num_classes, image_size)``: a compiled Keras model taking ``(size, size, 1)`` floats in [0, 1].
+CnnBuilder = Callable[[int, int], Any]
 
 #: Dimensions the HOG vectors are reduced to before the perceptron.
 PCA_COMPONENTS = 256
@@ -47,60 +54,85 @@ def _full_columns(model_classes: np.ndarray, part: np.ndarray, k: int) -> np.nda
     return full
 
 
-def fast_probs(images: np.ndarray, labels: np.ndarray, folds: np.ndarray, k: int, seed: int) -> np.ndarray:
+def fast_probs(
+    images: np.ndarray, labels: np.ndarray, folds: np.ndarray, k: int, seed: int, on_progress: Progress | None = None
+) -> np.ndarray:
     """Out-of-fold probabilities from HOG + whitened PCA + perceptron."""
+    report = on_progress or no_progress
     features, mirrored = hog(images), hog(mirror(images))
     probs = np.zeros((len(images), k))
     fold_ids = np.unique(folds)
-    with progress_bar() as bar:
-        task = bar.add_task("Fast probe (folds)", total=len(fold_ids))
-        for fold in fold_ids:
-            train, test = np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
-            x = np.concatenate([features[train], mirrored[train]])
-            y = np.concatenate([labels[train], labels[train]])
-            with warnings.catch_warnings():
-                # Capped iterations are the regularisation here (early stopping), not a fault.
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                model = fast_model(x.shape[1], len(x), seed).fit(x, y)
-            part = (model.predict_proba(features[test]) + model.predict_proba(mirrored[test])) / 2
-            probs[test] = _full_columns(model.classes_, part, k)
-            bar.advance(task)
+    report("Fast probe (folds)", 0, len(fold_ids))
+    for done, fold in enumerate(fold_ids, 1):
+        train, test = np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
+        x = np.concatenate([features[train], mirrored[train]])
+        y = np.concatenate([labels[train], labels[train]])
+        with warnings.catch_warnings():
+            # Capped iterations are the regularisation here (early stopping), not a fault.
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model = fast_model(x.shape[1], len(x), seed).fit(x, y)
+        part = (model.predict_proba(features[test]) + model.predict_proba(mirrored[test])) / 2
+        probs[test] = _full_columns(model.classes_, part, k)
+        report("Fast probe (folds)", done, len(fold_ids))
     return probs
 
 
 def cnn_probs(
-    images: np.ndarray, labels: np.ndarray, folds: np.ndarray, k: int, seed: int, epochs: int = 20, batch_size: int = 128
+    images: np.ndarray,
+    labels: np.ndarray,
+    folds: np.ndarray,
+    k: int,
+    seed: int,
+    build_cnn: CnnBuilder,
+    epochs: int = 20,
+    batch_size: int = 128,
+    on_progress: Progress | None = None,
 ) -> np.ndarray:
-    """Out-of-fold probabilities from ``ferclean_train``'s baseline CNN, one model per fold."""
+    """Out-of-fold probabilities from a CNN made by ``build_cnn``, one model per fold."""
     import keras
 
-    from ferclean_train.models import build_model, compile_model
-
+    report = on_progress or no_progress
+    stage, total = "CNN probe (epochs x folds)", len(np.unique(folds)) * epochs
     x = images[..., None].astype(np.float32) / 255.0
     x_mirror = x[:, :, ::-1]
     onehot = np.eye(k, dtype=np.float32)[labels]
     probs = np.zeros((len(images), k))
-    fold_ids = np.unique(folds)
-    with progress_bar() as bar:
-        task = bar.add_task("CNN probe (epochs x folds)", total=len(fold_ids) * epochs)
-        advance = keras.callbacks.LambdaCallback(on_epoch_end=lambda *_: bar.advance(task))
-        for fold in fold_ids:
-            train, test = np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
-            keras.utils.set_random_seed(seed * 1000 + int(fold))
-            model = compile_model(build_model("baseline", k, images.shape[1], augment=True), "baseline")
-            model.fit(x[train], onehot[train], epochs=epochs, batch_size=batch_size, verbose=0, callbacks=[advance])
-            part = (model.predict(x[test], verbose=0) + model.predict(x_mirror[test], verbose=0)) / 2
-            probs[test] = part
-            keras.backend.clear_session()
+    done = 0
+
+    def advance(*_: object) -> None:
+        nonlocal done
+        done += 1
+        report(stage, done, total)
+
+    report(stage, 0, total)
+    for fold in np.unique(folds):
+        train, test = np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
+        keras.utils.set_random_seed(seed * 1000 + int(fold))
+        model = build_cnn(k, images.shape[1])
+        callback = keras.callbacks.LambdaCallback(on_epoch_end=advance)
+        model.fit(x[train], onehot[train], epochs=epochs, batch_size=batch_size, verbose=0, callbacks=[callback])
+        part = (model.predict(x[test], verbose=0) + model.predict(x_mirror[test], verbose=0)) / 2
+        probs[test] = part
+        keras.backend.clear_session()
     return probs
 
 
 def out_of_fold_probs(
-    images: np.ndarray, labels: np.ndarray, folds: np.ndarray, k: int, probe: str, seed: int, epochs: int = 20
+    images: np.ndarray,
+    labels: np.ndarray,
+    folds: np.ndarray,
+    k: int,
+    probe: str,
+    seed: int,
+    epochs: int = 20,
+    build_cnn: CnnBuilder | None = None,
+    on_progress: Progress | None = None,
 ) -> np.ndarray:
     """``(n, k)`` probabilities, row i predicted by the model of the fold that left image i out."""
     if probe == "fast":
-        return fast_probs(images, labels, folds, k, seed)
+        return fast_probs(images, labels, folds, k, seed, on_progress)
     if probe == "cnn":
-        return cnn_probs(images, labels, folds, k, seed, epochs)
-    raise ValueError(f"unknown probe {probe!r}; choose from {PROBES}")
+        if build_cnn is None:
+            raise FercleanError("probe='cnn' needs build_cnn, e.g. ferclean_train.models.probe_cnn.")
+        return cnn_probs(images, labels, folds, k, seed, build_cnn, epochs, on_progress=on_progress)
+    raise ValueError(f"probe must be one of {PROBES}, got {probe!r}")

@@ -30,7 +30,6 @@ class Scores:
     thresholds: np.ndarray
     confident_joint: np.ndarray
     self_confidence: np.ndarray
-    normalized_margin: np.ndarray
     suggested: np.ndarray
     suggested_confidence: np.ndarray
     flagged: np.ndarray
@@ -176,7 +175,6 @@ def score(labels: np.ndarray, probs: np.ndarray, rule: str = "lowest") -> Scores
         thresholds=thresholds,
         confident_joint=calibrated,
         self_confidence=self_confidence(labels, probs),
-        normalized_margin=normalized_margin(labels, probs),
         suggested=suggested,
         suggested_confidence=probs[np.arange(n), suggested],
         flagged=flagged,

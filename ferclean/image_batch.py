@@ -26,6 +26,8 @@ from typing import TypeVar
 from PIL import Image, UnidentifiedImageError
 from threadpoolctl import threadpool_limits
 
+from ferclean.parallel import Progress
+
 HASH_SIZE = 8
 #: imagehash's phash works on a (hash_size * highfreq_factor)^2 thumbnail.
 THUMB = 32
@@ -34,9 +36,6 @@ _TIE_TOLERANCE = 1e-9
 _CHUNK = 512
 
 T = TypeVar("T")
-
-#: ``on_progress(stage, done, total)``, as ferclean's long steps report progress.
-Progress = Callable[[str, int, int], None]
 _HASH_BLOCK = 2048
 #: Mirroring negates the odd horizontal frequencies.
 _MIRROR_SIGNS = np.tile((-1.0) ** np.arange(HASH_SIZE), HASH_SIZE)

@@ -25,7 +25,8 @@ from scipy.ndimage import gaussian_filter
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from ferclean.phash_batch import Progress, decode_one, map_chunks
+from ferclean.image_batch import decode_one, map_chunks
+from ferclean.parallel import Progress
 
 #: Side of the thumbnails compared (FER2013's 48 px faces are halved).
 SIZE = 24
@@ -134,7 +135,7 @@ def split_chains(
     ``min_similarity - GROUP_SLACK``: in a final group every two members score at least
     that, so A~B and B~C with A and C different faces gives the closest pair as a group and
     the third image on its own.
-    Labels are arbitrary integers; number them with :func:`ferclean.clusters.number_groups`.
+    Labels are arbitrary integers; number them with :func:`ferclean.dedupe.clusters.number_groups`.
     """
     a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
     labels = np.full(n, -1, dtype=np.int64)

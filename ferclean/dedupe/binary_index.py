@@ -6,7 +6,7 @@ in about 1.6 s of CPU, where numpy's brute force takes 10 s and its multi-index 
 wide radii (bench/dedupe_bench.py). Its ``IndexBinaryMultiHash`` (tables and bit flips
 chosen so that the pigeonhole principle makes it exact) loses to the numpy multi-index on
 large sparse sets (1M random hashes at 4 bits: 42 s against 7 s), so
-:func:`ferclean.search.find_pairs` uses faiss only up to ``FLAT_MAX`` hashes.
+:func:`ferclean.dedupe.search.find_pairs` uses faiss only up to ``FLAT_MAX`` hashes.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from ferclean.images import inspect_image
-from ferclean.phash_batch import decode_files, describe_files, phash_pair, phash_stack, to_hex
+from ferclean.image_batch import decode_files, describe_files, phash_pair, phash_stack, to_hex
 
 
 def _imagehash_pair(gray: Image.Image) -> tuple[str, str]:

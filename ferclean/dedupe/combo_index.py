@@ -6,7 +6,7 @@ combination of ``m - t`` chunks the hashes are sorted on those chunks together, 
 neighbours in a run of equal keys are compared. With wide keys (six chunks, pairs of them
 for ``t = 4``) runs are short, so the work is ``C(m, m - t)`` sorts and a few linear scans:
 10M random hashes at 4 bits in well under a minute, where the bit-flip multi-index of
-:mod:`ferclean.search` spends minutes expanding candidates (bench/dedupe_bench.py).
+:mod:`ferclean.dedupe.search` spends minutes expanding candidates (bench/dedupe_bench.py).
 """
 
 from __future__ import annotations

@@ -15,9 +15,9 @@ from math import comb
 
 import numpy as np
 
-from ferclean.binary_index import FLAT_MAX, faiss_pairs
-from ferclean.combo_index import choose_chunks as combination_chunks
-from ferclean.combo_index import combination_pairs
+from ferclean.dedupe.binary_index import FLAT_MAX, faiss_pairs
+from ferclean.dedupe.combo_index import choose_chunks as combination_chunks
+from ferclean.dedupe.combo_index import combination_pairs
 
 #: Below this many hashes brute force beats building the index (measured in bench/dedupe_bench.py).
 BRUTE_FORCE_MAX = 4096
@@ -142,8 +142,8 @@ def multi_index_pairs(hashes: np.ndarray, threshold: int, chunks: int | None = N
 def find_pairs(hashes: np.ndarray, threshold: int, method: str = "auto") -> np.ndarray:
     """All index pairs ``(i, j)``, ``i < j``, whose hashes differ in at most ``threshold`` bits.
 
-    ``method`` is ``faiss`` (its exhaustive binary index, :mod:`ferclean.binary_index`),
-    ``combination`` (sorting on chunk combinations, :mod:`ferclean.combo_index`), ``brute``,
+    ``method`` is ``faiss`` (its exhaustive binary index, :mod:`ferclean.dedupe.binary_index`),
+    ``combination`` (sorting on chunk combinations, :mod:`ferclean.dedupe.combo_index`), ``brute``,
     ``index`` (the numpy paths) or ``auto``: numpy brute force for small sets, faiss up to
     ``FLAT_MAX`` hashes (any radius), and beyond that the combination index where the
     threshold allows it, else the multi-index (bench/dedupe_bench.py: 10M hashes at 4 bits
@@ -165,3 +165,16 @@ def find_pairs(hashes: np.ndarray, threshold: int, method: str = "auto") -> np.n
     if method == "index":
         return multi_index_pairs(hashes, threshold)
     raise ValueError(f"unknown search method {method!r}")
+
+
+def mirror_pairs(direct: np.ndarray, flipped: np.ndarray, threshold: int, method: str = "auto") -> np.ndarray:
+    """Position pairs ``i < j`` within ``threshold`` bits, directly or one seen through the
+    other's mirror (``flipped`` holds each hash of the left-right flipped image).
+
+    An image never pairs with its own mirror.
+    """
+    n = len(direct)
+    found = find_pairs(np.concatenate([direct, flipped]), threshold, method) % max(n, 1)
+    found = found[found[:, 0] != found[:, 1]]
+    found.sort(axis=1)
+    return np.unique(found, axis=0) if len(found) else found.reshape(0, 2)
