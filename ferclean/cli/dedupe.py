@@ -98,7 +98,7 @@ def dedupe(
           --policy keep-one --on-conflict review
     """
     times: list = []
-    with timed("read", times):
+    with timed("scan and hash", times):
         manifest = load_input(source, classes, hash_method, jobs)
     with progress() as on_progress:
         result = find_duplicates(
