@@ -10,22 +10,19 @@ with imagehash's own ``scipy.fftpack`` route, so no bit ever differs.
 
 from __future__ import annotations
 
-import hashlib
-import io
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
-from typing import TypeVar
-
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from threadpoolctl import threadpool_limits
 
+from ferclean.images import UnreadableImage, open_gray, pixel_sha256, too_small
 from ferclean.parallel import Progress
 
 HASH_SIZE = 8
@@ -72,21 +69,12 @@ def _resize_commutes_with_flip(width: int, height: int) -> bool:
 
 
 def decode_one(path: str) -> tuple[Image.Image | None, str]:
-    """Same decoding and error messages as :func:`ferclean.images.open_gray`, without raising."""
+    """:func:`ferclean.images.open_gray` (the one decoding and error ladder), returning the
+    error message instead of raising."""
     try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        return None, f"cannot read file ({exc.strerror or exc})"
-    if not data:
-        return None, "empty file (0 bytes)"
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-            return image.convert("L"), ""
-    except UnidentifiedImageError:
-        return None, "not a recognised image format"
-    except (OSError, SyntaxError, ValueError) as exc:
-        return None, f"corrupt or truncated image ({exc})"
+        return open_gray(path), ""
+    except UnreadableImage as exc:
+        return None, str(exc)
 
 
 def decode_files(paths: Sequence[str]) -> DecodedBatch:
@@ -101,9 +89,7 @@ def decode_files(paths: Sequence[str]) -> DecodedBatch:
         if gray is None:
             continue
         width[k], height[k] = gray.size
-        digest = hashlib.sha256(f"{gray.width}x{gray.height}:".encode())
-        digest.update(gray.tobytes())
-        digests[k] = digest.hexdigest()
+        digests[k] = pixel_sha256(gray)
         thumbs[k] = np.asarray(gray.resize((THUMB, THUMB), Image.Resampling.LANCZOS))
         if _resize_commutes_with_flip(*gray.size):
             flips[k] = thumbs[k, :, ::-1]
@@ -231,8 +217,9 @@ def to_hex(hashes: np.ndarray) -> list[str]:
 
 
 def describe_files(paths: Sequence[str], jobs: int = 1, on_progress: Progress | None = None) -> pd.DataFrame:
-    """Size, pixel digest, phash and mirrored phash per file (the manifest's columns), and
-    ``error`` for unreadable files, which get NA or empty values elsewhere."""
+    """Size, pixel digest, phash and mirrored phash per file (the manifest's columns), as
+    :func:`ferclean.images.inspect_image` gives them: ``error`` for unreadable files (NA or
+    empty values elsewhere) and ``review`` for images too small to show a face."""
     batch = decode_files_parallel(paths, jobs, on_progress)
     direct, mirrored = phash_pair(batch.thumbs, batch.flip_thumbs)
     bad = np.array([e != "" for e in batch.error], dtype=bool)
@@ -244,5 +231,6 @@ def describe_files(paths: Sequence[str], jobs: int = 1, on_progress: Progress | 
             "phash": np.where(bad, "", to_hex(direct)),
             "phash_flip": np.where(bad, "", to_hex(mirrored)),
             "error": batch.error,
+            "review": [too_small(w, h) if not b else "" for w, h, b in zip(batch.width, batch.height, bad)],
         }
     )

@@ -12,8 +12,8 @@ import pandas as pd
 from ferclean.errors import FercleanError
 from ferclean.images import IMAGE_SUFFIXES, inspect_image, visible_dirs
 from ferclean.labels import SPLIT_ALIASES, normalise_class, normalise_split
-from ferclean.manifest import Manifest, normalise_frame
 from ferclean.image_batch import describe_files
+from ferclean.manifest import Manifest, mark, normalise_frame
 from ferclean.parallel import Progress, default_jobs, parallel_map
 
 
@@ -85,9 +85,10 @@ def describe_images(
 ) -> pd.DataFrame:
     """Decode every row's image (in parallel) and fill size and hashes.
 
-    Unreadable files stay in the table with ``status=drop`` and the reason in ``note``,
-    so that they are reported rather than silently lost; other rows keep their status
-    (``keep`` when they had none).
+    Unreadable files (bombs included) stay in the table with ``status=drop`` and the reason
+    in ``note``, so that they are reported rather than silently lost; images too small to
+    show a face go to ``review``. Other rows keep their status (``keep`` when they had none);
+    no status is ever lowered (manifest.mark).
     """
     paths = [str(Path(root) / p) for p in frame["path"]]
     if hash_method == "phash":  # the batch path: same values, hashed as one numpy stack
@@ -99,13 +100,15 @@ def describe_images(
     out = frame.copy()
     for column in ("width", "height", "sha256", "phash", "phash_flip"):
         out[column] = described[column] if column in described else pd.NA
-    unreadable = described["error"].fillna("") != ""
     status = out["status"] if "status" in out else pd.Series("", index=out.index)
     out["status"] = status.where(status != "", "keep")
-    out.loc[unreadable, "status"] = "drop"
-    note = out["note"] if "note" in out else pd.Series("", index=out.index)
-    out["note"] = note.where(~unreadable, "unreadable: " + described["error"].fillna(""))
-    return out
+    if "note" not in out:
+        out["note"] = ""
+    errors = described["error"].fillna("")
+    unreadable = errors != ""
+    out = mark(out, unreadable, "drop", "unreadable: " + errors)
+    review = described["review"].fillna("") if "review" in described else pd.Series("", index=out.index)
+    return mark(out, review != "", "review", review)
 
 
 def scan_dataset(
@@ -117,10 +120,12 @@ def scan_dataset(
 ) -> tuple[Manifest, Listing]:
     """List and decode a dataset folder into a manifest whose paths are relative to ``root``."""
     root = Path(root).resolve()
-    listing = list_images(root, extra_classes)
+    extra = sorted({c.strip().lower() for c in extra_classes})
+    listing = list_images(root, extra)
     frame = describe_images(listing.frame, root, hash_method, jobs, on_progress)
     frame["source"] = root.name
-    manifest = Manifest(frame=normalise_frame(frame), root=root, meta={"hash": hash_method})
+    meta = {"hash": hash_method, "root": str(root), **({"classes": extra} if extra else {})}
+    manifest = Manifest(frame=normalise_frame(frame), root=root, meta=meta)
     return manifest, listing
 
 

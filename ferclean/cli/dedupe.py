@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from ferclean.cli.common import command_line, load_input, save
-from ferclean.cli.options import classes_option, hash_option, jobs_option, output_option
+from ferclean.cli.common import check_outputs, command_line, load_input, save
+from ferclean.cli.options import classes_option, hash_option, jobs_option, output_option, threshold_option
 from ferclean.cli.console import console, progress
 from ferclean.dedupe import (
     CANDIDATE_RADIUS,
@@ -27,12 +27,10 @@ from ferclean.dedupe.report import REPORT_FILES, write_report
 @click.argument("source", metavar="MANIFEST_OR_DATASET", type=click.Path(path_type=Path))
 @output_option()
 @hash_option
-@click.option(
-    "--threshold",
-    type=click.IntRange(0, 32),
-    default=None,
-    help=f"Largest Hamming distance (bits of 64) of a hash candidate [default: {CANDIDATE_RADIUS} with --verify,"
+@threshold_option(
+    f"Largest Hamming distance (bits of 64) of a hash candidate [default: {CANDIDATE_RADIUS} with --verify,"
     f" {DEFAULT_THRESHOLD} with --no-verify].",
+    default=None,
 )
 @click.option(
     "--verify/--no-verify",
@@ -97,15 +95,19 @@ def dedupe(
       ferclean dedupe manifests/fer2013.csv -o manifests/fer2013-dedup.csv \\
           --policy keep-one --on-conflict review
     """
+    report_dir = report_dir or output.with_name(f"{output.stem}_dedupe")
+    outputs = {"-o": output, "--report-dir": report_dir}
+    check_outputs(source, None, outputs)
     times: list = []
     with timed("scan and hash", times):
         manifest = load_input(source, classes, hash_method, jobs)
+    check_outputs(source, manifest, outputs)
     with progress() as on_progress:
         result = find_duplicates(
             manifest, threshold, policy, on_conflict, hash_method, jobs, on_progress, verify, min_similarity
         )
     with timed("report", times):
-        report_dir = write_report(result, report_dir or output.with_name(f"{output.stem}_dedupe"))
+        report_dir = write_report(result, report_dir)
     _print_summary(result)
     with timed("write manifest", times):
         save(result.manifest, output, command_line(), title="Images per split and class after dedupe (status != drop)")

@@ -8,7 +8,7 @@ import click
 import pandas as pd
 from rich.table import Table
 
-from ferclean.cli.common import command_line, load_input, save
+from ferclean.cli.common import check_outputs, command_line, load_input, save
 from ferclean.cli.console import console, progress
 from ferclean.cli.options import classes_option, jobs_option, output_option
 from ferclean.labels import class_order
@@ -57,7 +57,11 @@ def mislabel_review(
       ferclean mislabel-review manifests/fer2013.csv --probs manifests/fer2013-review_review/probs.npy \\
           --auto-relabel 0.9 -o manifests/fer2013-auto.csv
     """
+    report_dir = report_dir or output.with_name(output.stem + "_review")
+    outputs = {"-o": output, "--report-dir": report_dir}
+    check_outputs(source, None, outputs, (decisions_path, probs_path))
     manifest = load_input(source, classes, jobs=jobs)
+    check_outputs(source, manifest, outputs, (decisions_path, probs_path))
     frame = manifest.frame
     if decisions_path is not None:
         known = class_order(effective_labels(frame)[kept(frame)])
@@ -65,7 +69,6 @@ def mislabel_review(
         frame = apply_decisions(frame, decisions, decisions_path.name)
         console.print(_count_table(decisions["decision"].value_counts(), f"Decisions from {decisions_path.name}", "decision"))
     elif auto_relabel is None or probs_path is not None or "label_quality" not in frame.columns:
-        report_dir = report_dir or output.with_name(output.stem + "_review")
         with progress() as on_progress:
             result = review(
                 manifest, probe, folds, seed, epochs, probs_path, _probe_cnn() if probe == "cnn" else None,

@@ -6,16 +6,23 @@ a dict of quotas or overrides). Errors here name the command-line flag.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import click
 import numpy as np
 
+from ferclean.affectnet.codes import OFFICIAL_CODES, is_unusable
+from ferclean.affectnet.balance import FEASIBLE
 from ferclean.affectnet.mapping import DROP, expression_key
+from ferclean.dedupe.resolve import DEFAULT_THRESHOLD, MAX_THRESHOLD
 from ferclean.errors import FercleanError
 from ferclean.images import HASH_METHODS
 from ferclean.labels import SPLITS, canonical_split, normalise_class
+from ferclean.outputs import require_suffix
+
+#: File types a figure can be written as (matplotlib picks the format from the suffix).
+FIGURE_SUFFIXES: tuple[str, ...] = (".png", ".svg", ".pdf")
 
 jobs_option = click.option(
     "--jobs", "-j", type=click.IntRange(min=1), default=None, help="Worker processes [default: all cores]."
@@ -33,9 +40,30 @@ hash_option = click.option(
 )
 
 
-def output_option(help_text: str = "Manifest to write (a companion .json is written beside it).") -> click.Option:
+def _csv_name(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    if value is not None and value.suffix.lower() != ".csv":
+        raise click.BadParameter(f"{value} must end in .csv (its companion .json is written beside it).")
+    return value
+
+
+def output_option(help_text: str = "Manifest to write, a new .csv (a companion .json is written beside it).") -> click.Option:
     return click.option(
-        "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True, help=help_text
+        "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True, help=help_text,
+        callback=_csv_name,
+    )
+
+
+def threshold_option(help_text: str, default: int | None = DEFAULT_THRESHOLD) -> Callable:
+    """``--threshold``: one rule (0..MAX_THRESHOLD bits of a 64-bit hash) for every command that matches duplicates.
+
+    ``default=None`` lets the command pick (dedupe's depends on --verify; ``help_text`` says how).
+    """
+    return click.option(
+        "--threshold",
+        type=click.IntRange(0, MAX_THRESHOLD),
+        default=default,
+        show_default=default is not None,
+        help=help_text,
     )
 
 
@@ -69,11 +97,11 @@ class Ratios(_Parsed):
 
 
 class Target(_Parsed):
-    """``max`` -> None, ``5000`` -> 5000."""
+    """``max`` -> None, ``feasible`` -> FEASIBLE, ``5000`` -> 5000."""
 
-    name = "max|N"
+    name = "max|feasible|N"
 
-    def parse(self, text: str) -> int | None:
+    def parse(self, text: str) -> int | str | None:
         return parse_target(text)
 
 
@@ -87,6 +115,20 @@ class Assignments(_Parsed):
 
     def parse(self, text: str) -> list[tuple[str, str]]:
         return parse_assignments(text, self.option, self.form)
+
+
+class FigurePath(_Parsed):
+    """A figure's file name, refused unless its suffix is one the figure can be written as."""
+
+    name = "path"
+
+    def __init__(self, option: str) -> None:
+        self.option = option
+
+    def parse(self, text: str) -> Path:
+        path = Path(text)
+        require_suffix(path, FIGURE_SUFFIXES, self.option)
+        return path
 
 
 class Split(_Parsed):
@@ -126,18 +168,23 @@ def parse_ratios(text: str) -> dict[str, float]:
     ratios = {split: v / scale for split, v in zip(SPLITS, values) if v > 0}
     if not ratios:
         raise FercleanError(f"--ratios {text!r} gives no split a positive share.")
+    if "train" not in ratios:
+        raise FercleanError(f"--ratios {text!r} gives the train split no share; a model needs training images.")
     return ratios
 
 
 
-def parse_target(text: str | int | None) -> int | None:
-    """``"max"`` -> None (up to the largest class), ``"5000"`` -> 5000."""
+def parse_target(text: str | int | None) -> int | str | None:
+    """``"max"`` -> None (up to the largest class), ``"feasible"`` -> FEASIBLE (the highest
+    count every class can reach), ``"5000"`` -> 5000."""
     if text is None or str(text).strip().lower() == "max":
         return None
+    if str(text).strip().lower() == FEASIBLE:
+        return FEASIBLE
     try:
         value = int(str(text).strip())
     except ValueError:
-        raise FercleanError(f"--target {text!r} must be 'max' or a whole number of images per class.") from None
+        raise FercleanError(f"--target {text!r} must be 'max', 'feasible' or a whole number of images per class.") from None
     if value < 0:
         raise FercleanError(f"--target {text!r} must not be negative.")
     return value
@@ -184,6 +231,11 @@ def parse_map(text: str | Sequence[tuple[str, str]] | None, target_classes: Iter
     overrides: dict[str, str] = {}
     items = parse_assignments(text, "--map", MAP_FORM) if isinstance(text, str) else text
     for source, target in items:
+        if normalise_class(source) is None and not is_unusable(source):
+            raise FercleanError(
+                f"--map names an unknown expression {source!r}; use an AffectNet expression such as"
+                f" {', '.join(name for code, name in sorted(OFFICIAL_CODES.items()) if code < 8)}."
+            )
         target = target.lower()
         if target != DROP:
             target = normalise_class(target, allowed) or target

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ferclean.errors import FercleanError
-from ferclean.cli.common import command_line, load_input, save
+from ferclean.cli.common import check_outputs, command_line, load_input, save
 from ferclean.cli.options import classes_option, hash_option, jobs_option, output_option
 
 
@@ -31,5 +31,6 @@ def scan(dataset: Path, output: Path, classes: str | None, hash_method: str, job
     """
     if not dataset.is_dir():
         raise FercleanError(f"Dataset folder {dataset} does not exist or is not a folder.")
+    check_outputs(dataset, None, {"-o": output})
     manifest = load_input(dataset, classes, hash_method, jobs)
     save(manifest, output, command_line())

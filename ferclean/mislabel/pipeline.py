@@ -92,6 +92,11 @@ def review(
             paths = [p for p, good in zip(paths, ok) if good]
             label_names = [n for n, good in zip(label_names, ok) if good]
         class_names = class_order(label_names)
+        if not class_names:
+            raise FercleanError(
+                f"None of the {len(ok):,} kept image(s) could be read, e.g. {manifest.root / skipped[0]};"
+                " check the manifest's paths and the root in its companion .json."
+            )
         if len(class_names) < 2:
             raise FercleanError(f"Only one class ({class_names[0]}) among the kept images; a probe needs two or more.")
         labels = np.array([class_names.index(n) for n in label_names], dtype=np.int64)
