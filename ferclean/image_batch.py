@@ -23,7 +23,7 @@ from PIL import Image
 from threadpoolctl import threadpool_limits
 
 from ferclean.images import UnreadableImage, open_gray, pixel_sha256, too_small
-from ferclean.parallel import Progress
+from ferclean.parallel import Backend, Progress, no_progress
 
 HASH_SIZE = 8
 #: imagehash's phash works on a (hash_size * highfreq_factor)^2 thumbnail.
@@ -99,11 +99,19 @@ def decode_files(paths: Sequence[str]) -> DecodedBatch:
 
 
 def map_chunks(
-    fn: Callable[[list[str]], T], paths: Sequence[str], jobs: int = 1, on_progress: Progress | None = None, stage: str = ""
+    fn: Callable[[list[str]], T],
+    paths: Sequence[str],
+    jobs: int = 1,
+    on_progress: Progress | None = None,
+    stage: str = "",
+    backend: Backend | None = None,
 ) -> list[T]:
-    """``fn`` on consecutive chunks of ``paths`` over ``jobs`` processes, in order, calling
-    ``on_progress(stage, done, total)`` after each chunk. ``fn`` must be module-level."""
+    """``fn`` on consecutive chunks of ``paths`` over ``jobs`` processes (or on ``backend``,
+    counting progress in chunks), in order, calling ``on_progress(stage, done, total)`` after
+    each chunk. ``fn`` must be module-level."""
     chunks = [list(paths[i : i + _CHUNK]) for i in range(0, len(paths), _CHUNK)]
+    if backend is not None:
+        return backend.map(fn, chunks, stage, on_progress or no_progress)
     parts: list[T] = []
     done = 0
     if on_progress:
@@ -118,10 +126,14 @@ def map_chunks(
 
 
 def decode_files_parallel(
-    paths: Sequence[str], jobs: int = 1, on_progress: Progress | None = None, stage: str = "Reading images"
+    paths: Sequence[str],
+    jobs: int = 1,
+    on_progress: Progress | None = None,
+    stage: str = "Reading images",
+    backend: Backend | None = None,
 ) -> DecodedBatch:
-    """:func:`decode_files` over ``jobs`` processes (:func:`map_chunks`), joined in order."""
-    parts = map_chunks(decode_files, paths, jobs, on_progress, stage)
+    """:func:`decode_files` over ``jobs`` processes or ``backend`` (:func:`map_chunks`), joined in order."""
+    parts = map_chunks(decode_files, paths, jobs, on_progress, stage, backend)
     if not parts:
         empty = np.zeros((0, THUMB, THUMB), dtype=np.uint8)
         return DecodedBatch(np.zeros(0, np.int64), np.zeros(0, np.int64), [], empty, empty.copy(), [])
@@ -216,11 +228,13 @@ def to_hex(hashes: np.ndarray) -> list[str]:
     return [f"{int(h):016x}" for h in np.asarray(hashes, dtype=np.uint64)]
 
 
-def describe_files(paths: Sequence[str], jobs: int = 1, on_progress: Progress | None = None) -> pd.DataFrame:
+def describe_files(
+    paths: Sequence[str], jobs: int = 1, on_progress: Progress | None = None, backend: Backend | None = None
+) -> pd.DataFrame:
     """Size, pixel digest, phash and mirrored phash per file (the manifest's columns), as
     :func:`ferclean.images.inspect_image` gives them: ``error`` for unreadable files (NA or
     empty values elsewhere) and ``review`` for images too small to show a face."""
-    batch = decode_files_parallel(paths, jobs, on_progress)
+    batch = decode_files_parallel(paths, jobs, on_progress, backend=backend)
     direct, mirrored = phash_pair(batch.thumbs, batch.flip_thumbs)
     bad = np.array([e != "" for e in batch.error], dtype=bool)
     return pd.DataFrame(

@@ -8,7 +8,8 @@ import click
 from rich.table import Table
 
 from ferclean.cli.common import check_outputs, command_line, load_input, save
-from ferclean.cli.options import classes_option, hash_option, jobs_option, output_option, threshold_option
+from ferclean.cli.options import backend_options, classes_option, hash_option, jobs_option, output_option, threshold_option
+from ferclean.parallel import Backend
 from ferclean.cli.console import console, progress
 from ferclean.dedupe import (
     CANDIDATE_RADIUS,
@@ -64,6 +65,7 @@ from ferclean.dedupe.report import REPORT_FILES, write_report
 )
 @classes_option
 @jobs_option
+@backend_options
 def dedupe(
     source: Path,
     output: Path,
@@ -76,6 +78,7 @@ def dedupe(
     report_dir: Path | None,
     classes: str | None,
     jobs: int | None,
+    backend: Backend,
 ) -> None:
     """Find exact and near-duplicate images (mirrored copies too), within and across splits.
 
@@ -100,11 +103,11 @@ def dedupe(
     check_outputs(source, None, outputs)
     times: list = []
     with timed("scan and hash", times):
-        manifest = load_input(source, classes, hash_method, jobs)
+        manifest = load_input(source, classes, hash_method, jobs, backend)
     check_outputs(source, manifest, outputs)
     with progress() as on_progress:
         result = find_duplicates(
-            manifest, threshold, policy, on_conflict, hash_method, jobs, on_progress, verify, min_similarity
+            manifest, threshold, policy, on_conflict, hash_method, jobs, on_progress, backend, verify, min_similarity
         )
     with timed("report", times):
         report_dir = write_report(result, report_dir)

@@ -31,7 +31,7 @@ from ferclean.dedupe.resolve import (
 )
 from ferclean.dedupe.verify import DEFAULT_MIN_SIMILARITY, load_features, verify_duplicates
 from ferclean.manifest import Manifest
-from ferclean.parallel import Progress, default_jobs, no_progress
+from ferclean.parallel import Backend, Progress, default_jobs, no_progress
 from ferclean.scan import ensure_hashes
 
 __all__ = [
@@ -99,17 +99,19 @@ def find_duplicates(
     hash_method: str = "phash",
     jobs: int | None = None,
     on_progress: Progress | None = None,
+    backend: Backend | None = None,
     verify: bool = True,
     min_similarity: float = DEFAULT_MIN_SIMILARITY,
 ) -> DedupeResult:
     """Group duplicates of ``manifest`` and apply ``policy`` (``report`` changes nothing).
 
     Hashes missing from the manifest, or made with another ``hash_method``, are computed
-    first. ``threshold`` is the largest Hamming distance (bits of 64) of a hash candidate
-    (default CANDIDATE_RADIUS with ``verify``, DEFAULT_THRESHOLD without). With ``verify``
-    each candidate is checked on the pixels (score at least ``min_similarity``) and groups
-    are cut where they would chain different faces (:mod:`ferclean.dedupe.verify`);
-    without it, groups are the connected components of the candidates.
+    first, on ``backend`` when given (else ``jobs`` local processes). ``threshold`` is the
+    largest Hamming distance (bits of 64) of a hash candidate (default CANDIDATE_RADIUS with
+    ``verify``, DEFAULT_THRESHOLD without). With ``verify`` each candidate is checked on the
+    pixels (score at least ``min_similarity``) and groups are cut where they would chain
+    different faces (:mod:`ferclean.dedupe.verify`); without it, groups are the connected
+    components of the candidates.
     """
     if policy not in POLICIES:
         raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
@@ -120,7 +122,7 @@ def find_duplicates(
     report = on_progress or no_progress
     times: list[StageTime] = []
     with timed("hash", times):
-        manifest = ensure_hashes(manifest, hash_method, jobs, on_progress)
+        manifest = ensure_hashes(manifest, hash_method, jobs, on_progress, backend)
     radius = threshold if threshold is not None else (CANDIDATE_RADIUS if verify else DEFAULT_THRESHOLD)
     with timed("search", times):
         report("Searching for duplicates", 0, 1)
@@ -131,7 +133,7 @@ def find_duplicates(
         with timed("verify", times):
             rows = np.unique(pairs[["a", "b"]].to_numpy())
             paths = [str(manifest.root / p) for p in manifest.frame["path"].iloc[rows]]
-            feats = load_features(paths, jobs or default_jobs(), on_progress)
+            feats = load_features(paths, jobs or default_jobs(), on_progress, backend)
             pairs, labels = verify_duplicates(manifest.frame, pairs, feats, rows, min_similarity)
     with timed("group and resolve", times):
         grouped = assign_groups(manifest.frame, pairs[pairs["verified"]] if verify else pairs, labels)

@@ -26,7 +26,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from ferclean.image_batch import decode_one, map_chunks
-from ferclean.parallel import Progress
+from ferclean.parallel import Backend, Progress
 
 #: Side of the thumbnails compared (FER2013's 48 px faces are halved).
 SIZE = 24
@@ -73,9 +73,11 @@ def _box(gray: Image.Image) -> np.ndarray:
     return np.asarray(gray.resize((SIZE, SIZE), Image.Resampling.BOX))
 
 
-def load_features(paths: Sequence[str], jobs: int = 1, on_progress: Progress | None = None) -> np.ndarray:
-    """Decode ``paths`` (in parallel) into verification features; unreadable files give zeros."""
-    parts = map_chunks(thumbnails, paths, jobs, on_progress, "Verifying candidates")
+def load_features(
+    paths: Sequence[str], jobs: int = 1, on_progress: Progress | None = None, backend: Backend | None = None
+) -> np.ndarray:
+    """Decode ``paths`` (in parallel, or on ``backend``) into verification features; unreadable files give zeros."""
+    parts = map_chunks(thumbnails, paths, jobs, on_progress, "Verifying candidates", backend)
     return features(np.concatenate(parts) if parts else np.zeros((0, SIZE, SIZE), dtype=np.uint8))
 
 
