@@ -12,8 +12,9 @@ import pandas as pd
 from ferclean.errors import FercleanError
 from ferclean.images import IMAGE_SUFFIXES, inspect_image, visible_dirs
 from ferclean.labels import SPLIT_ALIASES, normalise_class, normalise_split
+from ferclean.image_batch import describe_files
 from ferclean.manifest import Manifest, mark, normalise_frame
-from ferclean.parallel import Backend, Progress, parallel_map
+from ferclean.parallel import Backend, Progress, default_jobs, parallel_map
 from ferclean.quality import flag_invalid
 
 
@@ -100,9 +101,14 @@ def describe_images(
     ``invalid: <reasons>`` note.
     """
     paths = [str(Path(root) / p) for p in frame["path"]]
-    inspect = partial(inspect_image, hash_method=hash_method, quality=invalid is not None)
-    infos = parallel_map(inspect, paths, "Reading images", jobs, on_progress, backend)
-    described = pd.DataFrame(infos, index=frame.index)
+    quality = invalid is not None
+    if hash_method == "phash":  # the batch path: same values, hashed as one numpy stack
+        described = describe_files(paths, jobs or default_jobs(), on_progress, backend, quality)
+        described.index = frame.index
+    else:
+        inspect = partial(inspect_image, hash_method=hash_method, quality=quality)
+        infos = parallel_map(inspect, paths, "Reading images", jobs, on_progress, backend)
+        described = pd.DataFrame(infos, index=frame.index)
     out = frame.copy()
     for column in ("width", "height", "sha256", "phash", "phash_flip"):
         out[column] = described[column] if column in described else pd.NA
