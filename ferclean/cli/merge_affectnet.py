@@ -28,6 +28,7 @@ from ferclean.cli.options import (
     Assignments,
     Split,
     Target,
+    backend_options,
     classes_option,
     jobs_option,
     output_option,
@@ -36,6 +37,7 @@ from ferclean.cli.options import (
     threshold_option,
 )
 from ferclean.labels import SPLITS
+from ferclean.parallel import Backend
 from ferclean.render.contact_sheet import contact_sheet
 from ferclean.render.tables import distribution_table, split_class_counts
 
@@ -69,6 +71,7 @@ from ferclean.render.tables import distribution_table, split_class_counts
 @click.option("--samples", type=click.IntRange(0, 30), default=8, show_default=True, help="Faces per class on the contact sheet.")
 @classes_option
 @jobs_option
+@backend_options
 def merge_affectnet(
     affectnet: Path,
     into: Path,
@@ -87,6 +90,7 @@ def merge_affectnet(
     samples: int,
     classes: str | None,
     jobs: int | None,
+    backend: Backend,
 ) -> None:
     """Balance the classes of a dataset with faces from AffectNet.
 
@@ -120,7 +124,7 @@ def merge_affectnet(
     # The new faces are the only files merge writes into a folder; its own earlier faces (source=affectnet) may live there.
     outputs = {"-o": output, "--out": out_dir, "contact sheet": _sheet_path(output)}
     check_outputs(into, None, outputs, extra_roots=(affectnet,))
-    manifest = load_input(into, classes, jobs=jobs)
+    manifest = load_input(into, classes, jobs=jobs, backend=backend)
     check_outputs(into, manifest, outputs, extra_roots=(affectnet,), exclude_source="affectnet")
     names = target_classes(manifest.frame)
     console.print(distribution_table(split_class_counts(manifest.frame), "Images per split and class before merging"))
@@ -129,6 +133,7 @@ def merge_affectnet(
             manifest, affectnet, out_dir, layout=layout, overrides=parse_map(map_text, names), target=target,
             per_class=parse_per_class(per_class, names), only_split=only_split, seed=seed, margin=margin,
             threshold=threshold, trim=trim, check_labels=check_labels, jobs=jobs, on_progress=on_progress,
+            backend=backend,
         )
     console.print(
         f"AffectNet: {result.candidates:,} faces in the [bold]{result.layout}[/] layout;"

@@ -6,6 +6,7 @@ a dict of quotas or overrides). Errors here name the command-line flag.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from ferclean.errors import FercleanError
 from ferclean.images import HASH_METHODS
 from ferclean.labels import SPLITS, canonical_split, normalise_class
 from ferclean.outputs import require_suffix
+from ferclean.parallel import BACKENDS, open_backend
 
 #: File types a figure can be written as (matplotlib picks the format from the suffix).
 FIGURE_SUFFIXES: tuple[str, ...] = (".png", ".svg", ".pdf")
@@ -27,6 +29,49 @@ FIGURE_SUFFIXES: tuple[str, ...] = (".png", ".svg", ".pdf")
 jobs_option = click.option(
     "--jobs", "-j", type=click.IntRange(min=1), default=None, help="Worker processes [default: all cores]."
 )
+
+
+def backend_options(command: Callable[..., None]) -> Callable[..., None]:
+    """``--backend``/``--workers``/``--scheduler``, handed to ``command`` as one ``backend``
+    object (with ``--jobs``), which is closed (its embedded cluster stopped) when the command ends."""
+
+    @click.option(
+        "--backend",
+        "backend_name",
+        type=click.Choice(BACKENDS),
+        default="local",
+        show_default=True,
+        help="Where images are read: local processes (--jobs), or a Dask cluster (needs ferclean[dask]).",
+    )
+    @click.option(
+        "--workers",
+        type=click.IntRange(min=1),
+        default=None,
+        help="With --backend dask: worker processes of the embedded cluster [default: all cores].",
+    )
+    @click.option(
+        "--scheduler",
+        default=None,
+        metavar="tcp://HOST:8786",
+        help="With --backend dask: join this running Dask cluster instead of starting one.",
+    )
+    @functools.wraps(command)
+    def with_backend(*args: object, backend_name: str, workers: int | None, scheduler: str | None, **kwargs: object) -> None:
+        if backend_name == "local" and (workers is not None or scheduler is not None):
+            flag = "--workers" if workers is not None else "--scheduler"
+            raise click.UsageError(f"{flag} needs --backend dask (the local backend takes --jobs).")
+        if backend_name == "dask" and kwargs.get("jobs") is not None:
+            raise click.UsageError("--jobs sizes the local backend; with --backend dask use --workers.")
+        if workers is not None and scheduler is not None:
+            raise click.UsageError("--workers sizes an embedded cluster; leave it out with --scheduler.")
+        backend = open_backend(backend_name, kwargs.get("jobs"), workers, scheduler)  # type: ignore[arg-type]
+        if hasattr(backend, "close"):
+            click.get_current_context().call_on_close(backend.close)
+        return command(*args, backend=backend, **kwargs)
+
+    return with_backend
+
+
 classes_option = click.option(
     "--classes", default=None, metavar="A,B", help="Extra class folder names to accept besides the known emotions."
 )
@@ -53,10 +98,17 @@ def output_option(help_text: str = "Manifest to write, a new .csv (a companion .
     )
 
 
-def threshold_option(help_text: str) -> Callable:
-    """``--threshold``: one rule (0..MAX_THRESHOLD bits of a 64-bit hash) for every command that matches duplicates."""
+def threshold_option(help_text: str, default: int | None = DEFAULT_THRESHOLD) -> Callable:
+    """``--threshold``: one rule (0..MAX_THRESHOLD bits of a 64-bit hash) for every command that matches duplicates.
+
+    ``default=None`` lets the command pick (dedupe's depends on --verify; ``help_text`` says how).
+    """
     return click.option(
-        "--threshold", type=click.IntRange(0, MAX_THRESHOLD), default=DEFAULT_THRESHOLD, show_default=True, help=help_text
+        "--threshold",
+        type=click.IntRange(0, MAX_THRESHOLD),
+        default=default,
+        show_default=default is not None,
+        help=help_text,
     )
 
 

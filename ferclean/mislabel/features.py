@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from ferclean.images import UnreadableImage, open_gray
-from ferclean.parallel import Progress, parallel_map
+from ferclean.parallel import Backend, Progress, parallel_map
 
 #: Side of the square grey images every probe sees.
 IMAGE_SIZE = 48
@@ -32,11 +32,14 @@ def load_one(path: str) -> np.ndarray | None:
 
 
 def load_images(
-    paths: Sequence[Path], jobs: int | None = None, on_progress: Progress | None = None
+    paths: Sequence[Path],
+    jobs: int | None = None,
+    on_progress: Progress | None = None,
+    backend: Backend | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(images, ok)``: an ``(n, 48, 48)`` uint8 stack (zeros where unreadable) and a mask of
     the rows that decoded."""
-    arrays = parallel_map(load_one, [str(p) for p in paths], "Loading images", jobs, on_progress)
+    arrays = parallel_map(load_one, [str(p) for p in paths], "Loading images", jobs, on_progress, backend)
     ok = np.array([a is not None for a in arrays], dtype=bool)
     images = np.zeros((len(arrays), IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
     for i, array in enumerate(arrays):
@@ -81,6 +84,24 @@ def _hog_chunk(images: np.ndarray, cell: int, bins: int) -> np.ndarray:
     np.minimum(blocks, 0.2, out=blocks)
     blocks /= np.sqrt((blocks**2).sum(axis=-1, keepdims=True) + 1e-6)
     return blocks.reshape(n, -1)
+
+
+def _hog_and_mirror(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return hog(images), hog(mirror(images))
+
+
+def probe_features(
+    images: np.ndarray,
+    jobs: int | None = None,
+    on_progress: Progress | None = None,
+    backend: Backend | None = None,
+    chunk: int = 4096,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(hog(images), hog(mirror(images)))``, computed in chunks of ``chunk`` images on
+    ``backend`` so that a cluster shares the work (locally a few chunks run in-process)."""
+    chunks = [images[i : i + chunk] for i in range(0, len(images), chunk)]
+    parts = parallel_map(_hog_and_mirror, chunks, "Probe features (chunks)", jobs, on_progress, backend)
+    return np.concatenate([f for f, _ in parts]), np.concatenate([m for _, m in parts])
 
 
 def pixels(images: np.ndarray) -> np.ndarray:

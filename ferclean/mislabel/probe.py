@@ -21,8 +21,8 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 
 from ferclean.errors import FercleanError
-from ferclean.mislabel.features import hog, mirror
-from ferclean.parallel import Progress, no_progress
+from ferclean.mislabel.features import probe_features
+from ferclean.parallel import Backend, Progress, no_progress
 
 PROBES: tuple[str, ...] = ("fast", "cnn")
 
@@ -55,11 +55,17 @@ def _full_columns(model_classes: np.ndarray, part: np.ndarray, k: int) -> np.nda
 
 
 def fast_probs(
-    images: np.ndarray, labels: np.ndarray, folds: np.ndarray, k: int, seed: int, on_progress: Progress | None = None
+    images: np.ndarray,
+    labels: np.ndarray,
+    folds: np.ndarray,
+    k: int,
+    seed: int,
+    on_progress: Progress | None = None,
+    backend: Backend | None = None,
 ) -> np.ndarray:
-    """Out-of-fold probabilities from HOG + whitened PCA + perceptron."""
+    """Out-of-fold probabilities from HOG (computed on ``backend``) + whitened PCA + perceptron."""
     report = on_progress or no_progress
-    features, mirrored = hog(images), hog(mirror(images))
+    features, mirrored = probe_features(images, on_progress=on_progress, backend=backend)
     probs = np.zeros((len(images), k))
     fold_ids = np.unique(folds)
     report("Fast probe (folds)", 0, len(fold_ids))
@@ -127,10 +133,13 @@ def out_of_fold_probs(
     epochs: int = 20,
     build_cnn: CnnBuilder | None = None,
     on_progress: Progress | None = None,
+    backend: Backend | None = None,
 ) -> np.ndarray:
-    """``(n, k)`` probabilities, row i predicted by the model of the fold that left image i out."""
+    """``(n, k)`` probabilities, row i predicted by the model of the fold that left image i out.
+
+    ``backend`` computes the fast probe's features (e.g. on a Dask cluster)."""
     if probe == "fast":
-        return fast_probs(images, labels, folds, k, seed, on_progress)
+        return fast_probs(images, labels, folds, k, seed, on_progress, backend)
     if probe == "cnn":
         if build_cnn is None:
             raise FercleanError("probe='cnn' needs build_cnn, e.g. ferclean_train.models.probe_cnn.")
