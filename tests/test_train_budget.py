@@ -69,3 +69,13 @@ def test_max_minutes_ends_inside_its_budget_with_the_schedule_complete(tmp_path:
 
     too_short = CliRunner().invoke(main, [str(a) for a in [*args[:4], 0.01, *args[5:]]])
     assert too_short.exit_code == 1 and "leaves no time for one epoch" in too_short.output
+
+
+def test_accuracy_against_minutes_plot(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from ferclean.render.plots import plot_accuracy_vs_minutes
+
+    curve = pd.DataFrame({"minutes": [1.0, 2.0, 3.0], "val_accuracy": [0.3, 0.4, 0.5], "test_accuracy": 0.5, "finished_minutes": 3.5})
+    out = plot_accuracy_vs_minutes({"compact": curve, "bpp": curve.assign(test_accuracy=0.3)}, tmp_path / "a.png", target=0.67)
+    assert out == tmp_path / "a.png" and Image.open(out).size[0] > 500

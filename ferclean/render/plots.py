@@ -135,7 +135,5 @@ def plot_accuracy_vs_minutes(curves: dict[str, pd.DataFrame], out_path: Path, ta
     ax.set_title("Accuracy against training time")
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(out_path, dpi=110)
-    plt.close(fig)
+    _save(fig, out_path)
     return out_path
