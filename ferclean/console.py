@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from typing import TypeVar
 
 from rich.console import Console
@@ -28,6 +29,20 @@ def progress_bar() -> Progress:
         console=err_console,
         transient=False,
     )
+
+
+@contextmanager
+def progress() -> Iterator[Callable[[str, int, int], None]]:
+    """An ``on_progress(stage, done, total)`` callback that draws one bar per stage."""
+    with progress_bar() as bar:
+        tasks: dict[str, int] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield update
 
 
 def default_jobs() -> int:

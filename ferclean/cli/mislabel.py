@@ -10,7 +10,7 @@ import pandas as pd
 from rich.table import Table
 
 from ferclean.cli.common import classes_option, command_line, jobs_option, load_input, output_option, save
-from ferclean.console import console
+from ferclean.console import console, progress
 from ferclean.errors import FercleanError
 from ferclean.labels import class_order
 from ferclean.manifest import Manifest, effective_labels, group_keys, kept
@@ -31,7 +31,7 @@ from ferclean.mislabel.scoring import score
 @click.argument("source", metavar="MANIFEST_OR_DATASET", type=click.Path(path_type=Path))
 @output_option()
 @click.option("--probe", type=click.Choice(PROBES), default="fast", show_default=True,
-              help="fast: HOG + PCA + perceptron (CPU); cnn: a small Keras CNN per fold (GPU).")
+              help="fast: HOG, LBP and pixel features, PCA, perceptron + logistic regression (CPU); cnn: a small Keras CNN per fold (GPU).")
 @click.option("--folds", type=click.IntRange(min=2), default=5, show_default=True, help="Cross-validation folds.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for folds and probe.")
 @click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True, help="Epochs per fold (cnn probe).")
@@ -112,7 +112,8 @@ def _review(
         labels = np.array([class_names.index(n) for n in label_names], dtype=np.int64)
         groups = group_keys(frame).iloc[rows].tolist()
         fold_of = assign_folds(paths, labels, groups, folds, seed)
-        probs = out_of_fold_probs(images, labels, fold_of, len(class_names), probe, seed, epochs)
+        with progress() as on_progress:
+            probs = out_of_fold_probs(images, labels, fold_of, len(class_names), probe, seed, epochs, on_progress)
         saved = SavedProbs(probs=probs, paths=paths, folds=fold_of, classes=class_names,
                            meta={"probe": probe, "folds": folds, "seed": seed})
         save_probs(report_dir / "probs.npy", saved)
@@ -122,7 +123,7 @@ def _review(
     frame = annotate(frame, rows, class_names, scores)
     review = review_table(frame, pd.Series(fold_of, index=frame.index[rows]))
     _write_report(manifest, review, labels, probs, class_names, report_dir, thumbs_source, probs_path is not None, page_limit)
-    _print_summary(review, labels, probs, len(rows))
+    _print_summary(review, labels, probs, len(rows), scores.estimated_errors)
     return frame
 
 
@@ -166,8 +167,13 @@ def _count_table(counts: pd.Series, title: str, what: str) -> Table:
     return table
 
 
-def _print_summary(review: pd.DataFrame, labels: np.ndarray, probs: np.ndarray, probed: int) -> None:
+def _print_summary(review: pd.DataFrame, labels: np.ndarray, probs: np.ndarray, probed: int, estimate: int) -> None:
     accuracy = float((probs.argmax(axis=1) == labels).mean())
     table = _count_table(pair_counts(review), f"Flagged per class pair ({len(review):,} of {probed:,} images)", "given -> suggested")
-    table.caption = f"probe agrees with the given label on {accuracy:.1%} of images (out of fold)"
+    table.caption = (
+        f"probe agrees with the given label on {accuracy:.1%} of images (out of fold); estimated label errors"
+        f" {estimate:,} ({estimate / probed:.1%}): images confidently in another class (p >= that class's mean"
+        " self-confidence), calibrated to the label counts; the flagged are that many with the lowest"
+        " normalized margin whose likeliest class is another"
+    )
     console.print(table)
