@@ -28,7 +28,7 @@ from PIL import Image
 from ferclean.affectnet.convert import ConvertTask, convert_face
 from ferclean.affectnet.layouts import read_candidates
 from ferclean.affectnet.merge import convert_tasks
-from ferclean.console import default_jobs, parallel_map
+from ferclean.parallel import default_jobs, parallel_map
 
 SAMPLE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "affectnet-yolo-sample"
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ferclean.dedupe import DEFAULT_THRESHOLD, find_duplicate_pairs
+from ferclean.dedupe.resolve import DEFAULT_THRESHOLD, find_duplicate_pairs
 from ferclean.scan import scan_dataset
-from ferclean.search import brute_force_pairs, multi_index_pairs
+from ferclean.dedupe.search import brute_force_pairs, multi_index_pairs
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ferclean.dedupe import assign_groups, find_duplicate_pairs
+from ferclean.dedupe.resolve import assign_groups, find_duplicate_pairs
 from ferclean.folds import assign_folds
 from ferclean.labels import class_order
 from ferclean.manifest import group_keys
@@ -92,7 +92,10 @@ def probe_probs(frame: pd.DataFrame, root: Path, labels: np.ndarray, k: int, arg
     assert ok.all(), "unreadable images in the benchmark set"
     loaded, loaded_cpu = time.perf_counter(), cpu_seconds()
     folds = assign_folds(frame["path"].tolist(), labels, group_keys(frame).tolist(), args.folds, args.seed)
-    probs = out_of_fold_probs(images, labels, folds, k, args.probe, args.seed, args.epochs)
+    build_cnn = None
+    if args.probe == "cnn":
+        from ferclean_train.models import probe_cnn as build_cnn
+    probs = out_of_fold_probs(images, labels, folds, k, args.probe, args.seed, args.epochs, build_cnn)
     done, done_cpu = time.perf_counter(), cpu_seconds()
     timing = (f"probe {args.probe}: decode {loaded - wall:.1f} s wall / {loaded_cpu - cpu:.1f} s CPU,"
               f" folds+features+model {done - loaded:.1f} s wall / {done_cpu - loaded_cpu:.1f} s CPU,"

@@ -21,7 +21,8 @@ import pandas as pd
 from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold
 
 from ferclean.manifest import effective_labels, kept, read_manifest
-from ferclean.stratify import assign_splits, deviation_table, max_deviation, parse_ratios, stable_group_keys
+from ferclean.cli.options import parse_ratios
+from ferclean.stratify.assign import assign_splits, deviation_table, max_deviation, stable_group_keys
 
 FER_SIZES = {"angry": 4921, "disgust": 539, "fear": 5117, "happy": 8954, "sad": 6032, "surprise": 3978, "neutral": 6169}
 RATIOS = parse_ratios("80/10/10")

@@ -24,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 from rich.table import Table
 
-from ferclean.console import console
+from ferclean.cli.console import console
 from ferclean.manifest import Manifest, write_manifest
 from ferclean.scan import scan_dataset
 
@@ -65,7 +65,7 @@ def model_steps_per_s(config, classes: list[str], steps: int) -> float:  # noqa:
     import tensorflow as tf
 
     from ferclean_train.models import build_model, compile_model
-    from ferclean_train.train import network_kwargs, setup_device
+    from ferclean_train.fit import network_kwargs, setup_device
 
     setup_device(config)
     model = build_model(config.arch, len(classes), config.image_size, **network_kwargs(config))
@@ -96,7 +96,7 @@ def main() -> None:
     from ferclean_train import data
     from ferclean_train.config import TrainConfig
     from ferclean_train.runs import new_run_dir
-    from ferclean_train.train import gpu_names, start_run
+    from ferclean_train.fit import gpu_names, start_run
 
     gpus = gpu_names()
     start = time.perf_counter()

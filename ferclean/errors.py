@@ -5,5 +5,5 @@ class FercleanError(Exception):
     """A problem with the user's input (missing folder, bad manifest, unknown class...).
 
     The message must be a complete sentence a user can act on: the CLI prints it on one
-    line and exits with status 2, never with a traceback.
+    line and exits with status 1, never with a traceback.
     """

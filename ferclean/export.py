@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
 from ferclean.errors import FercleanError
-from ferclean.hashing import short_hash
+from ferclean.keys import short_hash
 from ferclean.manifest import Manifest, effective_labels, kept
+from ferclean.parallel import Progress, no_progress
 
 MODES: tuple[str, ...] = ("copy", "hardlink", "symlink")
 
@@ -110,7 +111,7 @@ def _place(source: str, dest: Path, mode: str) -> None:
         raise FercleanError(f"Unknown export mode {mode!r}; use one of {', '.join(MODES)}.")
 
 
-def export_tree(plan: pd.DataFrame, out_dir: Path, mode: str, advance: Callable[[], None] = lambda: None) -> int:
+def export_tree(plan: pd.DataFrame, out_dir: Path, mode: str, on_progress: Progress | None = None) -> int:
     """Write every planned file under ``out_dir``; return how many were written.
 
     Only the planned destinations are written (replacing what is there); other files in
@@ -120,7 +121,34 @@ def export_tree(plan: pd.DataFrame, out_dir: Path, mode: str, advance: Callable[
         raise FercleanError(f"Unknown export mode {mode!r}; use one of {', '.join(MODES)}.")
     for folder in sorted({str(PurePosixPath(d).parent) for d in plan["dest"]}):
         (out_dir / folder).mkdir(parents=True, exist_ok=True)
-    for source, dest in zip(plan["source"], plan["dest"]):
+    report = on_progress or no_progress
+    stage = f"Exporting ({mode})"
+    report(stage, 0, len(plan))
+    for done, (source, dest) in enumerate(zip(plan["source"], plan["dest"]), 1):
         _place(source, out_dir / dest, mode)
-        advance()
+        report(stage, done, len(plan))
     return len(plan)
+
+
+@dataclass
+class ExportResult:
+    """The plan that was carried out, files written, and files that were already in the folder:
+    ``replaced`` (at an exported name) and ``untouched`` (any other)."""
+
+    plan: pd.DataFrame
+    written: int
+    replaced: int
+    untouched: int
+
+
+def export_manifest(manifest: Manifest, out_dir: Path, mode: str = "copy", on_progress: Progress | None = None) -> ExportResult:
+    """Plan, check every source, then write ``manifest``'s kept images under ``out_dir``."""
+    plan = plan_export(manifest)
+    if plan.empty:
+        raise FercleanError("The manifest has no kept image to export.")
+    present = existing_files(out_dir)
+    check_sources(plan, out_dir)
+    written = export_tree(plan, out_dir, mode, on_progress)
+    exported = {str(out_dir / d) for d in plan["dest"]}
+    untouched = sum(1 for p in present if str(p) not in exported)
+    return ExportResult(plan=plan, written=written, replaced=len(present) - untouched, untouched=untouched)

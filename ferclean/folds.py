@@ -23,11 +23,11 @@ def assign_folds(paths: Sequence[str], labels: np.ndarray, groups: Sequence[str]
     """
     n = len(paths)
     if folds < 2:
-        raise FercleanError(f"--folds must be at least 2, got {folds}.")
+        raise FercleanError(f"folds must be at least 2, got {folds}.")
     distinct = len(set(groups))
     if distinct < folds:
         raise FercleanError(
-            f"Only {distinct} independent image group(s) for --folds {folds}; use fewer folds or more images."
+            f"Only {distinct} independent image group(s) for folds={folds}; use fewer folds or more images."
         )
     order = np.argsort(np.asarray(paths, dtype=object), kind="stable")
     group_codes = np.unique(np.asarray(groups, dtype=object)[order], return_inverse=True)[1]

@@ -78,10 +78,10 @@ def class_order(labels: Iterable[str]) -> list[str]:
     return known + sorted(present - set(known))
 
 
-def require_known_classes(labels: Iterable[str], allowed: Iterable[str], what: str) -> None:
-    """Raise a clear error if ``labels`` holds a class outside ``allowed``."""
-    unknown = sorted(set(labels) - set(allowed))
-    if unknown:
-        raise FercleanError(
-            f"Unknown class name(s) {', '.join(unknown)} in {what}; known: {', '.join(sorted(allowed))}."
-        )
+def canonical_split(name: str, parameter: str = "split") -> str:
+    """The canonical split for any of its spellings (``PrivateTest`` -> ``test``); an unknown
+    name is an error that names ``parameter``."""
+    split = normalise_split(name)
+    if split is None:
+        raise FercleanError(f"{parameter} {name!r} is not a split name; use one of {', '.join(SPLITS)}.")
+    return split

@@ -58,11 +58,6 @@ class Manifest:
         return Manifest(frame=frame, root=self.root, meta={**self.meta, **meta})
 
 
-def empty_frame() -> pd.DataFrame:
-    """A manifest table with every standard column and no rows."""
-    return normalise_frame(pd.DataFrame({c: [] for c in COLUMNS}))
-
-
 def normalise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """Standard columns first, with stable dtypes: text as str, sizes and group as Int64."""
     frame = frame.copy()
@@ -140,3 +135,8 @@ def group_keys(frame: pd.DataFrame) -> pd.Series:
     """A key per row that is shared by duplicates: the ``group`` id, or a unique key for singletons."""
     singles = "row" + frame.index.astype(str)
     return frame["group"].astype("string").fillna(pd.Series(singles, index=frame.index))
+
+
+def append_note(notes: pd.Series, text: pd.Series | str) -> pd.Series:
+    """``notes`` with ``text`` added after a ``"; "`` (or alone where a note was empty)."""
+    return notes.where(notes == "", notes + "; ") + text

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from ferclean.console import parallel_map
 from ferclean.errors import FercleanError
-from ferclean.images import IMAGE_SUFFIXES, inspect_image
+from ferclean.images import IMAGE_SUFFIXES, inspect_image, visible_dirs
 from ferclean.labels import SPLIT_ALIASES, normalise_class, normalise_split
 from ferclean.manifest import Manifest, normalise_frame
+from ferclean.parallel import Progress, parallel_map
 
 
 @dataclass
@@ -22,10 +22,6 @@ class Listing:
 
     frame: pd.DataFrame
     ignored: list[str] = field(default_factory=list)
-
-
-def _visible_dirs(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
 def _class_dir(folder: Path, root: Path, extra: Iterable[str]) -> str:
@@ -51,12 +47,12 @@ def list_images(root: str | Path, extra_classes: Iterable[str] = ()) -> Listing:
     if not root.is_dir():
         raise FercleanError(f"{root} is not a folder; give a dataset folder or a manifest .csv.")
     extra = list(extra_classes)
-    top = _visible_dirs(root)
+    top = visible_dirs(root)
     if not top:
         raise FercleanError(f"Dataset folder {root} has no class or split sub-folders.")
     split_of = {d: normalise_split(d.name) for d in top}
     if all(split_of.values()):
-        class_dirs = [(split_of[s], c) for s in top for c in _visible_dirs(s)]
+        class_dirs = [(split_of[s], c) for s in top for c in visible_dirs(s)]
     else:
         stray = [d for d in top if split_of[d] is None and normalise_class(d.name, extra) is None]
         if stray or any(split_of.values()):
@@ -83,7 +79,9 @@ def list_images(root: str | Path, extra_classes: Iterable[str] = ()) -> Listing:
     return Listing(frame=frame, ignored=ignored)
 
 
-def describe_images(frame: pd.DataFrame, root: Path, hash_method: str, jobs: int | None = None) -> pd.DataFrame:
+def describe_images(
+    frame: pd.DataFrame, root: Path, hash_method: str, jobs: int | None = None, on_progress: Progress | None = None
+) -> pd.DataFrame:
     """Decode every row's image (in parallel) and fill size and hashes.
 
     Unreadable files stay in the table with ``status=drop`` and the reason in ``note``,
@@ -91,7 +89,7 @@ def describe_images(frame: pd.DataFrame, root: Path, hash_method: str, jobs: int
     (``keep`` when they had none).
     """
     paths = [str(Path(root) / p) for p in frame["path"]]
-    infos = parallel_map(partial(inspect_image, hash_method=hash_method), paths, "Reading images", jobs)
+    infos = parallel_map(partial(inspect_image, hash_method=hash_method), paths, "Reading images", jobs, on_progress)
     described = pd.DataFrame(infos, index=frame.index)
     out = frame.copy()
     for column in ("width", "height", "sha256", "phash", "phash_flip"):
@@ -106,12 +104,16 @@ def describe_images(frame: pd.DataFrame, root: Path, hash_method: str, jobs: int
 
 
 def scan_dataset(
-    root: str | Path, extra_classes: Iterable[str] = (), hash_method: str = "phash", jobs: int | None = None
+    root: str | Path,
+    extra_classes: Iterable[str] = (),
+    hash_method: str = "phash",
+    jobs: int | None = None,
+    on_progress: Progress | None = None,
 ) -> tuple[Manifest, Listing]:
     """List and decode a dataset folder into a manifest whose paths are relative to ``root``."""
     root = Path(root).resolve()
     listing = list_images(root, extra_classes)
-    frame = describe_images(listing.frame, root, hash_method, jobs)
+    frame = describe_images(listing.frame, root, hash_method, jobs, on_progress)
     frame["source"] = root.name
     manifest = Manifest(frame=normalise_frame(frame), root=root, meta={"hash": hash_method})
     return manifest, listing
@@ -127,7 +129,9 @@ def unreadable_rows(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[unreadable_mask(frame)]
 
 
-def ensure_hashes(manifest: Manifest, hash_method: str, jobs: int | None = None) -> Manifest:
+def ensure_hashes(
+    manifest: Manifest, hash_method: str, jobs: int | None = None, on_progress: Progress | None = None
+) -> Manifest:
     """The manifest with perceptual hashes of ``hash_method`` for every readable row.
 
     Hashes already in the manifest are reused when they were made with the same method,
@@ -137,7 +141,7 @@ def ensure_hashes(manifest: Manifest, hash_method: str, jobs: int | None = None)
     readable = ~unreadable_mask(frame)
     stale = readable if manifest.meta.get("hash", "phash") != hash_method else readable & (frame["phash"] == "")
     if stale.any():
-        refreshed = describe_images(frame[stale], manifest.root, hash_method, jobs)
+        refreshed = describe_images(frame[stale], manifest.root, hash_method, jobs, on_progress)
         frame = frame.copy()
         frame.loc[stale, refreshed.columns] = refreshed
     return manifest.with_frame(normalise_frame(frame), hash=hash_method)

@@ -1,4 +1,4 @@
-"""Keras callbacks: a rich per-epoch progress display, the history file, and resumable stopping.
+"""Keras callbacks: per-epoch progress reports, the history file, and resumable stopping.
 
 Keras' own EarlyStopping and ReduceLROnPlateau forget their state in ``on_train_begin``; the
 ``Resumable*`` subclasses put back the best value and patience counters recorded in
@@ -8,53 +8,59 @@ Keras' own EarlyStopping and ReduceLROnPlateau forget their state in ``on_train_
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
 import pandas as pd
-from rich.progress import Progress
 
-from ferclean.console import progress_bar
+from ferclean.parallel import Progress, no_progress
 
 
-class RichProgress(keras.callbacks.Callback):
-    """One bar for the batches of the current epoch, one for the epochs, and a summary line per epoch.
+class EpochProgress(keras.callbacks.Callback):
+    """Reports batches of the current epoch and epochs done to ``on_progress``, and a summary
+    line per epoch to ``on_epoch`` (the CLI draws and prints them).
 
     It also adds ``epoch_time_s`` and ``steps_per_s`` to the logs so the history records them.
     """
 
-    def __init__(self, epochs: int, steps: int, initial_epoch: int = 0) -> None:
+    def __init__(
+        self,
+        epochs: int,
+        steps: int,
+        initial_epoch: int = 0,
+        on_progress: Progress | None = None,
+        on_epoch: Callable[[str], None] | None = None,
+    ) -> None:
         super().__init__()
         self.epochs, self.steps, self.initial_epoch = epochs, steps, initial_epoch
-        self.bar: Progress | None = None
+        self.report = on_progress or no_progress
+        self.on_epoch = on_epoch
+        self._batches = 0
         self._started = 0.0
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        self.bar = progress_bar()
-        self.bar.start()
-        self.epoch_task = self.bar.add_task("epochs", total=self.epochs, completed=self.initial_epoch)
-        self.batch_task = self.bar.add_task("batches", total=self.steps)
+        self.report("epochs", self.initial_epoch, self.epochs)
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self.bar.reset(self.batch_task, total=self.steps, description=f"epoch {epoch + 1}/{self.epochs}")
+        self._batches = 0
+        self.report("batches", 0, self.steps)
         self._started = time.perf_counter()
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        self.bar.advance(self.batch_task)
+        self._batches += 1
+        self.report("batches", self._batches, self.steps)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs if logs is not None else {}
         seconds = time.perf_counter() - self._started
         logs["epoch_time_s"] = seconds
         logs["steps_per_s"] = self.steps / seconds if seconds else float("nan")
-        self.bar.console.print(epoch_line(epoch, self.epochs, logs))
-        self.bar.advance(self.epoch_task)
-
-    def on_train_end(self, logs: dict | None = None) -> None:
-        if self.bar is not None:
-            self.bar.stop()
+        if self.on_epoch is not None:
+            self.on_epoch(epoch_line(epoch, self.epochs, logs))
+        self.report("epochs", epoch + 1, self.epochs)
 
 
 def epoch_line(epoch: int, epochs: int, logs: dict[str, Any]) -> str:

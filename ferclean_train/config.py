@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from ferclean_train.hparams import COMPILE_DEFAULTS, MODEL_DEFAULTS, compile_hparams, model_hparams
+from ferclean_train.hparams import COMPILE_DEFAULTS, MODEL_DEFAULTS, check_image_size, compile_hparams, model_hparams
 
 MONITORS: tuple[str, ...] = ("val_accuracy", "val_loss")
 
@@ -68,8 +68,7 @@ class TrainConfig:
             raise ValueError(f"val_fraction must be between 0 and 1, got {self.val_fraction}.")
         model = model_hparams(self.arch, **self.model_kwargs())
         compiled = compile_hparams(self.arch, **self.compile_kwargs())
-        if self.image_size < 2 ** len(model["filters"]):
-            raise ValueError(f"--image-size {self.image_size} is too small for {len(model['filters'])} pooling blocks.")
+        check_image_size(self.image_size, len(model["filters"]))
         return replace(
             self,
             **model,

@@ -8,7 +8,8 @@ per batch, so after the first epoch the pipeline only shuffles and batches memor
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -111,7 +112,7 @@ def fold_splits(rows: pd.DataFrame, k: int, seed: int) -> list[tuple[pd.DataFram
         raise FercleanError("The manifest has no kept train or val rows to make folds from.")
     smallest = int(pool["label"].value_counts().min())
     if smallest < k:
-        raise FercleanError(f"--folds {k} needs at least {k} train+val images per class; the smallest class has {smallest}.")
+        raise FercleanError(f"folds={k} needs at least {k} train+val images per class; the smallest class has {smallest}.")
     return _fold_pairs(pool, k, seed)
 
 
@@ -193,3 +194,13 @@ def frame_dataset(
     """``make_dataset`` for a slice of ``labelled_rows``."""
     labels = label_indices(part["label"], classes)
     return make_dataset(part["abspath"].tolist(), labels, len(classes), image_size, batch_size, shuffle, seed, augment)
+
+
+@contextmanager
+def decode_errors_as_input_errors() -> Iterator[None]:
+    """A file the manifest lists but TensorFlow cannot decode is the user's problem, not a crash."""
+    try:
+        yield
+    except tf.errors.InvalidArgumentError as exc:
+        first = str(exc.message).strip().splitlines()[0]
+        raise FercleanError(f"An image could not be read ({first}); re-scan the dataset so it is dropped.") from None

@@ -11,8 +11,14 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score, precision_recall_fscore_support
 
-from ferclean_train.data import frame_dataset, label_indices
-from ferclean.plots import plot_confusion
+from ferclean.errors import FercleanError
+from ferclean.manifest import Manifest
+from ferclean.render.plots import plot_confusion
+from ferclean.votes import match_votes
+from ferclean_train.data import (
+    check_files_exist, decode_errors_as_input_errors, frame_dataset, label_indices, labelled_rows, require_split,
+)
+from ferclean_train.predict import TrainedRun
 from ferclean_train.runs import write_json
 
 METRICS = "metrics.json"
@@ -77,3 +83,45 @@ def write_evaluation(
     )
     predictions.to_csv(out_dir / PREDICTIONS, index=False)
     return metrics
+
+
+def truth_rows(part: pd.DataFrame, votes: pd.DataFrame, source: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """``part`` relabelled by the votes' majority; rows without votes or a majority are left out and counted."""
+    match = match_votes(part["path"], votes)
+    scored = part.assign(label=match.labels.to_numpy())[match.labels.to_numpy() != ""].reset_index(drop=True)
+    counts = {
+        "file": source,
+        "rows": match.rows,
+        "without_votes": match.without_votes,
+        "without_majority": match.without_majority,
+        "scored": len(scored),
+    }
+    if scored.empty:
+        raise FercleanError(
+            f"None of the {match.rows:,} rows has a vote majority in {source}"
+            f" ({match.without_votes:,} without votes); check that its paths match the manifest's."
+        )
+    return scored, counts
+
+
+def evaluate_run(
+    run: TrainedRun,
+    manifest: Manifest,
+    split: str,
+    out_dir: Path,
+    batch_size: int = 256,
+    votes: pd.DataFrame | None = None,
+    votes_source: str = "",
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Score ``run`` on the kept ``split`` rows of ``manifest``, by their labels or by ``votes``' majority."""
+    rows = labelled_rows(manifest)
+    part = require_split(rows, split, "evaluate on")
+    extra = {"split": split, **(extra or {})}
+    if votes is not None:
+        part, extra["truth"] = truth_rows(part, votes, votes_source)
+    check_files_exist(part)
+    label_indices(part["label"], run.classes)
+    with decode_errors_as_input_errors():
+        probs = predict_split(run.model, part, run.classes, run.image_size, batch_size)
+    return write_evaluation(out_dir, part, probs, run.classes, extra)

@@ -97,7 +97,7 @@ def model_hparams(arch: str, **hparams: Any) -> dict[str, Any]:
         dropouts = tuple(dropouts) * n_blocks
     if len(dropouts) != n_blocks:
         raise ValueError(
-            f"{len(dropouts)} dropout rate(s) for {n_blocks} block(s); give --dropouts with one per block, or a single value."
+            f"{len(dropouts)} dropout rate(s) for {n_blocks} block(s); give dropouts with one per block, or a single value."
         )
     merged["filters"] = tuple(int(f) for f in merged["filters"])
     merged["dropouts"] = tuple(float(d) for d in dropouts)
@@ -111,3 +111,9 @@ def compile_hparams(arch: str, **hparams: Any) -> dict[str, Any]:
     if merged["loss"] not in LOSSES:
         raise ValueError(f"Unknown loss {merged['loss']!r}; choose one of {', '.join(LOSSES)}.")
     return merged
+
+
+def check_image_size(image_size: int, blocks: int) -> None:
+    """Each block halves the side: refuse an input too small to survive ``blocks`` poolings."""
+    if image_size < 2**blocks:
+        raise ValueError(f"image_size {image_size} is too small for {blocks} pooling blocks.")

@@ -14,7 +14,15 @@ from typing import Any
 import keras
 from keras import layers, regularizers
 
-from ferclean_train.hparams import ARCHS, COMPILE_DEFAULTS, LOSSES, MODEL_DEFAULTS, compile_hparams, model_hparams
+from ferclean_train.hparams import (
+    ARCHS,
+    COMPILE_DEFAULTS,
+    LOSSES,
+    MODEL_DEFAULTS,
+    check_image_size,
+    compile_hparams,
+    model_hparams,
+)
 
 __all__ = [
     "ARCHS",
@@ -27,6 +35,7 @@ __all__ = [
     "compile_model",
     "make_loss",
     "model_hparams",
+    "probe_cnn",
 ]
 
 def _augmentation(p: dict[str, Any]) -> list[layers.Layer]:
@@ -89,9 +98,7 @@ def build_model(arch: str, num_classes: int, image_size: int = 48, **hparams: An
     p = model_hparams(arch, **hparams)
     if num_classes < 2:
         raise ValueError(f"A classifier needs at least 2 classes, got {num_classes}.")
-    n_pools = len(p["filters"])
-    if image_size < 2**n_pools:
-        raise ValueError(f"--image-size {image_size} is too small for {n_pools} pooling blocks.")
+    check_image_size(image_size, len(p["filters"]))
     reg = regularizers.L2(p["l2"]) if p["l2"] else None
     inputs = keras.Input(shape=(image_size, image_size, 1), name="image")
     x = inputs
@@ -167,3 +174,8 @@ def compile_model(
         jit_compile=jit_compile,
     )
     return model
+
+
+def probe_cnn(num_classes: int, image_size: int = 48) -> keras.Model:
+    """The compiled, augmented baseline CNN the mislabel probe trains per fold (its ``build_cnn``)."""
+    return compile_model(build_model("baseline", num_classes, image_size, augment=True), "baseline")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from ferclean.affectnet.mapping import UNMAPPED, UNUSABLE, map_expressions, parse_map
+from ferclean.affectnet.mapping import UNMAPPED, UNUSABLE, map_expressions
+from ferclean.cli.options import parse_map
 from ferclean.errors import FercleanError
 
 FOUR = ["happy", "neutral", "sad", "surprise"]

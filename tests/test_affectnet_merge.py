@@ -129,6 +129,66 @@ def test_shortage_is_reported_not_faked(tmp_path: Path, target: Path, affectnet:
     assert "could not be filled" in result.output
 
 
+def test_feasible_target_and_trim_end_exactly_balanced(tmp_path: Path, target: Path, affectnet: Path) -> None:
+    """Neutral mapped away: the classes can all reach 12 (neutral has no candidates), so sad
+    gets 4 (after the 3 duplicates and the unreadable face are replaced) and happy's 4 surplus
+    training images are dropped, never the test split's."""
+    source_before = _tree_digest(target)
+    result, out, manifest_path = _merge(tmp_path, affectnet, target, "feasible", "--target", "feasible", "--trim", "--map", "neutral=drop")
+    assert result.exit_code == 0, result.output
+    manifest = read_manifest(manifest_path)
+    frame = manifest.frame
+    assert class_counts(frame).to_dict() == {"happy": 12, "sad": 12, "neutral": 12}
+    said = " ".join(result.output.split())
+    assert "Feasible target: 12 images per class, limited by neutral (12 + 0 usable)." in said
+    dropped = frame[frame["status"] == "drop"]
+    assert len(dropped) == len(frame) - 36 == 4 and set(dropped["split"]) == {"train"} and set(dropped["label"]) == {"happy"}
+    assert (dropped["note"] == "trimmed to balance").all()
+    assert len(frame) == 36 + 4  # nothing removed, 4 faces added
+    assert manifest.meta["merge_affectnet"]["target_count"] == 12 and manifest.meta["merge_affectnet"]["trimmed"]["happy"] == 4
+    new = frame[frame["source"] == "affectnet"]
+    assert {p.name for p in out.iterdir()} == {Path(p).name for p in new["path"]}  # first-pass spares removed
+    assert _tree_digest(target) == source_before
+    # --target feasible gives exactly what --target <its value> gives.
+    same, _, same_path = _merge(tmp_path, affectnet, target, "twelve", "--target", "12", "--trim", "--map", "neutral=drop")
+    assert same.exit_code == 0, same.output
+    other = read_manifest(same_path).frame
+    assert other.drop(columns="path").equals(frame.drop(columns="path"))
+
+
+def test_feasible_counts_usable_faces_after_duplicates(tmp_path: Path, target: Path, affectnet: Path) -> None:
+    """Sad has 13 usable faces (12 + one twin; copy, mirror, second twin and the broken file
+    are not), so sad reaches 21, neutral 20 and happy stays 16: the feasible target is 16."""
+    result, _, manifest_path = _merge(tmp_path, affectnet, target, "f16", "--target", "feasible")
+    assert result.exit_code == 0, result.output
+    assert class_counts(read_manifest(manifest_path).frame).to_dict() == {"happy": 16, "sad": 16, "neutral": 16}
+    result, _, manifest_path = _merge(tmp_path, affectnet, target, "f12", "--target", "feasible", "--per-class", "sad=4")
+    assert result.exit_code == 0, result.output
+    assert class_counts(read_manifest(manifest_path).frame).to_dict() == {"happy": 16, "sad": 12, "neutral": 12}
+    assert "Feasible target: 12 images per class, limited by sad (8 + 4 usable), neutral (12 + 0 usable)." in " ".join(result.output.split())
+    # Without --trim happy keeps its 16: the target only limits what is added.
+
+
+def test_trim_with_target_max_is_refused(tmp_path: Path, target: Path, affectnet: Path) -> None:
+    result, _, _ = _merge(tmp_path, affectnet, target, "maxtrim", "--trim")
+    assert result.exit_code != 0 and "trim needs target 'feasible'" in result.output and "Traceback" not in result.output
+
+
+def test_duplicates_table_names_rows_apart_at_80_columns(tmp_path: Path, target: Path, affectnet: Path) -> None:
+    out = tmp_path / "dup-out"
+    result = CliRunner().invoke(
+        main, ["merge-affectnet", "--affectnet", str(affectnet), "--into", str(target), "--out", str(out), "-o", str(tmp_path / "dup.csv")],
+        env={"COLUMNS": "80"},
+    )
+    assert result.exit_code == 0, result.output
+    table = result.output[result.output.index("duplicate face(s) rejected") :]
+    assert "…" not in table.split("affectnet =")[0]  # nothing cut short
+    flat = "".join(line.strip(" │┃") for line in table.splitlines())
+    for stem in ("copy", "mirror", "twin_b"):
+        assert f"test/images/{stem}.png" in flat.replace(" ", "").replace("│", "")
+    assert "dataset/train/happy/happy_train_0003.png" in flat.replace(" ", "").replace("│", "")
+
+
 def test_per_class_and_map_overrides(tmp_path: Path, target: Path, affectnet: Path) -> None:
     result, _, manifest_path = _merge(
         tmp_path, affectnet, target, "pc", "--per-class", "sad=2,happy=3", "--map", "anger=happy,neutral=drop"
@@ -297,21 +357,43 @@ def test_select_faces_converts_more_only_when_rejections_leave_a_gap() -> None:
     assert selection.surplus == ["/o/7.png", "/o/8.png"]
 
 
+def _capstone_slice(root: Path, step: int) -> Path:
+    """Every ``step``-th image per split and class of the 4-class capstone set, as symlinks."""
+    fer, sample = SHARED_DATA / "fer2013", SHARED_DATA / "affectnet-yolo-sample"
+    if not fer.is_dir() or not sample.is_dir():
+        pytest.skip("../shared/data is not available")
+    for split in ("train", "validation", "test"):
+        for label in ("happy", "neutral", "sad", "surprise"):
+            folder = root / split / label
+            folder.mkdir(parents=True)
+            for file in sorted((fer / split / label).iterdir())[::step]:
+                (folder / file.name).symlink_to(file)
+    return root
+
+
+@pytest.mark.slow
+def test_real_sample_feasible_trim_ends_exactly_equal(tmp_path: Path) -> None:
+    """Every 4th image of the capstone set: surprise (about 995) + the sample's usable surprise
+    faces falls short of happy (about 2,240); feasible + trim ends with the four classes equal."""
+    slice_root = _capstone_slice(tmp_path / "fer4", 4)
+    result, _, manifest_path = _merge(
+        tmp_path, SHARED_DATA / "affectnet-yolo-sample", slice_root, "real-trim", "--target", "feasible", "--trim"
+    )
+    assert result.exit_code == 0, result.output
+    frame = read_manifest(manifest_path).frame
+    after = class_counts(frame)
+    assert after.nunique() == 1 and after.iloc[0] > 995
+    dropped = frame[frame["status"] == "drop"]
+    assert set(dropped["split"]) == {"train"} and "surprise" not in set(dropped["label"])
+
+
 @pytest.mark.slow
 def test_real_sample_balances_a_capstone_slice_within_one_percent(tmp_path: Path) -> None:
     """The 4-class capstone set (happy, neutral, sad, surprise), every 12th image per split and
     class so that its real imbalance is kept but the YOLO sample (250-468 faces per class)
     can close the gaps; merged with --target max, the classes end within 1 % of each other."""
-    fer, sample = SHARED_DATA / "fer2013", SHARED_DATA / "affectnet-yolo-sample"
-    if not fer.is_dir() or not sample.is_dir():
-        pytest.skip("../shared/data is not available")
-    slice_root = tmp_path / "fer4"
-    for split in ("train", "validation", "test"):
-        for label in ("happy", "neutral", "sad", "surprise"):
-            folder = slice_root / split / label
-            folder.mkdir(parents=True)
-            for file in sorted((fer / split / label).iterdir())[::12]:
-                (folder / file.name).symlink_to(file)
+    sample = SHARED_DATA / "affectnet-yolo-sample"
+    slice_root = _capstone_slice(tmp_path / "fer4", 12)
     result, out, manifest_path = _merge(tmp_path, sample, slice_root, "real")
     assert result.exit_code == 0, result.output
     frame = read_manifest(manifest_path).frame

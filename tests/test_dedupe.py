@@ -6,7 +6,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from ferclean.cli import main
-from ferclean.dedupe import assign_groups, cluster_table, find_duplicate_pairs, leakage_table, resolve
+from ferclean.dedupe.resolve import assign_groups, cluster_table, find_duplicate_pairs, leakage_table, resolve
 from ferclean.manifest import read_manifest
 from ferclean.scan import scan_dataset
 

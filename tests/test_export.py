@@ -13,7 +13,7 @@ from ferclean.cli import main
 from ferclean.errors import FercleanError
 from ferclean.export import check_sources, export_tree, plan_export
 from ferclean.manifest import Manifest, normalise_frame, read_manifest, write_manifest
-from ferclean.tables import split_class_counts
+from ferclean.render.tables import split_class_counts
 
 
 def manifest_of(root: Path, rows: list[dict]) -> Manifest:

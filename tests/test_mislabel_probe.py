@@ -67,8 +67,10 @@ def test_fast_probe_is_out_of_fold_deterministic_and_accurate() -> None:
 @pytest.mark.slow
 def test_cnn_probe_runs_on_cpu() -> None:
     pytest.importorskip("keras")
+    from ferclean_train.models import probe_cnn
+
     images, labels = stripes(12)
     folds = np.arange(len(labels)) % 2
-    probs = out_of_fold_probs(images, labels, folds, 2, "cnn", seed=0, epochs=1)
+    probs = out_of_fold_probs(images, labels, folds, 2, "cnn", seed=0, epochs=1, build_cnn=probe_cnn)
     assert probs.shape == (24, 2)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-4)

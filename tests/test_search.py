@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ferclean.search import brute_force_pairs, choose_chunks, find_pairs, multi_index_pairs
+from ferclean.dedupe.search import brute_force_pairs, choose_chunks, find_pairs, multi_index_pairs
 
 
 def _with_planted_neighbours(seed: int, n: int, flips: int) -> np.ndarray:

@@ -15,16 +15,16 @@ from ferclean.cli import main
 from ferclean.errors import FercleanError
 from ferclean.labels import normalise_class, normalise_split
 from ferclean.manifest import Manifest, normalise_frame, read_manifest, write_manifest
-from ferclean.stratify import (
+from ferclean.stratify.assign import (
     assign_splits,
     check_min_per_class,
     cross_split_groups,
     deviation_floor,
     deviation_table,
     max_deviation,
-    parse_ratios,
     stratify_frame,
 )
+from ferclean.cli.options import parse_ratios
 
 RATIO_CHOICES = ["80/10/10", "70/15/15", "80/20", "60/20/20", "90/0/10", "0.5/0.25/0.25"]
 

@@ -89,6 +89,23 @@ def test_smoke_train_evaluate_predict(tmp_path: Path, make_dataset) -> None:
     again = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert again["accuracy"] == metrics["accuracy"] and again["confusion_matrix"] == metrics["confusion_matrix"]
 
+    # --truth scores against the vote majority: votes that agree with every prediction give 100 %,
+    # rows without votes or without a majority are left out and counted
+    column = {"happy": "happiness", "sad": "sadness", "surprise": "surprise", "neutral": "neutral"}
+    vote_columns = ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt", "unknown", "NF"]
+    votes = pd.DataFrame(0, index=range(len(preds) - 4), columns=vote_columns)
+    votes.insert(0, "path", preds["path"][4:].to_numpy())
+    for i, predicted in enumerate(preds["predicted"][4:]):
+        votes.loc[i, column[predicted]] = 7
+        votes.loc[i, "unknown"] = 3
+    votes.loc[0, ["unknown", "NF"]] = [0, 10]  # 7 of 17 votes: no majority
+    votes.to_csv(tmp_path / "votes.csv", index=False)
+    out = _invoke("evaluate", run, "--manifest", manifest, "--truth", tmp_path / "votes.csv", "-o", tmp_path / "truth")
+    truth = json.loads((tmp_path / "truth" / "metrics.json").read_text())
+    assert truth["accuracy"] == 1.0 and truth["images"] == 35
+    assert truth["truth"] == {"file": str(tmp_path / "votes.csv"), "rows": 40, "without_votes": 4, "without_majority": 1, "scored": 35}
+    assert "left out 4 without votes and 1 without a majority" in out
+
     # predict gives the same probabilities for the same files, and abstains under the floor
     from ferclean_train.predict import load_run, predict_images
 

@@ -1,50 +1,27 @@
-"""How many faces each class needs, and which candidates to take first.
+"""How many faces each class needs, which candidates to take first, and what to trim.
 
 The choice is reproducible and independent of file listing order: candidates are ranked
 by annotation confidence (where the layout gives one), then by a hash of the seed and the
-candidate's relative path, so the same seed picks the same faces on any machine.
+candidate's relative path, so the same seed picks the same faces on any machine. When
+AffectNet cannot lift every class to the largest, the ``feasible`` target is the highest
+count every class reaches, and classes above it can be trimmed to it (rows marked drop,
+never deleted), so the classes end exactly equal.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import numpy as np
 import pandas as pd
 
-from ferclean.affectnet.mapping import parse_assignments
-from ferclean.errors import FercleanError
-from ferclean.hashing import seeded_rank
-from ferclean.labels import normalise_class
+from ferclean.keys import seeded_rank
+from ferclean.manifest import append_note, effective_labels, kept
 
-
-def parse_target(text: str | int | None) -> int | None:
-    """``"max"`` -> None (up to the largest class), ``"5000"`` -> 5000."""
-    if text is None or str(text).strip().lower() == "max":
-        return None
-    try:
-        value = int(str(text).strip())
-    except ValueError:
-        raise FercleanError(f"--target {text!r} must be 'max' or a whole number of images per class.") from None
-    if value < 0:
-        raise FercleanError(f"--target {text!r} must not be negative.")
-    return value
-
-
-def parse_per_class(text: str | None, target_classes: Iterable[str]) -> dict[str, int]:
-    """``"happy=0,surprise=1700"`` -> images to add per named class (others follow --target)."""
-    if not text:
-        return {}
-    allowed = set(target_classes)
-    quotas: dict[str, int] = {}
-    for name, number in parse_assignments(text, "--per-class", "CLASS=N"):
-        label = normalise_class(name, allowed)
-        if label not in allowed:
-            raise FercleanError(f"--per-class names {name!r}; the dataset's classes are {', '.join(sorted(allowed))}.")
-        if not number.isdigit():
-            raise FercleanError(f"--per-class {name}={number}: N must be a whole number >= 0.")
-        quotas[label] = int(number)
-    return quotas
+#: ``--target feasible``: the highest count every class can reach with the usable faces.
+FEASIBLE = "feasible"
+#: Note on rows ``trim_surplus`` drops.
+TRIM_NOTE = "trimmed to balance"
+#: Splits trimmed first: training images (or a flat dataset's only split).
+_TRIM_FIRST = ("train", "")
 
 
 def quotas(before: pd.Series, target: int | None = None, per_class: dict[str, int] | None = None) -> pd.Series:
@@ -73,3 +50,70 @@ def rank_candidates(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
     ranked = frame.iloc[order].copy()
     ranked["rank"] = ranked.groupby("label").cumcount()
     return ranked
+
+
+def feasible_target(before: pd.Series, usable: pd.Series) -> int:
+    """The highest per-class count every class reaches: min over classes of kept + usable new faces."""
+    return int((before + usable.reindex(before.index, fill_value=0)).min()) if len(before) else 0
+
+
+def _largest_remainder(total: int, weights: pd.Series) -> pd.Series:
+    """``total`` split over ``weights`` in proportion, in whole numbers that add up (ties: index order)."""
+    exact = total * weights / weights.sum()
+    share = np.floor(exact).astype(int)
+    rest = (exact - share).sort_values(ascending=False, kind="stable").index[: total - int(share.sum())]
+    share[rest] += 1
+    return share
+
+
+def trim_plan(counts: pd.DataFrame, target: int) -> pd.DataFrame:
+    """Images to drop per class (rows) and split (columns) so that no class exceeds ``target``.
+
+    ``counts`` holds kept images per class and split. Training images go first; only what
+    the training split cannot absorb comes from the other splits, spread over them in
+    proportion to their images of that class, so their ratios to each other are kept.
+    """
+    plan = pd.DataFrame(0, index=counts.index, columns=counts.columns)
+    first = [s for s in counts.columns if s in _TRIM_FIRST]
+    rest = [s for s in counts.columns if s not in _TRIM_FIRST]
+    for label, row in counts.iterrows():
+        surplus = max(0, int(row.sum()) - target)
+        for split in first:
+            take = min(surplus, int(row[split]))
+            plan.loc[label, split] = take
+            surplus -= take
+        if surplus and rest:
+            plan.loc[label, rest] = _largest_remainder(surplus, row[rest].astype(float))
+    return plan
+
+
+def trim_surplus(frame: pd.DataFrame, target: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``frame`` with every class above ``target`` kept images brought down to it, and the
+    plan (images dropped per class and split).
+
+    Surplus rows are marked ``status=drop`` with the note ``trimmed to balance`` (never
+    removed), per ``trim_plan``; within a class and split the lowest ``label_quality`` goes
+    first where the manifest has that column (the most doubtful labels), then seeded-random.
+    """
+    labels = effective_labels(frame)[kept(frame)]
+    splits = frame.loc[labels.index, "split"]
+    counts = pd.crosstab(labels, splits)
+    plan = trim_plan(counts, target)
+    quality = (
+        pd.to_numeric(frame["label_quality"], errors="coerce").fillna(np.inf)
+        if "label_quality" in frame.columns
+        else pd.Series(np.inf, index=frame.index)
+    )
+    drop: list[int] = []
+    for (label, split), group in labels.groupby([labels, splits]):
+        take = int(plan.loc[label, split])
+        if not take:
+            continue
+        rows = group.index.to_numpy()
+        paths = frame.loc[rows, "path"].to_numpy(dtype=str)
+        order = np.lexsort((paths, seeded_rank(paths, seed), quality[rows].to_numpy()))
+        drop.extend(rows[order[:take]])
+    trimmed = frame.copy()
+    trimmed.loc[drop, "status"] = "drop"
+    trimmed.loc[drop, "note"] = append_note(trimmed.loc[drop, "note"], TRIM_NOTE)
+    return trimmed, plan

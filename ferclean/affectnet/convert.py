@@ -1,6 +1,6 @@
 """Turn one AffectNet image into a face like the target's: crop, grey, resize, save, hash.
 
-``convert_face`` runs in worker processes (``ferclean.console.parallel_map``), so it is a
+``convert_face`` runs in worker processes (``ferclean.parallel.parallel_map``), so it is a
 module-level function on plain picklable values, and it never raises on a bad file: it
 returns the reason instead, so a corrupt image costs one skipped face, not the run.
 """
@@ -12,9 +12,9 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-from ferclean.hashing import perceptual_hashes, pixel_sha256
+from ferclean.images import UnreadableImage, decoding, perceptual_hashes, pixel_sha256, read_image_bytes
 
 #: Extra room around a face box, per side, as a fraction of the box: FER crops keep brow and chin.
 DEFAULT_MARGIN = 0.1
@@ -86,18 +86,12 @@ def _decode(data: bytes, box: tuple[float, float, float, float] | None, task: Co
 def convert_face(task: ConvertTask) -> dict[str, object]:
     """Write ``task.dest`` (grey PNG of ``task.size``) and return its size and hashes, or ``error``."""
     try:
-        data = Path(task.source).read_bytes()
-    except OSError as exc:
-        return {"dest": task.dest, "error": f"cannot read file ({exc.strerror or exc})"}
-    if not data:
-        return {"dest": task.dest, "error": "empty file (0 bytes)"}
-    try:
-        image, region = _decode(data, task.box, task)
-        face = image.convert("L").resize(task.size, Image.Resampling.LANCZOS, box=region, reducing_gap=2.0)
-    except UnidentifiedImageError:
-        return {"dest": task.dest, "error": "not a recognised image format"}
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        return {"dest": task.dest, "error": f"corrupt image or bad face box ({exc})"}
+        data = read_image_bytes(task.source)
+        with decoding("corrupt image or bad face box"):
+            image, region = _decode(data, task.box, task)
+            face = image.convert("L").resize(task.size, Image.Resampling.LANCZOS, box=region, reducing_gap=2.0)
+    except UnreadableImage as exc:
+        return {"dest": task.dest, "error": str(exc)}
     face.save(task.dest, format="PNG")
     phash, phash_flip = perceptual_hashes(face, task.hash_method)
     return {

@@ -23,7 +23,7 @@ import pandas as pd
 
 from ferclean.affectnet.codes import OFFICIAL_CODES, UNUSABLE_NAMES, YOLO_NAMES, code_name
 from ferclean.errors import FercleanError
-from ferclean.images import IMAGE_SUFFIXES
+from ferclean.images import IMAGE_SUFFIXES, visible_dirs
 from ferclean.labels import normalise_class, normalise_split
 
 LAYOUTS: tuple[str, ...] = ("official", "npy", "yolo", "folders")
@@ -74,10 +74,6 @@ def _images_under(folder: Path) -> list[Path]:
     )
 
 
-def _subdirs(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-
-
 # --- detection ---------------------------------------------------------------------------
 
 
@@ -99,7 +95,7 @@ def _official_csvs(root: Path) -> list[Path]:
 def _npy_sets(root: Path) -> list[Path]:
     """Folders holding ``images/`` and ``annotations/*_exp.npy`` (``train_set``, ``val_set``, or root)."""
     sets = []
-    for folder in [root, *_subdirs(root)]:
+    for folder in [root, *visible_dirs(root)]:
         annotations = folder / "annotations"
         if (folder / "images").is_dir() and annotations.is_dir() and next(annotations.glob("*_exp.npy"), None):
             sets.append(folder)
@@ -109,7 +105,7 @@ def _npy_sets(root: Path) -> list[Path]:
 def _yolo_pairs(root: Path) -> list[tuple[Path, Path]]:
     """(images, labels) folder pairs of a YOLO release: ``[split/]images`` beside ``[split/]labels``."""
     pairs = []
-    for folder in [root, *_subdirs(root)]:
+    for folder in [root, *visible_dirs(root)]:
         images, labels = folder / "images", folder / "labels"
         if images.is_dir() and labels.is_dir() and next(labels.rglob("*.txt"), None):
             pairs.append((images, labels))
@@ -127,9 +123,9 @@ def _folder_label(name: str) -> str | None:
 
 def _class_folders(root: Path) -> list[Path]:
     """Class folders of a ``[split/]class/`` tree, or [] when the tree is not one."""
-    top = _subdirs(root)
+    top = visible_dirs(root)
     if top and all(normalise_split(d.name) for d in top):
-        top = [c for split in top for c in _subdirs(split)]
+        top = [c for split in top for c in visible_dirs(split)]
     return top if top and any(_folder_label(d.name) for d in top) else []
 
 

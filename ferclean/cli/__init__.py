@@ -21,9 +21,9 @@ COMMANDS: dict[str, str] = {
     "export": "ferclean.cli.export:export",
     "mislabel-review": "ferclean.cli.mislabel:mislabel_review",
     "merge-affectnet": "ferclean.cli.merge_affectnet:merge_affectnet",
-    "train": "ferclean_train.cli:train",
-    "evaluate": "ferclean_train.cli:evaluate",
-    "predict": "ferclean_train.cli:predict",
+    "train": "ferclean.cli.train:train",
+    "evaluate": "ferclean.cli.evaluate:evaluate",
+    "predict": "ferclean.cli.predict:predict",
 }
 
 
@@ -32,10 +32,10 @@ class LazyGroup(click.Group):
     and turns FercleanError into click's one-line ``Error: ...`` with a non-zero exit."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *self._available()})
+        return sorted({*super().list_commands(ctx), *COMMANDS})
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name in self._available():
+        if name in COMMANDS:
             module_name, attribute = COMMANDS[name].split(":")
             return getattr(importlib.import_module(module_name), attribute)
         return super().get_command(ctx, name)
@@ -45,11 +45,6 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except FercleanError as exc:
             raise click.ClickException(str(exc)) from None
-
-    @staticmethod
-    def _available() -> list[str]:
-        """Commands whose module is present (each issue adds its own)."""
-        return [name for name, target in COMMANDS.items() if importlib.util.find_spec(target.split(":")[0])]
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

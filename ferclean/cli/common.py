@@ -1,48 +1,26 @@
-"""Options and input handling shared by the subcommands."""
+"""Input and output shared by the commands: load a manifest or dataset, save with a summary."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-import click
 from rich.table import Table
 
-from ferclean.console import console
+from ferclean.cli.console import console, progress
 from ferclean.errors import FercleanError
-from ferclean.hashing import HASH_METHODS
 from ferclean.labels import parse_class_list
 from ferclean.manifest import Manifest, read_manifest, write_manifest
+from ferclean.render.tables import distribution_table, split_class_counts
 from ferclean.scan import scan_dataset, unreadable_rows
-from ferclean.tables import distribution_table, split_class_counts
-
-jobs_option = click.option(
-    "--jobs", "-j", type=click.IntRange(min=1), default=None, help="Worker processes [default: all cores]."
-)
-classes_option = click.option(
-    "--classes", default=None, metavar="A,B", help="Extra class folder names to accept besides the known emotions."
-)
-hash_option = click.option(
-    "--hash",
-    "hash_method",
-    type=click.Choice(sorted(HASH_METHODS)),
-    default="phash",
-    show_default=True,
-    help="Perceptual hash used for near-duplicate search.",
-)
-
-
-def output_option(help_text: str = "Manifest to write (a companion .json is written beside it).") -> click.Option:
-    return click.option(
-        "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True, help=help_text
-    )
 
 
 def load_input(source: str | Path, classes: str | None = None, hash_method: str = "phash", jobs: int | None = None) -> Manifest:
     """A manifest from a ``.csv`` file, or from scanning a dataset folder first."""
     source = Path(source)
     if source.is_dir():
-        manifest, listing = scan_dataset(source, parse_class_list(classes), hash_method, jobs)
+        with progress() as on_progress:
+            manifest, listing = scan_dataset(source, parse_class_list(classes), hash_method, jobs, on_progress)
         report_unreadable(manifest)
         if listing.ignored:
             console.print(f"[yellow]Ignored {len(listing.ignored)} non-image file(s), e.g. {listing.ignored[0]}")
@@ -74,8 +52,11 @@ def save(manifest: Manifest, output: Path, command: str, title: str = "Images pe
     console.print(f"Wrote [bold]{output}[/] ({len(manifest.frame):,} rows) and {output.with_suffix('.json').name}")
 
 
-
-
 def command_line() -> str:
     """The command as typed, recorded in the manifest's history."""
     return " ".join(["ferclean", *sys.argv[1:]])
+
+
+def manifest_stem(path: Path) -> str:
+    """A run or report name for a manifest: the .csv's stem, or the dataset folder's name."""
+    return path.stem if path.suffix.lower() == ".csv" else path.resolve().name

@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
-import pandas as pd
 from rich.table import Table
 
-from ferclean.cli.common import classes_option, command_line, hash_option, jobs_option, load_input, output_option, save
-from ferclean.console import console
-from ferclean.contact_sheet import contact_sheet
-from ferclean.dedupe import (
-    CONFLICT_ACTIONS,
-    DEFAULT_THRESHOLD,
-    POLICIES,
-    assign_groups,
-    cluster_table,
-    find_duplicate_pairs,
-    leakage_table,
-    resolve,
-    worst_pairs,
-)
-from ferclean.manifest import Manifest
-from ferclean.scan import ensure_hashes
+from ferclean.cli.common import command_line, load_input, save
+from ferclean.cli.options import classes_option, hash_option, jobs_option, output_option
+from ferclean.cli.console import console, progress
+from ferclean.dedupe import CONFLICT_ACTIONS, DEFAULT_THRESHOLD, POLICIES, DedupeResult, find_duplicates
+from ferclean.dedupe.report import REPORT_FILES, write_report
 
 
 @click.command()
@@ -78,75 +65,17 @@ def dedupe(
       ferclean dedupe manifests/fer2013.csv -o manifests/fer2013-dedup.csv \\
           --policy keep-one --on-conflict review
     """
-    manifest = ensure_hashes(load_input(source, classes, hash_method, jobs), hash_method, jobs)
-    with console.status("Searching for duplicates"):
-        pairs = find_duplicate_pairs(manifest.frame, threshold)
-    grouped = assign_groups(manifest.frame, pairs)
-    resolved, actions = resolve(grouped, policy, on_conflict)
-    result = manifest.with_frame(resolved, dedupe={"threshold": threshold, "policy": policy, "on_conflict": on_conflict})
-    report_dir = report_dir or output.with_name(f"{output.stem}_dedupe")
-    clusters, leaks = cluster_table(grouped), leakage_table(grouped)
-    _write_report(result, grouped, pairs, clusters, leaks, actions, report_dir)
-    _print_summary(grouped, pairs, clusters, leaks, actions)
-    save(result, output, command_line(), title="Images per split and class after dedupe (status != drop)")
-    console.print(f"Report in [bold]{report_dir}/[/]: pairs.csv, groups.csv, leakage.csv, actions.csv, contact_sheet.png")
+    manifest = load_input(source, classes, hash_method, jobs)
+    with progress() as on_progress:
+        result = find_duplicates(manifest, threshold, policy, on_conflict, hash_method, jobs, on_progress)
+    report_dir = write_report(result, report_dir or output.with_name(f"{output.stem}_dedupe"))
+    _print_summary(result)
+    save(result.manifest, output, command_line(), title="Images per split and class after dedupe (status != drop)")
+    console.print(f"Report in [bold]{report_dir}/[/]: {', '.join(REPORT_FILES)}")
 
 
-def _pair_listing(frame: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
-    a, b = frame.iloc[pairs["a"]].reset_index(drop=True), frame.iloc[pairs["b"]].reset_index(drop=True)
-    return pd.DataFrame(
-        {
-            "path_a": a["path"],
-            "path_b": b["path"],
-            "split_a": a["split"],
-            "split_b": b["split"],
-            "label_a": a["label"],
-            "label_b": b["label"],
-            "distance": pairs["distance"].to_numpy(),
-            "kind": pairs["kind"].to_numpy(),
-            "group": a["group"],
-        }
-    )
-
-
-def _write_report(
-    result: Manifest,
-    grouped: pd.DataFrame,
-    pairs: pd.DataFrame,
-    clusters: pd.DataFrame,
-    leaks: pd.DataFrame,
-    actions: pd.DataFrame,
-    report_dir: Path,
-) -> None:
-    report_dir.mkdir(parents=True, exist_ok=True)
-    _pair_listing(grouped, pairs).to_csv(report_dir / "pairs.csv", index=False)
-    clusters.to_csv(report_dir / "groups.csv", index_label="group")
-    leaks.to_csv(report_dir / "leakage.csv", index=False)
-    actions.to_csv(report_dir / "actions.csv", index=False)
-    worst = worst_pairs(grouped, pairs)
-    rows = []
-    for pair in worst.itertuples():
-        cells = []
-        for position in (pair.a, pair.b):
-            row = grouped.iloc[position]
-            cells.append((result.root / row["path"], f"{row['split'] or '-'} {row['label']}"))
-        cells[0] = (cells[0][0], f"{cells[0][1]} d={pair.distance} {pair.kind}")
-        rows.append(cells)
-    sheet_rows = [sum(rows[k : k + 4], []) for k in range(0, len(rows), 4)]
-    contact_sheet(sheet_rows, report_dir / "contact_sheet.png", title="Worst duplicate pairs: leaks and label conflicts first")
-    summary = {
-        "pairs": len(pairs),
-        "pairs_by_kind": pairs["kind"].value_counts().to_dict(),
-        "groups": len(clusters),
-        "images_in_groups": int(clusters["size"].sum()) if len(clusters) else 0,
-        "actions": actions.groupby(["action", "split"]).size().rename("n").reset_index().to_dict("records"),
-    }
-    (report_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-
-
-def _print_summary(
-    grouped: pd.DataFrame, pairs: pd.DataFrame, clusters: pd.DataFrame, leaks: pd.DataFrame, actions: pd.DataFrame
-) -> None:
+def _print_summary(result: DedupeResult) -> None:
+    grouped, pairs, clusters, leaks, actions = result.grouped, result.pairs, result.clusters, result.leaks, result.actions
     table = Table(title="Duplicates")
     table.add_column("measure")
     table.add_column("count", justify="right")

@@ -7,12 +7,13 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from ferclean.cli.common import classes_option, hash_option, jobs_option, load_input
-from ferclean.console import console, progress_bar
+from ferclean.cli.common import load_input
+from ferclean.cli.options import classes_option, hash_option, jobs_option
+from ferclean.cli.console import console, progress
 from ferclean.errors import FercleanError
-from ferclean.export import MODES, check_sources, existing_files, export_tree, plan_export
+from ferclean.export import MODES, existing_files, export_manifest
 from ferclean.manifest import kept
-from ferclean.tables import distribution_table, split_class_counts
+from ferclean.render.tables import distribution_table, split_class_counts
 
 
 @click.command()
@@ -50,30 +51,22 @@ def export(
       ferclean export manifests/fer2013-split.csv --out exported/fer2013-clean --mode hardlink
     """
     manifest = load_input(source, classes, hash_method, jobs)
-    plan = plan_export(manifest)
-    if plan.empty:
-        raise FercleanError("The manifest has no kept image to export.")
     present = existing_files(out_dir)
     if present and not force:
         raise FercleanError(
             f"--out {out_dir} is not empty ({len(present):,} file(s)); choose a new folder or pass --force"
             " (it replaces files at the exported names and leaves the others)."
         )
-    check_sources(plan, out_dir)
-    with progress_bar() as bar:
-        task = bar.add_task(f"Exporting ({mode})", total=len(plan))
-        written = export_tree(plan, out_dir, mode, lambda: bar.advance(task))
-
-    exported_names = {str(out_dir / d) for d in plan["dest"]}
-    unrelated = sum(1 for p in present if str(p) not in exported_names)
+    with progress() as on_progress:
+        result = export_manifest(manifest, out_dir, mode, on_progress)
     console.print(distribution_table(split_class_counts(manifest.frame), f"Exported to {out_dir}"))
     table = Table(title="Export summary", show_header=False)
     table.add_column("what")
     table.add_column("value", justify="right")
-    table.add_row(f"images written ({mode})", f"{written:,}")
+    table.add_row(f"images written ({mode})", f"{result.written:,}")
     table.add_row("dropped images left out", f"{int((~kept(manifest.frame)).sum()):,}")
-    table.add_row("renamed for a name clash (hash suffix)", f"{int(plan['renamed'].sum()):,}")
+    table.add_row("renamed for a name clash (hash suffix)", f"{int(result.plan['renamed'].sum()):,}")
     if present:
-        table.add_row("files replaced (--force)", f"{len(present) - unrelated:,}")
-        table.add_row("other files already there, left untouched", f"{unrelated:,}")
+        table.add_row("files replaced (--force)", f"{result.replaced:,}")
+        table.add_row("other files already there, left untouched", f"{result.untouched:,}")
     console.print(table)

@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 
 from ferclean.errors import FercleanError
-from ferclean.cli.common import classes_option, command_line, hash_option, jobs_option, load_input, output_option, save
+from ferclean.cli.common import command_line, load_input, save
+from ferclean.cli.options import classes_option, hash_option, jobs_option, output_option
 
 
 @click.command()

@@ -9,22 +9,14 @@ import numpy as np
 import pandas as pd
 from rich.table import Table
 
-from ferclean.cli.common import classes_option, command_line, hash_option, jobs_option, load_input, output_option
-from ferclean.console import console
-from ferclean.errors import FercleanError
-from ferclean.manifest import effective_labels, kept, write_manifest
-from ferclean.split_plot import plot_splits
-from ferclean.stratify import (
-    check_min_per_class,
-    cross_split_groups,
-    deviation_floor,
-    deviation_table,
-    max_deviation,
-    parse_ratios,
-    StratifyResult,
-    stratify_frame,
-)
-from ferclean.tables import distribution_table, split_class_counts
+from ferclean.cli.common import command_line, load_input
+from ferclean.cli.console import console
+from ferclean.cli.options import Ratios, Split, classes_option, hash_option, jobs_option, output_option
+from ferclean.labels import SPLITS
+from ferclean.manifest import kept, write_manifest
+from ferclean.render.plots import plot_splits
+from ferclean.render.tables import distribution_table
+from ferclean.stratify import Stratified, stratify as stratify_manifest
 
 #: The issue's quality bar: every class within this many percentage points of its target.
 DEVIATION_GOAL_PP = 0.5
@@ -33,10 +25,11 @@ DEVIATION_GOAL_PP = 0.5
 @click.command()
 @click.argument("source", metavar="MANIFEST_OR_DATASET", type=click.Path(path_type=Path))
 @output_option()
-@click.option("--ratios", default="80/10/10", show_default=True, help="train/val/test shares; 80/20 means no test.")
+@click.option("--ratios", type=Ratios(), default="80/10/10", show_default=True, help="train/val/test shares; 80/20 means no test.")
 @click.option("--seed", type=int, default=42, show_default=True, help="Seed of the group order; same seed, same split.")
 @click.option(
     "--keep-split",
+    type=Split("--keep-split"),
     default=None,
     metavar="SPLIT",
     help="Leave this existing split (e.g. test) as it is, re-split the rest around it; duplicate groups"
@@ -61,7 +54,7 @@ DEVIATION_GOAL_PP = 0.5
 def stratify(
     source: Path,
     output: Path,
-    ratios: str,
+    ratios: dict[str, float],
     seed: int,
     keep_split: str | None,
     min_per_class: int,
@@ -82,39 +75,27 @@ def stratify(
       ferclean stratify manifests/fer2013-dedup.csv --ratios 80/10/10 --seed 42 -o manifests/fer2013-split.csv
       ferclean stratify manifests/fer2013-dedup.csv --ratios 80/10/10 --keep-split test -o manifests/keep-test.csv
     """
-    target = parse_ratios(ratios)
     manifest = load_input(source, classes, hash_method, jobs)
-    result = stratify_frame(manifest.frame, target, seed, keep_split)
-    frame = result.frame
-    splits = list(dict.fromkeys([*target, *([result.keep_split] if result.keep_split else [])]))
-    check_min_per_class(frame, splits, min_per_class)
-    leaks = cross_split_groups(frame)
-    if leaks:
-        raise FercleanError(f"Internal error: {leaks} duplicate group(s) would straddle splits; nothing was written.")
+    done = stratify_manifest(manifest, ratios, seed, keep_split, min_per_class)
+    report = done.report
+    plot_path = plot_splits(
+        report.before, report.after, plot or output.with_name(f"{output.stem}_splits.png"),
+        title=f"Class share per split, ratios {_ratio_text(ratios)}, seed {seed}",
+    )
+    write_manifest(done.manifest, output, command=command_line())
+    console.print(distribution_table(report.before, "Before: images per split and class"))
+    console.print(distribution_table(report.after, "After: images per split and class"))
+    alarm = max(DEVIATION_GOAL_PP, report.deviation_floor_pp + 1e-9)
+    console.print(_deviation_rich(report.deviations, report.ratios, alarm))
+    _print_summary(done, plot_path, output)
 
-    assigned = result.assigned.to_numpy()
-    resplit_ratios = {s: r for s, r in target.items() if s != result.keep_split}
-    deviations = deviation_table(effective_labels(frame)[assigned], frame["split"][assigned], resplit_ratios)
-    worst = max_deviation(deviations)
-    floor = deviation_floor(effective_labels(frame)[assigned], resplit_ratios)
-    before, after = split_class_counts(manifest.frame), split_class_counts(frame)
-    plot_path = plot or output.with_name(f"{output.stem}_splits.png")
-    plot_splits(before, after, plot_path, title=f"Class share per split, ratios {ratios}, seed {seed}")
 
-    stats = {
-        "ratios": target,
-        "seed": seed,
-        "keep_split": result.keep_split,
-        "max_deviation_pp": round(worst, 4),
-        "deviation_floor_pp": round(floor, 4),
-        "cross_split_groups": leaks,
-    }
-    write_manifest(manifest.with_frame(frame, stratify=stats), output, command=command_line())
-
-    console.print(distribution_table(before, "Before: images per split and class"))
-    console.print(distribution_table(after, "After: images per split and class"))
-    console.print(_deviation_rich(deviations, resplit_ratios, max(DEVIATION_GOAL_PP, floor + 1e-9)))
-    _print_summary(frame, result, (worst, floor), leaks, plot_path, output)
+def _ratio_text(ratios: dict[str, float]) -> str:
+    """``{"train": 0.8, "test": 0.2}`` -> ``80/0/20``, the form --ratios takes."""
+    shares = [100 * ratios.get(split, 0.0) for split in SPLITS]
+    while shares and shares[-1] == 0:
+        shares.pop()
+    return "/".join(f"{share:g}" for share in shares)
 
 
 def _deviation_rich(deviations: pd.DataFrame, ratios: dict[str, float], alarm: float) -> Table:
@@ -134,14 +115,8 @@ def _deviation_rich(deviations: pd.DataFrame, ratios: dict[str, float], alarm: f
     return table
 
 
-def _print_summary(
-    frame: pd.DataFrame,
-    result: StratifyResult,
-    deviation: tuple[float, float],
-    leaks: int,
-    plot_path: Path,
-    output: Path,
-) -> None:
+def _print_summary(done: Stratified, plot_path: Path, output: Path) -> None:
+    frame, result, report = done.manifest.frame, done.result, done.report
     table = Table(title="Stratify summary", show_header=False)
     table.add_column("what")
     table.add_column("value", justify="right")
@@ -157,7 +132,7 @@ def _print_summary(
     table.add_row("dropped images (split untouched)", f"{int((~keep).sum()):,}")
     moved = keep & (frame["split"] != frame["orig_split"])
     table.add_row("kept images whose split changed", f"{int(moved.sum()):,}")
-    worst, floor = deviation
+    worst, floor, leaks = report.max_deviation_pp, report.deviation_floor_pp, report.cross_split_groups
     colour = "green" if worst < max(DEVIATION_GOAL_PP, floor + 1e-9) else "red"
     table.add_row("largest class deviation from target", f"[{colour}]{worst:.3f} points[/]")
     table.add_row("  least reachable with whole images", f"{floor:.3f} points")

@@ -7,11 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ferclean.manifest import append_note
 from ferclean.mislabel.scoring import Scores
-
-#: Columns this command adds to a manifest.
-SCORE_COLUMNS: tuple[str, ...] = ("label_quality", "suggested_label", "suggested_confidence")
-
 
 def annotate(frame: pd.DataFrame, rows: np.ndarray, classes: Sequence[str], scores: Scores) -> pd.DataFrame:
     """A copy of ``frame`` with score columns for the probed ``rows`` (empty elsewhere).
@@ -44,6 +41,5 @@ def annotate(frame: pd.DataFrame, rows: np.ndarray, classes: Sequence[str], scor
         index=frame.index[flagged],
         dtype=object,
     )
-    notes = frame.loc[flagged, "note"]
-    frame.loc[flagged, "note"] = notes.where(notes == "", notes + "; ") + reasons
+    frame.loc[flagged, "note"] = append_note(frame.loc[flagged, "note"], reasons)
     return frame

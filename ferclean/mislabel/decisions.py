@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from ferclean.errors import FercleanError
+from ferclean.manifest import append_note
 
 DECISIONS: tuple[str, ...] = ("keep", "relabel", "drop")
 DECISION_COLUMNS: tuple[str, ...] = ("path", "decision", "new_label")
@@ -55,10 +56,6 @@ def read_decisions(csv_path: str | Path, known_paths: Iterable[str], classes: It
     return pd.DataFrame(rows, columns=list(DECISION_COLUMNS))
 
 
-def _append_note(notes: pd.Series, text: pd.Series | str) -> pd.Series:
-    return notes.where(notes == "", notes + "; ") + text
-
-
 def apply_decisions(frame: pd.DataFrame, decisions: pd.DataFrame, source: str) -> pd.DataFrame:
     """A copy of ``frame`` with each decided path's status (and new_label) set and the reason noted."""
     frame = frame.copy()
@@ -68,7 +65,7 @@ def apply_decisions(frame: pd.DataFrame, decisions: pd.DataFrame, source: str) -
     frame.loc[hit, "status"] = chosen["decision"].to_numpy()
     frame.loc[hit, "new_label"] = chosen["new_label"].to_numpy()
     reasons = ("reviewed (" + source + "): " + chosen["decision"] + chosen["new_label"].map(lambda l: f" -> {l}" if l else "")).to_numpy()
-    frame.loc[hit, "note"] = _append_note(frame.loc[hit, "note"], pd.Series(reasons, index=frame.index[hit]))
+    frame.loc[hit, "note"] = append_note(frame.loc[hit, "note"], pd.Series(reasons, index=frame.index[hit]))
     return frame
 
 
@@ -93,5 +90,5 @@ def auto_relabel(frame: pd.DataFrame, min_confidence: float) -> tuple[pd.DataFra
     frame.loc[chosen, "status"] = "relabel"
     frame.loc[chosen, "new_label"] = frame.loc[chosen, "suggested_label"]
     reasons = "auto-relabel: probe p=" + confidence[chosen].map(lambda p: f"{p:.2f}") + f" >= {min_confidence:g}"
-    frame.loc[chosen, "note"] = _append_note(frame.loc[chosen, "note"], reasons)
+    frame.loc[chosen, "note"] = append_note(frame.loc[chosen, "note"], reasons)
     return frame, int(chosen.sum())

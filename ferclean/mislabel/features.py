@@ -15,11 +15,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ferclean.console import parallel_map
 from ferclean.images import UnreadableImage, open_gray
+from ferclean.parallel import Progress, parallel_map
 
 #: Side of the square grey images every probe sees.
 IMAGE_SIZE = 48
+#: Length of the fine HOG vector, the first columns of ``fast_features``: 7x7 blocks of 2x2 cells of 9 bins.
+HOG_DIMS = (IMAGE_SIZE // 6 - 1) ** 2 * 4 * 9
 
 
 def load_one(path: str) -> np.ndarray | None:
@@ -33,10 +35,12 @@ def load_one(path: str) -> np.ndarray | None:
     return np.asarray(gray, dtype=np.uint8)
 
 
-def load_images(paths: Sequence[Path], jobs: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def load_images(
+    paths: Sequence[Path], jobs: int | None = None, on_progress: Progress | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """``(images, ok)``: an ``(n, 48, 48)`` uint8 stack (zeros where unreadable) and a mask of
     the rows that decoded."""
-    arrays = parallel_map(load_one, [str(p) for p in paths], "Loading images", jobs)
+    arrays = parallel_map(load_one, [str(p) for p in paths], "Loading images", jobs, on_progress)
     ok = np.array([a is not None for a in arrays], dtype=bool)
     images = np.zeros((len(arrays), IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
     for i, array in enumerate(arrays):
@@ -138,8 +142,8 @@ def pixels(images: np.ndarray, size: int = 24) -> np.ndarray:
 
 
 def fast_features(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The fast probe's features for the images and for their mirrors: HOG with 6- and 12-pixel
-    cells, LBP histograms (square roots, so that a few frequent codes do not dominate) and 24x24
+    """The fast probe's features for the images and for their mirrors: HOG with 6-pixel cells
+    (the first ``HOG_DIMS`` columns) and 12-pixel cells, LBP histograms (square roots, so that a few frequent codes do not dominate) and 24x24
     pixels. Gradients and patterns are computed once; the mirrors' come from reflecting them."""
     cells, lbp, small = cell_histograms(images), np.sqrt(lbp_histograms(images)), pixels(images)
     n = len(images)

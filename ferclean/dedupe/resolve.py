@@ -1,6 +1,6 @@
-"""Exact and near-duplicate detection, cross-split leakage, label conflicts and resolution.
+"""Duplicate pairs, groups, cross-split leakage, label conflicts and their resolution.
 
-Pure functions on manifest tables: the CLI (``ferclean.cli.dedupe``) does the I/O.
+Pure functions on manifest tables; ``ferclean.dedupe.find_duplicates`` chains them.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from ferclean.clusters import cluster_ids
-from ferclean.hashing import hex_to_uint64
-from ferclean.manifest import effective_labels
-from ferclean.search import find_pairs, hamming
+from ferclean.dedupe.clusters import cluster_ids
+from ferclean.dedupe.hashing import hex_to_uint64
+from ferclean.manifest import append_note, effective_labels
+from ferclean.dedupe.search import hamming, mirror_pairs
 
 #: Near-duplicate threshold in bits of a 64-bit phash. On FER2013 (bench/dedupe_bench.py
 #: prints the distance histogram) 15 of 16 sampled pairs at 4 bits were the same photo
@@ -27,7 +27,6 @@ CONFLICT_ACTIONS = ("review", "drop", "majority")
 #: Which copy keep-one keeps first: evaluation splits are never thinned to fix a leak.
 _SPLIT_PRIORITY = {"test": 0, "val": 1, "train": 2}
 
-PAIR_COLUMNS = ("a", "b", "distance", "kind")
 _ACTION_COLUMNS = ["path", "split", "label", "group", "action", "reason"]
 
 
@@ -43,13 +42,10 @@ def find_duplicate_pairs(frame: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD
     horizontal flip) or ``near``. A row's own mirror never matches itself.
     """
     rows = hashed_rows(frame)
-    n = len(rows)
     direct = hex_to_uint64(frame["phash"].to_numpy()[rows])
     flipped = hex_to_uint64(frame["phash_flip"].to_numpy()[rows])
     digests = frame["sha256"].to_numpy()[rows]
-    found = find_pairs(np.concatenate([direct, flipped]), threshold, method) % max(n, 1)
-    found = found[found[:, 0] != found[:, 1]]
-    found.sort(axis=1)
+    found = mirror_pairs(direct, flipped, threshold, method)
     exact = _exact_pairs(digests)
     both = np.unique(np.concatenate([found, exact]), axis=0) if len(found) or len(exact) else np.empty((0, 2), int)
     i, j = both[:, 0], both[:, 1]
@@ -160,9 +156,9 @@ def _keeper(members: pd.DataFrame) -> int:
 
 
 def _mark(frame: pd.DataFrame, index: pd.Index, status: str, reason: str, actions: list[dict]) -> None:
+    frame.loc[index, "status"] = status
+    frame.loc[index, "note"] = append_note(frame.loc[index, "note"], reason)
     for i in index:
-        frame.at[i, "status"] = status
-        frame.at[i, "note"] = "; ".join(filter(None, [frame.at[i, "note"], reason]))
         actions.append(
             {
                 "path": frame.at[i, "path"],

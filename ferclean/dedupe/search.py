@@ -150,3 +150,16 @@ def find_pairs(hashes: np.ndarray, threshold: int, method: str = "auto") -> np.n
     if method == "index":
         return multi_index_pairs(hashes, threshold)
     raise ValueError(f"unknown search method {method!r}")
+
+
+def mirror_pairs(direct: np.ndarray, flipped: np.ndarray, threshold: int, method: str = "auto") -> np.ndarray:
+    """Position pairs ``i < j`` within ``threshold`` bits, directly or one seen through the
+    other's mirror (``flipped`` holds each hash of the left-right flipped image).
+
+    An image never pairs with its own mirror.
+    """
+    n = len(direct)
+    found = find_pairs(np.concatenate([direct, flipped]), threshold, method) % max(n, 1)
+    found = found[found[:, 0] != found[:, 1]]
+    found.sort(axis=1)
+    return np.unique(found, axis=0) if len(found) else found.reshape(0, 2)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import math
 import time
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from collections.abc import Callable
+from typing import Any
 
 import keras
 import numpy as np
@@ -22,20 +22,21 @@ import tensorflow as tf
 
 from ferclean.errors import FercleanError
 from ferclean.manifest import Manifest, read_manifest, write_manifest
+from ferclean.parallel import Progress
 from ferclean_train import data
 from ferclean_train.callbacks import (
     BestModelSaver,
     HistoryWriter,
     ResumableEarlyStopping,
     ResumableReduceLROnPlateau,
-    RichProgress,
+    EpochProgress,
     monitor_state,
     save_inference_model,
 )
 from ferclean_train.config import TrainConfig
 from ferclean_train.evaluate import predict_split, write_evaluation
 from ferclean_train.models import build_augmenter, build_model, compile_model
-from ferclean_train.plots import plot_curves
+from ferclean.render.plots import plot_curves
 from ferclean_train.runs import DETAILS, HISTORY, LAST, MODEL, file_sha256, library_versions, read_details, write_json
 
 MANIFEST_COPY = "manifest.csv"
@@ -58,16 +59,6 @@ def setup_device(config: TrainConfig) -> None:
     keras.mixed_precision.set_global_policy("mixed_float16" if config.mixed_precision else "float32")
 
 
-@contextmanager
-def decode_errors_as_input_errors() -> Iterator[None]:
-    """A file the manifest lists but TensorFlow cannot decode is the user's problem, not a crash."""
-    try:
-        yield
-    except tf.errors.InvalidArgumentError as exc:
-        first = str(exc.message).strip().splitlines()[0]
-        raise FercleanError(f"An image could not be read while training ({first}); re-scan the dataset so it is dropped.") from None
-
-
 def _check_rows(rows: pd.DataFrame, classes: list[str], train: pd.DataFrame) -> pd.DataFrame:
     """The test rows, after the checks that must fail before any training starts."""
     test = data.require_split(rows, "test", "evaluate on")
@@ -83,10 +74,13 @@ def start_run(
     run_dir: Path,
     command: str,
     fold: tuple[int, int] | None = None,
+    on_progress: Progress | None = None,
+    on_epoch: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Train a new run in the (empty, existing) ``run_dir``; returns the finished model details.
 
     ``fold`` = (index, k) trains on the index-th fold of train+val instead of the given splits.
+    ``on_progress`` hears of epochs and batches, ``on_epoch`` gets a summary line per epoch.
     """
     rows = data.labelled_rows(manifest)
     classes = data.manifest_classes(rows)
@@ -122,10 +116,17 @@ def start_run(
     setup_device(config)
     model = build_model(config.arch, len(classes), config.image_size, **network_kwargs(config))
     compile_model(model, config.arch, jit_compile=bool(config.xla), **config.compile_kwargs())
-    return _fit_and_report(run_dir, details, config, model, train, val, test, classes, initial_epoch=0)
+    return _fit_and_report(
+        run_dir, details, config, model, train, val, test, classes, initial_epoch=0, reporters=(on_progress, on_epoch)
+    )
 
 
-def resume_run(run_dir: Path, epochs: int | None = None) -> dict[str, Any]:
+def resume_run(
+    run_dir: Path,
+    epochs: int | None = None,
+    on_progress: Progress | None = None,
+    on_epoch: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Continue a run from ``last.keras`` and its history, up to ``epochs`` (default: its config's)."""
     details = read_details(run_dir)
     config = TrainConfig.from_dict(details["config"])
@@ -148,7 +149,8 @@ def resume_run(run_dir: Path, epochs: int | None = None) -> dict[str, Any]:
     best_weights = keras.saving.load_model(run_dir / MODEL, compile=False).get_weights() if (run_dir / MODEL).is_file() else None
     details["config"] = config.to_dict()
     return _fit_and_report(
-        run_dir, details, config, model, train, val, test, classes, initial_epoch=len(history), history=history, best_weights=best_weights
+        run_dir, details, config, model, train, val, test, classes, initial_epoch=len(history), history=history, best_weights=best_weights,
+        reporters=(on_progress, on_epoch),
     )
 
 
@@ -171,7 +173,13 @@ def _train_val(rows: pd.DataFrame, config: TrainConfig, fold: tuple[int, int] | 
 
 
 def _callbacks(
-    config: TrainConfig, run_dir: Path, steps: int, initial_epoch: int, history: pd.DataFrame | None, best_weights: list | None
+    config: TrainConfig,
+    run_dir: Path,
+    steps: int,
+    initial_epoch: int,
+    history: pd.DataFrame | None,
+    best_weights: list | None,
+    reporters: tuple[Progress | None, Callable[[str], None] | None],
 ) -> tuple[list[keras.callbacks.Callback], HistoryWriter]:
     state = monitor_state(history, config.monitor) if history is not None and len(history) else None
     writer = HistoryWriter(run_dir / HISTORY, history)
@@ -184,7 +192,7 @@ def _callbacks(
             monitor=config.monitor, patience=config.early_stopping_patience, restore_best_weights=True,
             state=state, best_weights=best_weights,
         ),
-        RichProgress(config.epochs, steps, initial_epoch),
+        EpochProgress(config.epochs, steps, initial_epoch, *reporters),
         writer,
         BestModelSaver(run_dir / MODEL, config.monitor, best=None if state is None else state[0]),
         keras.callbacks.ModelCheckpoint(run_dir / LAST),
@@ -204,6 +212,7 @@ def _fit_and_report(
     initial_epoch: int,
     history: pd.DataFrame | None = None,
     best_weights: list | None = None,
+    reporters: tuple[Progress | None, Callable[[str], None] | None] = (None, None),
 ) -> dict[str, Any]:
     """Fit, then write model.keras, history.csv, curves.png, the test evaluation and the details."""
     train_ds = data.frame_dataset(
@@ -213,9 +222,9 @@ def _fit_and_report(
     train_labels = data.label_indices(train["label"], classes)
     weights = data.class_weights(train_labels, len(classes)) if config.class_weights else None
     steps = math.ceil(len(train) / config.batch_size)
-    callbacks, writer = _callbacks(config, run_dir, steps, initial_epoch, history, best_weights)
+    callbacks, writer = _callbacks(config, run_dir, steps, initial_epoch, history, best_weights, reporters)
     started = time.perf_counter()
-    with decode_errors_as_input_errors():
+    with data.decode_errors_as_input_errors():
         model.fit(
             train_ds, validation_data=val_ds, epochs=config.epochs, initial_epoch=initial_epoch,
             class_weight=weights, callbacks=callbacks, shuffle=False, verbose=0,
@@ -225,7 +234,7 @@ def _fit_and_report(
     frame = writer.frame()
     best_value, best_epoch, _ = monitor_state(frame, config.monitor)
     plot_curves(frame, best_epoch + 1, run_dir / "curves.png")
-    with decode_errors_as_input_errors():
+    with data.decode_errors_as_input_errors():
         probs = predict_split(model, test, classes, config.image_size, config.batch_size)
     metrics = write_evaluation(run_dir, test, probs, classes, {"split": "test", "manifest": details["manifest"]["source"]})
     previous = details.get("training", {})
@@ -245,16 +254,25 @@ def _fit_and_report(
     return details
 
 
-def run_folds(manifest: Manifest, source: Path, config: TrainConfig, run_dir: Path, k: int, command: str) -> dict[str, Any]:
+def run_folds(
+    manifest: Manifest,
+    source: Path,
+    config: TrainConfig,
+    run_dir: Path,
+    k: int,
+    command: str,
+    on_progress: Progress | None = None,
+    on_epoch: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """K runs in ``run_dir/fold-<i>`` on stratified, duplicate-aware folds of train+val; mean +/- std."""
     if k < 2:
-        raise FercleanError(f"--folds needs at least 2 folds, got {k}.")
+        raise FercleanError(f"k (folds) must be at least 2, got {k}.")
     data.fold_splits(data.labelled_rows(manifest), k, config.seed)  # fail early on too-small classes
     results = []
     for index in range(1, k + 1):
         fold_dir = run_dir / f"fold-{index}"
         fold_dir.mkdir()
-        results.append(start_run(manifest, source, config, fold_dir, command, fold=(index, k)))
+        results.append(start_run(manifest, source, config, fold_dir, command, (index, k), on_progress, on_epoch))
     return write_fold_summary(run_dir, results, config)
 
 

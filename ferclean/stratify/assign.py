@@ -16,37 +16,9 @@ import numpy as np
 import pandas as pd
 
 from ferclean.errors import FercleanError
-from ferclean.hashing import seeded_rank
-from ferclean.labels import SPLITS, class_order, normalise_split
+from ferclean.keys import seeded_rank
+from ferclean.labels import SPLITS, canonical_split, class_order, normalise_split
 from ferclean.manifest import effective_labels, group_keys, kept
-
-
-def parse_ratios(text: str) -> dict[str, float]:
-    """``"80/10/10"`` -> ``{"train": 0.8, "val": 0.1, "test": 0.1}``; ``"80/20"`` has no test.
-
-    Numbers may be percentages (sum 100) or fractions (sum 1). A zero ratio leaves that
-    split out, so ``"90/0/10"`` is a train/test split.
-    """
-    parts = [p.strip() for p in str(text).split("/")]
-    if len(parts) not in (2, 3):
-        raise FercleanError(f"--ratios {text!r} needs two or three numbers separated by '/', e.g. 80/10/10 or 80/20.")
-    try:
-        values = [float(p) for p in parts]
-    except ValueError:
-        raise FercleanError(f"--ratios {text!r} holds something that is not a number; e.g. 80/10/10.") from None
-    if any(not np.isfinite(v) or v < 0 for v in values):
-        raise FercleanError(f"--ratios {text!r} must hold non-negative numbers.")
-    total = sum(values)
-    if abs(total - 100) < 1e-6:
-        scale = 100.0
-    elif abs(total - 1) < 1e-6:
-        scale = 1.0
-    else:
-        raise FercleanError(f"--ratios {text!r} sums to {total:g}; the numbers must sum to 100 (or to 1).")
-    ratios = {split: v / scale for split, v in zip(SPLITS, values) if v > 0}
-    if not ratios:
-        raise FercleanError(f"--ratios {text!r} gives no split a positive share.")
-    return ratios
 
 
 def assign_splits(
@@ -176,10 +148,10 @@ def stratify_frame(
     pulled_groups = pulled_rows = 0
     target_ratios = dict(ratios)
     if keep_split is not None:
-        keep_split = _canonical_split(keep_split)
+        keep_split = canonical_split(keep_split, "keep_split")
         in_kept = keep & (frame["split"].to_numpy() == keep_split)
         if not in_kept.any():
-            raise FercleanError(f"--keep-split {keep_split}: the manifest has no kept image in split {keep_split!r}.")
+            raise FercleanError(f"keep_split {keep_split!r}: the manifest has no kept image in split {keep_split!r}.")
         touching = pd.Series(in_kept).groupby(keys.to_numpy()).transform("any").to_numpy() & keep
         pulled = touching & ~in_kept
         pulled_rows = int(pulled.sum())
@@ -189,7 +161,7 @@ def stratify_frame(
         target_ratios = {s: r for s, r in ratios.items() if s != keep_split and r > 0}
         if not target_ratios:
             raise FercleanError(
-                f"--keep-split {keep_split} leaves no other split with a positive ratio to re-split the rest into."
+                f"keep_split {keep_split!r} leaves no other split with a positive ratio to re-split the rest into."
             )
     if assign.any():
         new_split[assign] = assign_splits(labels[assign], keys.to_numpy()[assign], target_ratios, seed)
@@ -202,13 +174,6 @@ def stratify_frame(
         pulled_rows=pulled_rows,
         assigned=pd.Series(assign, index=frame.index),
     )
-
-
-def _canonical_split(name: str) -> str:
-    split = normalise_split(name)
-    if split is None:
-        raise FercleanError(f"--keep-split {name!r} is not a split name; use one of {', '.join(SPLITS)}.")
-    return split
 
 
 def deviation_table(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 from rich.table import Table
 
@@ -48,4 +50,16 @@ def distribution_table(counts: pd.DataFrame, title: str) -> Table:
     )
     ratio = imbalance(counts.sum(axis=1))
     table.caption = f"imbalance (largest / smallest class): {ratio:.1f}x"
+    return table
+
+
+def metrics_table(metrics: dict[str, Any], title: str) -> Table:
+    """Per-class precision, recall and F1 of an evaluation's ``metrics.json``, then the totals."""
+    table = Table(title=title)
+    for column in ("class", "precision", "recall", "F1", "images"):
+        table.add_column(column, justify="left" if column == "class" else "right")
+    for label, m in metrics["per_class"].items():
+        table.add_row(label, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", f"{m['support']:,}")
+    table.add_section()
+    table.add_row("accuracy", "", f"{metrics['accuracy']:.2%}", f"macro {metrics['macro_f1']:.3f}", f"{metrics['images']:,}", style="bold")
     return table

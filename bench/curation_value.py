@@ -1,0 +1,183 @@
+"""Does curation pay? The same model trained on raw and on ferclean-curated FER2013.
+
+Run by hand (it trains 2 arms x len(--seeds) models of --max-minutes each):
+
+    .venv/bin/python bench/curation_value.py --truth ../shared/data/ferplus/train_votes.csv \\
+        --holdout 3000 --max-minutes 45 --seeds 0,1 --work runs/curation
+
+Arms, both built with the ``ferclean`` command line exactly as a user would run it:
+- **raw**: the original labels and splits;
+- **curated**: ``dedupe --policy keep-one`` (a leak is fixed by dropping the training copy),
+  ``mislabel-review`` (out-of-fold probe), then an automatic policy for the flagged training
+  images, written as a reviewer's ``decisions.csv`` and applied with ``--apply``: relabel to the
+  suggestion where its probability is at least ``--relabel-min``, drop the rest.
+  ``--steps`` picks which of dedupe, relabel, drop run (an ablation).
+Both arms train the CPU default recipe for the same ``--max-minutes`` and seeds, and are scored on
+the same evaluation images with the same labels:
+- ``--truth VOTES.csv --holdout N``: N training images with a clear vote majority are held out of
+  both trainings and labelled by the votes (FER+ style: more than half of the annotators);
+- ``--truth VOTES.csv``: the test split, labelled by the votes (images without a majority are left
+  out and counted);
+- neither: the test split with its own labels.
+The last line printed is ``curated_minus_raw_points=X.XX`` (mean accuracy difference in points).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from ferclean.manifest import Manifest, kept, read_manifest, write_manifest
+from ferclean.votes import match_votes, read_votes
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "fer2013"
+STEPS = ("dedupe", "relabel", "drop")
+console = Console()
+
+
+def ferclean(*args: str | Path) -> None:
+    """Run one ``ferclean`` command as a user would; stop the bench if it fails."""
+    command = [sys.executable, "-m", "ferclean", *map(str, args)]
+    console.print(f"[dim]$ ferclean {' '.join(map(str, args))}")
+    if subprocess.run(command).returncode != 0:
+        sys.exit(f"ferclean {args[0]} failed; see above.")
+
+
+def holdout_rows(frame: pd.DataFrame, truth: pd.Series, n: int, seed: int) -> pd.Index:
+    """``n`` training rows with a vote majority, stratified by their given label, seeded."""
+    pool = frame[(frame["split"] == "train") & (truth != "")]
+    if n > len(pool):
+        sys.exit(f"--holdout {n} is more than the {len(pool)} training images with a vote majority.")
+    share = n / len(pool)
+    picked = pool.groupby("label", group_keys=False).sample(frac=share, random_state=seed)
+    return picked.index[:n]
+
+
+def build_raw(scanned: Manifest, votes: pd.DataFrame | None, holdout: int, seed: int) -> tuple[Manifest, pd.DataFrame]:
+    """The raw arm's manifest and the evaluation rows (path, label) shared by both arms."""
+    frame = scanned.frame.copy()
+    if holdout:
+        truth = match_votes(frame["path"], votes).labels
+        held = holdout_rows(frame, truth, holdout, seed)
+        frame = frame[frame["split"] != "test"]
+        frame.loc[held, "split"] = "test"
+        frame.loc[held, "note"] = "held out for the curation benchmark"
+    evaluation = frame.loc[frame["split"] == "test", ["path", "split", "label", "status"]].copy()
+    evaluation["status"] = "keep"
+    return scanned.with_frame(frame.reset_index(drop=True)), evaluation.reset_index(drop=True)
+
+
+def auto_decisions(review: pd.DataFrame, steps: set[str], relabel_min: float) -> pd.DataFrame:
+    """The automatic policy as a reviewer's decisions: relabel confident suggestions, drop the rest.
+
+    Only flagged training images are decided; evaluation and validation images are never changed.
+    """
+    flagged = review[(review["status"] == "review") & (review["split"] == "train") & (review["suggested_label"] != "")]
+    confident = pd.to_numeric(flagged["suggested_confidence"], errors="coerce").fillna(0) >= relabel_min
+    rows = []
+    if "relabel" in steps:
+        rows.append(pd.DataFrame({"path": flagged["path"][confident], "decision": "relabel",
+                                  "new_label": flagged["suggested_label"][confident]}))
+    if "drop" in steps:
+        rest = flagged[~confident] if "relabel" in steps else flagged
+        rows.append(pd.DataFrame({"path": rest["path"], "decision": "drop", "new_label": ""}))
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["path", "decision", "new_label"])
+
+
+def trained_on(manifest_path: Path) -> int:
+    frame = read_manifest(manifest_path).frame
+    return int(((frame["split"] == "train") & kept(frame)).sum())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="FER2013 tree (split/class/image).")
+    parser.add_argument("--work", type=Path, default=Path("runs/curation"), help="Keeps manifests, runs and evaluations.")
+    parser.add_argument("--truth", type=Path, default=None, help="Vote file (path + FER+ vote columns).")
+    parser.add_argument("--holdout", type=int, default=0, help="Training images held out and scored by --truth.")
+    parser.add_argument("--max-minutes", type=float, default=45.0, help="Training budget of every model.")
+    parser.add_argument("--seeds", default="0,1", help="Comma-separated training seeds.")
+    parser.add_argument("--steps", default=",".join(STEPS), help=f"Curation steps to run, of {','.join(STEPS)}.")
+    parser.add_argument("--probe", default="fast", help="mislabel-review --probe.")
+    parser.add_argument("--relabel-min", type=float, default=0.6, help="Relabel a flagged image when its suggestion has p >= this.")
+    parser.add_argument("--split-seed", type=int, default=0, help="Seed of the holdout draw.")
+    args = parser.parse_args()
+    steps = {s.strip() for s in args.steps.split(",") if s.strip()}
+    if steps - set(STEPS):
+        parser.error(f"--steps: unknown step(s) {', '.join(sorted(steps - set(STEPS)))}; choose from {', '.join(STEPS)}.")
+    if args.holdout and args.truth is None:
+        parser.error("--holdout needs --truth (the held-out images are labelled by the votes).")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    work = args.work
+    work.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+
+    scanned_path = work / "scanned.csv"
+    if not scanned_path.exists():
+        ferclean("scan", args.data, "-o", scanned_path)
+    votes = read_votes(args.truth) if args.truth else None
+    raw, evaluation = build_raw(read_manifest(scanned_path), votes, args.holdout, args.split_seed)
+    raw_path, eval_path = work / "raw.csv", work / "evaluation.csv"
+    write_manifest(raw, raw_path, command="bench/curation_value.py: raw arm")
+    write_manifest(raw.with_frame(evaluation), eval_path, command="bench/curation_value.py: evaluation images")
+
+    curated_path = work / f"curated-{'-'.join(s for s in STEPS if s in steps) or 'none'}.csv"
+    source = raw_path
+    if "dedupe" in steps:
+        ferclean("dedupe", source, "--policy", "keep-one", "-o", work / "dedup.csv")
+        source = work / "dedup.csv"
+    if steps & {"relabel", "drop"}:
+        ferclean("mislabel-review", source, "--probe", args.probe, "-o", work / "review.csv")
+        decisions = auto_decisions(read_manifest(work / "review.csv").frame, steps, args.relabel_min)
+        decisions.to_csv(work / "decisions.csv", index=False)
+        ferclean("mislabel-review", work / "review.csv", "--apply", work / "decisions.csv", "-o", curated_path)
+    else:
+        write_manifest(read_manifest(source), curated_path, command="bench/curation_value.py: curated arm")
+
+    results: dict[str, list[dict]] = {"raw": [], "curated": []}
+    for arm, manifest_path in (("raw", raw_path), ("curated", curated_path)):
+        for seed in seeds:
+            name = f"{arm}-seed{seed}"
+            run_dir = work / "runs" / f"{name}-1"
+            if not (run_dir / "model.keras").exists():
+                ferclean("train", "--manifest", manifest_path, "--max-minutes", args.max_minutes, "--seed", seed,
+                         "--runs-dir", work / "runs", "--name", name, "--version", 1)
+            out = work / "eval" / name
+            truth_args = ("--truth", args.truth) if args.truth else ()
+            ferclean("evaluate", run_dir, "--manifest", eval_path, "--split", "test", *truth_args, "-o", out)
+            results[arm].append(json.loads((out / "metrics.json").read_text()))
+
+    table = Table(title=f"Raw vs curated FER2013 ({args.max_minutes:g} min per model, steps: {', '.join(sorted(steps))})")
+    for column in ("arm", "trained on", "seed", "evaluated", "accuracy", "macro-F1"):
+        table.add_column(column, justify="left" if column == "arm" else "right")
+    means = {}
+    for arm, manifest_path in (("raw", raw_path), ("curated", curated_path)):
+        n = trained_on(manifest_path)
+        accuracies = [m["accuracy"] for m in results[arm]]
+        for seed, m in zip(seeds, results[arm]):
+            table.add_row(arm, f"{n:,}", str(seed), f"{m['images']:,}", f"{m['accuracy']:.2%}", f"{m['macro_f1']:.3f}")
+        spread = statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0
+        f1s = [m["macro_f1"] for m in results[arm]]
+        table.add_row(f"{arm} mean ± sd", "", "", "", f"{statistics.mean(accuracies):.2%} ± {spread:.2%}",
+                      f"{statistics.mean(f1s):.3f}", style="bold")
+        table.add_section()
+        means[arm] = statistics.mean(accuracies)
+    console.print(table)
+    left_out = results["raw"][0].get("truth", {})
+    if left_out:
+        console.print(f"Evaluation labels from {args.truth.name}: {left_out}")
+    console.print(f"Total time {(time.perf_counter() - started) / 60:.1f} min")
+    print(f"curated_minus_raw_points={100 * (means['curated'] - means['raw']):.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,178 @@
+"""``ferclean train``: train a CNN on a manifest (``ferclean_train`` does the work)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from ferclean.cli.common import command_line, load_input, manifest_stem
+from ferclean.cli.options import classes_option, jobs_option
+from ferclean.cli.console import console, err_console, progress
+from ferclean.errors import FercleanError
+from ferclean.render.tables import distribution_table, metrics_table, split_class_counts
+from ferclean_train.config import MONITORS, TrainConfig
+from ferclean_train.hparams import ARCHS, LOSSES
+
+ARCH_DEFAULT = "the arch's default"
+#: The library's defaults are the command's defaults.
+DEFAULTS = TrainConfig()
+
+
+def _number_list(cast: Callable[[str], Any]) -> Callable[[click.Context, click.Parameter, str | None], tuple | None]:
+    def parse(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple | None:
+        if value is None:
+            return None
+        try:
+            return tuple(cast(part) for part in value.split(","))
+        except ValueError:
+            raise click.BadParameter(f"expected comma-separated numbers, got {value!r}") from None
+
+    return parse
+
+
+def _hparam(flag: str, kind: Any, help_text: str, **kwargs: Any) -> Callable:
+    return click.option(flag, type=kind, default=None, help=f"{help_text} [default: {ARCH_DEFAULT}]", **kwargs)
+
+
+TRAIN_OPTIONS = [
+    click.option("--manifest", "-m", "manifest_path", type=click.Path(path_type=Path), help="Manifest .csv or dataset folder to train on."),
+    click.option("--arch", type=click.Choice(ARCHS), default=DEFAULTS.arch, show_default=True, help="Model architecture."),
+    click.option("--image-size", type=click.IntRange(min=16), default=DEFAULTS.image_size, show_default=True, help="Input side in pixels (48 or 96)."),
+    click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULTS.batch_size, show_default=True),
+    click.option("--epochs", type=click.IntRange(min=1), default=None, help=f"Maximum epochs [default: {DEFAULTS.epochs}; with --resume: the run's]."),
+    click.option("--seed", type=int, default=DEFAULTS.seed, show_default=True, help="Seed of weights, shuffling, augmentation and folds."),
+    click.option("--class-weights/--no-class-weights", default=DEFAULTS.class_weights, show_default=True, help="Balance the loss by class frequency."),
+    click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=DEFAULTS.val_fraction, show_default=True,
+                 help="Share of train held out for validation when the manifest has no val split."),
+    click.option("--monitor", type=click.Choice(MONITORS), default=DEFAULTS.monitor, show_default=True,
+                 help="Metric for early stopping, LR decay and the kept model."),
+    click.option("--early-stopping-patience", type=click.IntRange(min=1), default=DEFAULTS.early_stopping_patience, show_default=True),
+    click.option("--reduce-lr-factor", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=DEFAULTS.reduce_lr_factor, show_default=True),
+    click.option("--reduce-lr-patience", type=click.IntRange(min=1), default=DEFAULTS.reduce_lr_patience, show_default=True),
+    click.option("--min-learning-rate", type=float, default=DEFAULTS.min_learning_rate, show_default=True),
+    click.option("--mixed-precision/--no-mixed-precision", default=None, help="float16 compute [default: on with a GPU]."),
+    click.option("--xla/--no-xla", default=None, help="XLA-compile the train step [default: on with a GPU]."),
+    _hparam("--learning-rate", float, "Adam learning rate (bpp 5e-4)."),
+    _hparam("--loss", click.Choice(LOSSES), "Loss (bpp: focal)."),
+    _hparam("--focal-gamma", float, "Focal loss gamma (2.0)."),
+    _hparam("--focal-alpha", float, "Focal loss alpha (0.25)."),
+    _hparam("--label-smoothing", float, "Label smoothing (bpp 0.1)."),
+    _hparam("--filters", str, "Filters per block, e.g. 64,128,256.", callback=_number_list(int)),
+    _hparam("--dropouts", str, "Dropout per block, e.g. 0.25,0.3,0.4 (one value: every block).", callback=_number_list(float)),
+    _hparam("--dense-units", int, "Units of the dense (or bottleneck) layer."),
+    _hparam("--dense-dropout", float, "Dropout after the dense layer."),
+    _hparam("--l2", float, "L2 weight decay on kernels."),
+    click.option("--augment/--no-augment", default=None, help="In-model augmentation [default: on for bpp]."),
+    click.option("--flip/--no-flip", default=None, help="Random horizontal flip when augmenting [default: on]."),
+    _hparam("--rotation", float, "Random rotation, fraction of a turn (0.05)."),
+    _hparam("--zoom", float, "Random zoom factor (0.05)."),
+    _hparam("--contrast", float, "Random contrast factor (0.05)."),
+    click.option("--folds", type=click.IntRange(min=2), default=None, help="Train K models on stratified folds of train+val."),
+    click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"), show_default=True),
+    click.option("--name", default=None, help="Run name [default: the manifest's stem]."),
+    click.option("--version", "version", type=click.IntRange(min=1), default=None, help="Run version [default: next free]."),
+    click.option("--resume", type=click.Path(path_type=Path), default=None, help="Continue RUN_DIR from its saved config."),
+]
+
+
+def _apply(options: list[Callable]) -> Callable:
+    def decorate(fn: Callable) -> Callable:
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+
+    return decorate
+
+
+CONFIG_KEYS = set(TrainConfig.__dataclass_fields__)
+
+
+@click.command()
+@_apply(TRAIN_OPTIONS)
+@classes_option
+@jobs_option
+def train(
+    manifest_path: Path | None,
+    folds: int | None,
+    runs_dir: Path,
+    name: str | None,
+    version: int | None,
+    resume: Path | None,
+    classes: str | None,
+    jobs: int | None,
+    **options: Any,
+) -> None:
+    """Train a CNN on the kept rows of a manifest, then evaluate it on the test split.
+
+    Relabelled rows train with their new label; the class list comes from the manifest.
+    Each run writes runs/<name>-<version>/: model-details.json (every hyper-parameter, classes,
+    manifest and sha256, seed, library versions), model.keras, history.csv, curves.png, and the
+    test evaluation (metrics.json, classification_report.txt, confusion_matrix.png/.csv,
+    predictions.csv). Without a val split, --val-fraction of train is held out.
+
+    \b
+    Example:
+      ferclean train --manifest manifests/fer2013-clean.csv --arch bpp --epochs 60
+      ferclean train -m manifests/capstone.csv --arch five-block --image-size 96 --folds 5
+      ferclean train --resume runs/fer2013-clean-1 --epochs 120
+    """
+    from ferclean_train.runs import new_run_dir
+    from ferclean_train.fit import gpu_names, resume_run, run_folds, start_run
+
+    if resume is not None:
+        with progress() as on_progress:
+            details = resume_run(resume, options["epochs"], on_progress, err_console.print)
+        _print_run(resume, details)
+        return
+    if manifest_path is None:
+        raise FercleanError("Give --manifest (a manifest .csv or a dataset folder), or --resume RUN_DIR.")
+    if options["epochs"] is None:
+        options["epochs"] = DEFAULTS.epochs
+    try:
+        config = TrainConfig(**{k: v for k, v in options.items() if k in CONFIG_KEYS}).resolved(gpu=bool(gpu_names()))
+    except ValueError as exc:
+        raise FercleanError(str(exc)) from None
+    manifest = load_input(manifest_path, classes, jobs=jobs)
+    run_dir = new_run_dir(runs_dir, name or manifest_stem(manifest_path), version)
+    console.print(distribution_table(split_class_counts(manifest.frame), "Kept images per split and class"))
+    console.print(f"Training [bold]{config.arch}[/] into [bold]{run_dir}[/]")
+    with progress() as on_progress:
+        if folds:
+            summary = run_folds(manifest, manifest_path, config, run_dir, folds, command_line(), on_progress, err_console.print)
+        else:
+            details = start_run(
+                manifest, manifest_path, config, run_dir, command_line(), on_progress=on_progress, on_epoch=err_console.print
+            )
+    if folds:
+        _print_folds(run_dir, summary)
+    else:
+        _print_run(run_dir, details)
+
+
+def _print_run(run_dir: Path, details: dict[str, Any]) -> None:
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    console.print(metrics_table(metrics, f"Test split of {run_dir.name}"))
+    t = details["training"]
+    console.print(
+        f"{t['epochs_run']} epoch(s), best epoch {t['best_epoch']}, {t['wall_time_s']:.0f} s training "
+        f"({t['train_steps_per_s']:.1f} steps/s). Wrote [bold]{run_dir}[/]"
+    )
+
+
+def _print_folds(run_dir: Path, summary: dict[str, Any]) -> None:
+    table = Table(title=f"{summary['folds']}-fold cross-validation ({run_dir.name})")
+    table.add_column("fold")
+    table.add_column("test accuracy", justify="right")
+    table.add_column("test macro-F1", justify="right")
+    for i, (acc, f1) in enumerate(zip(summary["test_accuracy"]["per_fold"], summary["test_macro_f1"]["per_fold"]), 1):
+        table.add_row(str(i), f"{acc:.2%}", f"{f1:.3f}")
+    table.add_section()
+    acc, f1 = summary["test_accuracy"], summary["test_macro_f1"]
+    table.add_row("mean ± std", f"{acc['mean']:.2%} ± {acc['std']:.2%}", f"{f1['mean']:.3f} ± {f1['std']:.3f}", style="bold")
+    console.print(table)
+    console.print(f"Wrote [bold]{run_dir}[/] (folds.json and fold-1..{summary['folds']}/)")

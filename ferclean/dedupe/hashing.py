@@ -1,0 +1,15 @@
+"""Perceptual hashes as packed 64-bit integers, the form the pair search works on.
+
+The hashes themselves are computed per image at scan time (``ferclean.images``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def hex_to_uint64(hexes: Sequence[str]) -> np.ndarray:
+    """Pack 16-digit hex hashes into a uint64 array (the form the search works on)."""
+    return np.fromiter((int(h, 16) for h in hexes), dtype=np.uint64, count=len(hexes))

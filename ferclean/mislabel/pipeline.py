@@ -1,0 +1,127 @@
+"""The mislabel review as one call: probe out of fold (or reuse saved probabilities), score,
+annotate the manifest, and optionally write the report folder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ferclean.errors import FercleanError
+from ferclean.folds import assign_folds
+from ferclean.labels import class_order
+from ferclean.manifest import Manifest, effective_labels, group_keys, kept
+from ferclean.mislabel.annotate import annotate
+from ferclean.mislabel.features import load_images
+from ferclean.mislabel.probe import PROBES, CnnBuilder, out_of_fold_probs
+from ferclean.mislabel.report import review_table, write_report
+from ferclean.mislabel.saved_probs import SavedProbs, align, load_probs
+from ferclean.mislabel.scoring import score
+from ferclean.parallel import Progress
+
+__all__ = ["PROBES", "ReviewResult", "review"]
+
+
+@dataclass
+class ReviewResult:
+    """A review's outcome.
+
+    ``manifest``: the input with score columns and flagged rows at ``status=review``;
+    ``review``: the flagged rows, most doubtful first; ``paths``/``labels``/``probs``: path,
+    given label index and out-of-fold probabilities of each probed row; ``saved``: the probabilities
+    with their paths and folds (what ``probs.npy`` holds); ``estimated_errors``: how many given
+    labels confident learning estimates wrong, the size of the flagged set (fewer only if fewer
+    images are predicted as another class); ``skipped``: unreadable paths.
+    """
+
+    manifest: Manifest
+    review: pd.DataFrame
+    paths: list[str]
+    labels: np.ndarray
+    probs: np.ndarray
+    classes: list[str]
+    saved: SavedProbs
+    reused: bool
+    estimated_errors: int
+    skipped: list[str] = field(default_factory=list)
+    images: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    @property
+    def accuracy(self) -> float:
+        """Share of probed images whose out-of-fold prediction is the given label."""
+        return float((self.probs.argmax(axis=1) == self.labels).mean())
+
+
+def review(
+    manifest: Manifest,
+    probe: str = "fast",
+    folds: int = 5,
+    seed: int = 0,
+    epochs: int = 20,
+    probs: str | Path | None = None,
+    build_cnn: CnnBuilder | None = None,
+    report_dir: str | Path | None = None,
+    page_limit: int = 2000,
+    jobs: int | None = None,
+    on_progress: Progress | None = None,
+) -> ReviewResult:
+    """Flag kept images whose label a probe trained on the other folds finds unlikely.
+
+    ``probs`` reuses the ``probs.npy`` of an earlier run instead of training. ``probe="cnn"``
+    needs ``build_cnn`` (e.g. ``ferclean_train.models.probe_cnn``). With ``report_dir``
+    the report folder is written too (``report.write_report``).
+    """
+    if probe not in PROBES:
+        raise ValueError(f"probe must be one of {PROBES}, got {probe!r}")
+    frame = manifest.frame
+    rows = np.flatnonzero(kept(frame).to_numpy())
+    if len(rows) == 0:
+        raise FercleanError("The manifest has no kept images to review.")
+    paths = frame["path"].iloc[rows].tolist()
+    label_names = effective_labels(frame).iloc[rows].tolist()
+    skipped: list[str] = []
+    images: dict[str, np.ndarray] = {}
+    if probs is not None:
+        saved = load_probs(Path(probs))
+        out_of_fold, fold_of = align(saved, paths, label_names)
+        class_names = saved.classes
+    else:
+        stack, ok = load_images([manifest.root / p for p in paths], jobs, on_progress)
+        if not ok.all():
+            skipped = [paths[i] for i in np.flatnonzero(~ok)]
+            rows, stack = rows[ok], stack[ok]
+            paths = [p for p, good in zip(paths, ok) if good]
+            label_names = [n for n, good in zip(label_names, ok) if good]
+        class_names = class_order(label_names)
+        if len(class_names) < 2:
+            raise FercleanError(f"Only one class ({class_names[0]}) among the kept images; a probe needs two or more.")
+        labels = np.array([class_names.index(n) for n in label_names], dtype=np.int64)
+        groups = group_keys(frame).iloc[rows].tolist()
+        fold_of = assign_folds(paths, labels, groups, folds, seed)
+        out_of_fold = out_of_fold_probs(
+            stack, labels, fold_of, len(class_names), probe, seed, epochs, build_cnn, on_progress
+        )
+        saved = SavedProbs(probs=out_of_fold, paths=paths, folds=fold_of, classes=class_names,
+                           meta={"probe": probe, "folds": folds, "seed": seed})
+        images = dict(zip(paths, stack))
+    labels = np.array([class_names.index(n) for n in label_names], dtype=np.int64)
+    scores = score(labels, out_of_fold)
+    annotated = annotate(frame, rows, class_names, scores)
+    result = ReviewResult(
+        manifest=manifest.with_frame(annotated),
+        review=review_table(annotated, pd.Series(fold_of, index=annotated.index[rows])),
+        paths=paths,
+        labels=labels,
+        probs=out_of_fold,
+        classes=class_names,
+        saved=saved,
+        reused=probs is not None,
+        estimated_errors=scores.estimated_errors,
+        skipped=skipped,
+        images=images,
+    )
+    if report_dir is not None:
+        write_report(result, Path(report_dir), page_limit)
+    return result

@@ -1,0 +1,1 @@
+"""Figures, contact sheets and summary tables: drawing only, no decisions."""
