@@ -22,7 +22,7 @@ from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold
 
 from ferclean.manifest import effective_labels, kept, read_manifest
 from ferclean.cli.options import parse_ratios
-from ferclean.stratify.assign import assign_splits, deviation_table, max_deviation, stable_group_keys
+from ferclean.stratify.assign import assign_splits, deviation_floor, deviation_table, max_deviation, stable_group_keys
 
 FER_SIZES = {"angry": 4921, "disgust": 539, "fear": 5117, "happy": 8954, "sad": 6032, "surprise": 3978, "neutral": 6169}
 RATIOS = parse_ratios("80/10/10")
@@ -86,6 +86,7 @@ def main() -> None:
         rows = [measure(n, f, labels, groups) for n, f in methods]
         print(f"\n{title}")
         print(pd.DataFrame(rows).to_string(index=False))
+        print(f"least deviation any split of whole images could reach: {deviation_floor(labels, RATIOS):.3f} points")
 
 
 if __name__ == "__main__":

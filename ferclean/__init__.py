@@ -36,6 +36,8 @@ _API: dict[str, str] = {
     "merge_affectnet": "ferclean.affectnet.merge",
     "export_manifest": "ferclean.export",
     "FercleanError": "ferclean.errors",
+    "LocalBackend": "ferclean.parallel",
+    "DaskBackend": "ferclean.parallel",
 }
 
 __all__ = ["__version__", *_API]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -18,9 +19,12 @@ import pandas as pd
 from ferclean.errors import FercleanError
 from ferclean.keys import short_hash
 from ferclean.manifest import Manifest, effective_labels, kept
+from ferclean.outputs import image_roots
 from ferclean.parallel import Progress, no_progress
 
 MODES: tuple[str, ...] = ("copy", "hardlink", "symlink")
+
+_PLAN_COLUMNS = {"source": str, "dest": str, "split": str, "label": str, "renamed": bool}
 
 
 def plan_export(manifest: Manifest) -> pd.DataFrame:
@@ -38,6 +42,8 @@ def plan_export(manifest: Manifest) -> pd.DataFrame:
     if (labels == "").any():
         unlabelled = int((labels == "").sum())
         raise FercleanError(f"{unlabelled} kept image(s) have no label; label or drop them before exporting.")
+    if rows.empty:
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in _PLAN_COLUMNS.items()})
     sources = [str(Path(manifest.root) / p) for p in rows["path"]]
     names = [PurePosixPath(str(p).replace("\\", "/")).name for p in rows["path"]]
     folders = [f"{s}/{c}" if s else c for s, c in zip(rows["split"], labels)]
@@ -63,18 +69,32 @@ def plan_export(manifest: Manifest) -> pd.DataFrame:
             f"Two kept rows export to the same file {still.iloc[0]} (the manifest lists one source twice?);"
             " drop one of them first."
         )
-    return plan[["source", "dest", "split", "label", "renamed"]].reset_index(drop=True)
+    return plan[list(_PLAN_COLUMNS)].reset_index(drop=True)
 
 
-def check_sources(plan: pd.DataFrame, out_dir: Path) -> None:
-    """Refuse missing sources, and any destination that is a source file itself (it would be replaced)."""
+def check_sources(plan: pd.DataFrame, out_dir: Path, roots: Sequence[Path] = ()) -> None:
+    """Refuse missing sources, and any destination whose real path lies in a source folder.
+
+    Destination folders are resolved through every symlink first, so an ``OUT/train/happy``
+    that links to a source class folder is refused rather than written through. ``roots``
+    are the source folders (ferclean.manifest.Manifest.source_roots); each source's own
+    folder is one too.
+    """
     missing = [s for s in plan["source"] if not os.path.isfile(s)]
     if missing:
         raise FercleanError(f"{len(missing)} source image(s) are missing, e.g. {missing[0]}; nothing was exported.")
     sources = {os.path.realpath(s) for s in plan["source"]}
+    forbidden = image_roots(plan["source"], None) + [Path(os.path.realpath(r)) for r in roots]
     # Resolve the folders but not the file itself: a symlink left by an earlier export is
     # replaced, not followed.
     folders = {f: Path(os.path.realpath(out_dir / f)) for f in {str(PurePosixPath(d).parent) for d in plan["dest"]}}
+    for folder, real_folder in sorted(folders.items()):
+        inside = next((r for r in forbidden if real_folder == r or real_folder.is_relative_to(r)), None)
+        if inside is not None:
+            raise FercleanError(
+                f"--out {out_dir / folder} resolves to {real_folder}, inside the source image folder {inside};"
+                " nothing was exported, choose another --out."
+            )
     for dest in plan["dest"]:
         target = folders[str(PurePosixPath(dest).parent)] / PurePosixPath(dest).name
         if str(target) in sources:
@@ -111,8 +131,9 @@ def _place(source: str, dest: Path, mode: str) -> None:
         raise FercleanError(f"Unknown export mode {mode!r}; use one of {', '.join(MODES)}.")
 
 
-def export_tree(plan: pd.DataFrame, out_dir: Path, mode: str, on_progress: Progress | None = None) -> int:
-    """Write every planned file under ``out_dir``; return how many were written.
+def export_tree(plan: pd.DataFrame, out_dir: Path, mode: str, on_progress: Progress | None = None) -> tuple[int, int]:
+    """Write every planned file under ``out_dir``; return how many were written and how many of
+    those replaced a file (or link) already there.
 
     Only the planned destinations are written (replacing what is there); other files in
     ``out_dir`` are left alone. Symlinks point to the source's absolute real path.
@@ -124,10 +145,12 @@ def export_tree(plan: pd.DataFrame, out_dir: Path, mode: str, on_progress: Progr
     report = on_progress or no_progress
     stage = f"Exporting ({mode})"
     report(stage, 0, len(plan))
+    replaced = 0
     for done, (source, dest) in enumerate(zip(plan["source"], plan["dest"]), 1):
+        replaced += os.path.lexists(out_dir / dest)
         _place(source, out_dir / dest, mode)
         report(stage, done, len(plan))
-    return len(plan)
+    return len(plan), replaced
 
 
 @dataclass
@@ -147,8 +170,6 @@ def export_manifest(manifest: Manifest, out_dir: Path, mode: str = "copy", on_pr
     if plan.empty:
         raise FercleanError("The manifest has no kept image to export.")
     present = existing_files(out_dir)
-    check_sources(plan, out_dir)
-    written = export_tree(plan, out_dir, mode, on_progress)
-    exported = {str(out_dir / d) for d in plan["dest"]}
-    untouched = sum(1 for p in present if str(p) not in exported)
-    return ExportResult(plan=plan, written=written, replaced=len(present) - untouched, untouched=untouched)
+    check_sources(plan, out_dir, manifest.source_roots())
+    written, replaced = export_tree(plan, out_dir, mode, on_progress)
+    return ExportResult(plan=plan, written=written, replaced=replaced, untouched=max(len(present) - replaced, 0))

@@ -1,19 +1,41 @@
 """Reading images safely (one function that decodes a file and never raises on bad data), and
-the content and perceptual hashes recorded for every image."""
+the content and perceptual hashes recorded for every image.
+
+Every command sees the same 8-bit grey pixels for a file, whatever its storage:
+16-bit and 32-bit integer images are scaled to 0..255 (not clipped), palette images are
+expanded, an alpha channel is composited on white (a transparent face background reads
+as white paper, as it is shown), CMYK goes through RGB, and a JPEG's EXIF orientation is
+applied. Files over MAX_PIXELS are refused from their header, before any pixel is
+decoded, so a decompression bomb costs no memory.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import io
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import imagehash
-from PIL import Image, UnidentifiedImageError
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 IMAGE_SUFFIXES: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 
+#: Largest image (width x height) ferclean decodes: 40 megapixels, far above any face photo
+#: (AffectNet's largest are ~12 MP) and far below what exhausts memory (8 bits x 40M = 40 MB).
+MAX_PIXELS = 40_000_000
+
+#: Smallest side, in pixels, of an image that can show a face; smaller ones go to review.
+MIN_SIDE = 16
+
+# Pillow's own bomb check (an error above twice the limit) uses the same figure; its warning
+# between once and twice is replaced by check_size's refusal (see open_image).
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+_HIGH_BIT_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N"})
 
 HASH_METHODS: dict[str, Callable[[Image.Image], imagehash.ImageHash]] = {
     "phash": imagehash.phash,
@@ -29,7 +51,7 @@ def visible_dirs(folder: Path) -> list[Path]:
 
 
 class UnreadableImage(Exception):
-    """The file is empty, truncated, or not an image; the message says which."""
+    """The file is empty, truncated, too large, or not an image; the message says which."""
 
 
 def read_image_bytes(path: str | Path) -> bytes:
@@ -50,16 +72,77 @@ def decoding(problem: str = "corrupt or truncated image") -> Iterator[None]:
         yield
     except UnidentifiedImageError as exc:
         raise UnreadableImage("not a recognised image format") from exc
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:
+        raise UnreadableImage(f"image too large, a possible decompression bomb ({exc})") from exc
+    except (OSError, SyntaxError, ValueError, TypeError) as exc:
         raise UnreadableImage(f"{problem} ({exc})") from exc
 
 
-def open_gray(path: str | Path) -> Image.Image:
-    """Decode ``path`` fully into an 8-bit greyscale image, or raise UnreadableImage."""
-    data = read_image_bytes(path)
-    with decoding(), Image.open(io.BytesIO(data)) as image:
-        image.load()
+def check_size(image: Image.Image) -> None:
+    """Refuse an image whose header announces more than MAX_PIXELS (read before decoding)."""
+    width, height = image.size
+    if width * height > MAX_PIXELS:
+        raise UnreadableImage(
+            f"image too large ({width}x{height} = {width * height:,} pixels, limit {MAX_PIXELS:,});"
+            " a possible decompression bomb"
+        )
+
+
+def open_image(source: str | Path | io.BytesIO) -> Image.Image:
+    """Image.open without Pillow's bomb warning: check_size refuses those images in one line."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        return Image.open(source)
+
+
+def to_gray(image: Image.Image) -> Image.Image:
+    """An 8-bit greyscale copy of a loaded image, scaled and composited as the module says."""
+    if image.mode in _HIGH_BIT_MODES:
+        values = np.asarray(image, dtype=np.float64)
+        # 16-bit data (PNG, TIFF) spans 0..65535; 257 maps 0xFFFF to 0xFF and v*257 back to v exactly.
+        return Image.fromarray(np.clip(np.rint(values / 257.0), 0, 255).astype(np.uint8), mode="L")
+    if image.mode == "F":
+        values = np.asarray(image, dtype=np.float64)
+        scale = 255.0 if values.size and np.nanmax(values) <= 1.0 else 1.0
+        return Image.fromarray(np.clip(np.rint(np.nan_to_num(values) * scale), 0, 255).astype(np.uint8), mode="L")
+    if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode in ("LA", "La", "PA", "RGBA", "RGBa") or (image.mode in ("L", "RGB") and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(white, rgba)
+    if image.mode == "1":
         return image.convert("L")
+    if image.mode == "L":
+        return image
+    return image.convert("RGB").convert("L")
+
+
+def open_gray(path: str | Path) -> Image.Image:
+    """Decode ``path`` fully into an upright 8-bit greyscale image, or raise UnreadableImage."""
+    data = read_image_bytes(path)
+    with decoding(), open_image(io.BytesIO(data)) as image:
+        check_size(image)
+        image.load()
+        upright = ImageOps.exif_transpose(image) or image
+        return to_gray(upright)
+
+
+def header_problem(path: str | Path) -> str:
+    """Why ``path`` must not be decoded, read from its header only (empty when it may be)."""
+    try:
+        with decoding("not a readable image"), open_image(path) as image:
+            check_size(image)
+    except UnreadableImage as exc:
+        return str(exc)
+    return ""
+
+
+def too_small(width: int, height: int) -> str:
+    """The review reason for an image too small to show a face (empty when it is big enough)."""
+    if min(width, height) < MIN_SIDE:
+        return f"too small: {width}x{height} pixels (a face needs at least {MIN_SIDE} per side)"
+    return ""
 
 
 def pixel_sha256(gray: Image.Image) -> str:
@@ -77,7 +160,8 @@ def perceptual_hashes(gray: Image.Image, method: str = "phash") -> tuple[str, st
 
 
 def inspect_image(path: str | Path, hash_method: str = "phash") -> dict[str, object]:
-    """Size, pixel hash and perceptual hashes of one file; ``error`` is set instead if unreadable.
+    """Size, pixel hash and perceptual hashes of one file; ``error`` is set instead if unreadable,
+    and ``review`` says why a readable image needs a person's look (too small).
 
     Runs in worker processes, so it takes and returns only plain picklable values.
     """
@@ -93,4 +177,5 @@ def inspect_image(path: str | Path, hash_method: str = "phash") -> dict[str, obj
         "phash": phash,
         "phash_flip": phash_flip,
         "error": "",
+        "review": too_small(gray.width, gray.height),
     }

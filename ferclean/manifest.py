@@ -8,6 +8,8 @@ images brought in from elsewhere). Columns ferclean does not know pass through u
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +17,8 @@ import pandas as pd
 
 from ferclean import __version__
 from ferclean.errors import FercleanError
+from ferclean.labels import SPLITS, normalise_class
+from ferclean.outputs import atomic_path, image_roots, require_suffix
 
 #: Column order of every manifest ferclean writes; unknown columns follow these.
 COLUMNS: tuple[str, ...] = (
@@ -38,6 +42,11 @@ REQUIRED: tuple[str, ...] = ("path", "split", "label", "status")
 
 STATUSES: tuple[str, ...] = ("keep", "drop", "relabel", "review")
 
+#: How strongly a status holds. Automatic steps only ever raise a row's status, so a later
+#: command never undoes an earlier ``drop`` or ``review``; only a person's decision (or the
+#: probe's own confident relabel, for a review the probe alone raised) resolves a review.
+STATUS_RANK: dict[str, int] = {"keep": 0, "relabel": 1, "review": 2, "drop": 3}
+
 _INT_COLUMNS = ("width", "height", "group")
 
 
@@ -56,6 +65,18 @@ class Manifest:
     def with_frame(self, frame: pd.DataFrame, **meta: object) -> Manifest:
         """A copy holding ``frame``, with ``meta`` merged into the metadata."""
         return Manifest(frame=frame, root=self.root, meta={**self.meta, **meta})
+
+    def source_roots(self, exclude_source: str | None = None) -> list[Path]:
+        """Folders this manifest's images live in (plus its recorded dataset root): nothing may be written there.
+
+        ``exclude_source`` leaves out rows of that ``source`` (merge-affectnet's own earlier output).
+        """
+        rows = self.frame if exclude_source is None else self.frame[self.frame["source"] != exclude_source]
+        return image_roots((os.path.join(self.root, p) for p in rows["path"]), self.meta.get("root"))
+
+    def missing_paths(self) -> list[str]:
+        """Manifest paths whose file does not exist."""
+        return [p for p, a in zip(self.frame["path"], self.abspaths()) if not a.is_file()]
 
 
 def normalise_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -78,8 +99,35 @@ def companion_path(csv_path: Path) -> Path:
     return Path(csv_path).with_suffix(".json")
 
 
-def read_manifest(csv_path: str | Path) -> Manifest:
-    """Read a manifest and its companion JSON; raise FercleanError on anything malformed."""
+def check_values(frame: pd.DataFrame, where: str, extra_classes: Iterable[str] = ()) -> None:
+    """Refuse split or label values scan would refuse: the same rule and the same advice.
+
+    A label must be a canonical class name (``happy``, not ``Happiness``) or one declared
+    with ``--classes`` (recorded in the companion JSON by scan); a split is ``train``,
+    ``val``, ``test`` or empty for a flat dataset.
+    """
+    bad_split = sorted(set(frame["split"]) - {"", *SPLITS})
+    if bad_split:
+        raise FercleanError(
+            f"{where} has unknown split value(s) {', '.join(map(repr, bad_split))}; allowed: {', '.join(SPLITS)}"
+            " or empty (a flat dataset)."
+        )
+    extra = list(extra_classes)
+    labels = set(frame["label"]) | set(frame.get("new_label", pd.Series(dtype=str)))
+    unknown = sorted(v for v in labels - {""} if normalise_class(v, extra) != v)
+    if unknown:
+        raise FercleanError(
+            f"{where} has unknown label(s) {', '.join(map(repr, unknown))}; fix them or declare them with"
+            f" --classes {','.join(unknown).lower()}."
+        )
+
+
+def read_manifest(csv_path: str | Path, extra_classes: Iterable[str] = ()) -> Manifest:
+    """Read a manifest and its companion JSON; raise FercleanError on anything malformed.
+
+    ``extra_classes`` are class names declared on the command line (``--classes``), on top
+    of those scan recorded in the companion JSON.
+    """
     csv_path = Path(csv_path)
     if not csv_path.is_file():
         raise FercleanError(f"Manifest {csv_path} does not exist.")
@@ -103,20 +151,28 @@ def read_manifest(csv_path: str | Path) -> Manifest:
             meta = json.loads(meta_path.read_text())
         except json.JSONDecodeError as exc:
             raise FercleanError(f"Companion file {meta_path} is not valid JSON: {exc}.") from exc
+    frame = normalise_frame(frame)
+    check_values(frame, f"Manifest {csv_path}", [*meta.get("classes", []), *extra_classes])
     root = Path(meta.get("root") or csv_path.parent.resolve())
-    return Manifest(frame=normalise_frame(frame), root=root, meta=meta)
+    return Manifest(frame=frame, root=root, meta=meta)
 
 
 def write_manifest(manifest: Manifest, csv_path: str | Path, command: str | None = None) -> Path:
-    """Write ``NAME.csv`` and ``NAME.json``; ``command`` is appended to the history."""
+    """Write ``NAME.csv`` and ``NAME.json`` atomically; ``command`` is appended to the history.
+
+    Each file is written beside its target and renamed over it, so an interrupted run
+    leaves either the old manifest or the new one, never half of one.
+    """
     csv_path = Path(csv_path)
-    csv_path.parent.mkdir(parents=True, exist_ok=True)
+    require_suffix(csv_path, (".csv",), "Manifest")
     frame = normalise_frame(manifest.frame)
-    frame.to_csv(csv_path, index=False)
     meta = {**manifest.meta, "root": str(Path(manifest.root).resolve()), "ferclean_version": __version__}
     if command:
         meta["history"] = [*meta.get("history", []), command]
-    companion_path(csv_path).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    with atomic_path(csv_path) as temp:
+        frame.to_csv(temp, index=False)
+    with atomic_path(companion_path(csv_path)) as temp:
+        temp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return csv_path
 
 
@@ -137,6 +193,47 @@ def group_keys(frame: pd.DataFrame) -> pd.Series:
     return frame["group"].astype("string").fillna(pd.Series(singles, index=frame.index))
 
 
-def append_note(notes: pd.Series, text: pd.Series | str) -> pd.Series:
-    """``notes`` with ``text`` added after a ``"; "`` (or alone where a note was empty)."""
-    return notes.where(notes == "", notes + "; ") + text
+def append_note(notes: pd.Series, reason: pd.Series | str) -> pd.Series:
+    """``note; reason`` (just ``reason`` where the note was empty)."""
+    return notes.where(notes == "", notes + "; ") + reason
+
+
+def stronger_status(current: pd.Series, proposed: pd.Series | str) -> pd.Series:
+    """Per row, whichever of two statuses holds more strongly (see STATUS_RANK)."""
+    proposed = pd.Series(proposed, index=current.index) if isinstance(proposed, str) else proposed
+    raise_it = proposed.map(STATUS_RANK) > current.map(STATUS_RANK).fillna(-1)
+    return current.where(~raise_it, proposed)
+
+
+def mark(frame: pd.DataFrame, rows: pd.Series | pd.Index, status: str, reason: pd.Series | str) -> pd.DataFrame:
+    """A copy of ``frame`` with ``rows`` (a mask or index labels) raised to ``status`` and ``reason`` noted.
+
+    This is the one way an automatic step (scan, dedupe, mislabel-review...) changes a
+    status: it never lowers one, so an earlier ``drop`` or ``review`` survives every later
+    command, and the new reason is appended to ``note`` either way.
+    """
+    frame = frame.copy()
+    index = frame.index[rows.to_numpy()] if isinstance(rows, pd.Series) and rows.dtype == bool else pd.Index(rows)
+    if len(index) == 0:
+        return frame
+    frame.loc[index, "status"] = stronger_status(frame.loc[index, "status"], status)
+    reasons = reason.loc[index] if isinstance(reason, pd.Series) else reason
+    frame.loc[index, "note"] = append_note(frame.loc[index, "note"], reasons)
+    return frame
+
+
+def resolve_review(
+    frame: pd.DataFrame, index: pd.Index, statuses: pd.Series, new_labels: pd.Series, reasons: pd.Series
+) -> pd.DataFrame:
+    """A copy of ``frame`` with a decision (keep, relabel, drop) taken for each row of ``index``.
+
+    Unlike :func:`mark` a decision may lower ``review`` (that is what a review is for), but it
+    never revives a ``drop``: such a row stays dropped and the decision is only noted.
+    """
+    frame = frame.copy()
+    index = pd.Index(index)
+    live = index[(frame.loc[index, "status"] != "drop").to_numpy()]
+    frame.loc[live, "status"] = statuses.loc[live].to_numpy()
+    frame.loc[live, "new_label"] = new_labels.loc[live].to_numpy()
+    frame.loc[index, "note"] = append_note(frame.loc[index, "note"], reasons.loc[index])
+    return frame

@@ -1,21 +1,40 @@
-"""A parallel map for the core, and the progress-callback type every long step takes.
+"""A parallel map for the core, the backends it runs on, and the progress-callback type every
+long step takes.
 
 The core never draws: it calls ``on_progress(stage, done, total)`` and the CLI turns those
 calls into rich progress bars (``ferclean.cli.console.progress``).
+
+Two backends run ``parallel_map``: ``LocalBackend``, a process pool on this machine, and
+``DaskBackend``, a Dask cluster (an embedded ``LocalCluster`` or an existing scheduler) for
+datasets that outgrow one machine. Steps take an optional ``backend`` and pass it down;
+only this module knows how work is spread. Dask is an optional extra, imported on first use.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import logging
+import math
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from typing import TypeVar
+from concurrent.futures import CancelledError, ProcessPoolExecutor
+from typing import Any, Protocol, TypeVar
+
+from ferclean.errors import FercleanError
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 #: ``on_progress(stage, done, total)``: ``done`` of ``total`` steps of ``stage`` are finished.
 Progress = Callable[[str, int, int], None]
+
+#: Names of the backends, as the CLI's ``--backend`` takes them.
+BACKENDS: tuple[str, ...] = ("local", "dask")
+
+#: Seconds to wait for a ``scheduler`` to answer before giving up.
+CONNECT_TIMEOUT = 10.0
+
+DASK_EXTRA_HINT = "install it with: pip install 'ferclean[dask]'"
 
 
 def no_progress(stage: str, done: int, total: int) -> None:
@@ -27,30 +46,192 @@ def default_jobs() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+class Backend(Protocol):
+    """Where ``parallel_map`` runs: ``map`` returns ``[fn(x) for x in items]`` in order."""
+
+    def map(self, fn: Callable[[T], R], items: Sequence[T], stage: str, report: Progress) -> list[R]: ...
+
+
+class LocalBackend:
+    """A process pool of ``jobs`` workers on this machine (all cores when None)."""
+
+    def __init__(self, jobs: int | None = None) -> None:
+        self.jobs = jobs
+
+    def map(self, fn: Callable[[T], R], items: Sequence[T], stage: str, report: Progress) -> list[R]:
+        # Small inputs run in-process: starting workers costs more than it saves.
+        jobs = self.jobs or default_jobs()
+        results: list[R] = []
+        report(stage, 0, len(items))
+        if jobs <= 1 or len(items) < 200:
+            for item in items:
+                results.append(fn(item))
+                report(stage, len(results), len(items))
+            return results
+        chunksize = max(16, min(512, len(items) // (jobs * 8) or 1))
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            for result in pool.map(fn, items, chunksize=chunksize):
+                results.append(result)
+                report(stage, len(results), len(items))
+        return results
+
+
+def _apply(fn: Callable[[T], R], partition: Sequence[T]) -> list[R]:
+    """One Dask task: ``fn`` over a partition of items, on a worker."""
+    return [fn(item) for item in partition]
+
+
+def partition_size(n_items: int, n_threads: int, per_thread: int = 8, smallest: int = 32, largest: int = 1024) -> int:
+    """Items per Dask task: about ``per_thread`` tasks per worker thread, for load balance and
+    a live progress bar, but never so few items that scheduling (about 1 ms a task) dominates
+    nor so many that a slow task holds the run's tail."""
+    return max(smallest, min(largest, math.ceil(n_items / max(1, n_threads * per_thread))))
+
+
+def require_dask() -> None:
+    """Raise a one-line error when the ``dask`` extra is not installed."""
+    if importlib.util.find_spec("distributed") is None or importlib.util.find_spec("dask") is None:
+        raise FercleanError(f"backend 'dask' needs Dask's distributed scheduler; {DASK_EXTRA_HINT}.")
+
+
+class DaskBackend:
+    """A Dask cluster: an embedded ``LocalCluster`` of ``workers`` processes, or the existing
+    cluster whose ``scheduler`` address (``tcp://host:8786``) is given.
+
+    The cluster starts on the first ``map`` (a run that decodes nothing starts nothing) and
+    stops on ``close``. Workers receive file paths and read the files themselves, so with a
+    remote scheduler the paths must resolve on every worker (a shared file system).
+    ``processes=False`` runs the workers as threads of this process (tests).
+    """
+
+    def __init__(
+        self,
+        workers: int | None = None,
+        scheduler: str | None = None,
+        *,
+        processes: bool = True,
+        connect_timeout: float | None = None,
+    ) -> None:
+        require_dask()
+        if workers is not None and workers < 1:
+            raise FercleanError(f"workers must be at least 1, got {workers}.")
+        if workers is not None and scheduler is not None:
+            raise FercleanError("workers sizes an embedded cluster; leave it out when joining a scheduler.")
+        self.workers, self.scheduler = workers, scheduler
+        self.processes = processes
+        self.connect_timeout = CONNECT_TIMEOUT if connect_timeout is None else connect_timeout
+        self._cluster: Any = None
+        self._client: Any = None
+
+    def __enter__(self) -> DaskBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def client(self) -> Any:
+        """The ``distributed.Client``, connected (or its cluster started) on first use."""
+        if self._client is None:
+            self._client = self._connect()
+        return self._client
+
+    def _connect(self) -> Any:
+        from distributed import Client, LocalCluster
+
+        if self.scheduler is not None:
+            try:
+                return Client(self.scheduler, timeout=self.connect_timeout, set_as_default=False)
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise FercleanError(
+                    f"Could not reach the Dask scheduler at scheduler={self.scheduler} within "
+                    f"{self.connect_timeout:g} s ({type(exc).__name__}); check the address and that it runs."
+                ) from None
+        self._cluster = LocalCluster(
+            n_workers=self.workers or default_jobs(),
+            threads_per_worker=1,
+            processes=self.processes,
+            dashboard_address=":0",  # a free port: several clusters may share a machine
+            silence_logs=logging.CRITICAL,
+        )
+        return Client(self._cluster, set_as_default=False)
+
+    def close(self) -> None:
+        """Disconnect, and stop the embedded cluster if this backend started one."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None
+
+    def map(self, fn: Callable[[T], R], items: Sequence[T], stage: str, report: Progress) -> list[R]:
+        from distributed import KilledWorker, as_completed
+        from distributed.comm.core import CommClosedError
+
+        if not items:
+            report(stage, 0, 0)
+            return []
+        client = self.client
+        threads = sum(client.nthreads().values())
+        if threads == 0:
+            raise FercleanError(f"The Dask cluster at {client.scheduler.address} has no workers; start some and rerun.")
+        size = partition_size(len(items), threads)
+        partitions = [items[i : i + size] for i in range(0, len(items), size)]
+        report(stage, 0, len(items))
+        futures = [client.submit(_apply, fn, part, pure=False) for part in partitions]
+        index = {future.key: i for i, future in enumerate(futures)}
+        results: list[list[R] | None] = [None] * len(partitions)
+        done = 0
+        try:
+            for future in as_completed(futures, loop=client.loop):
+                part = future.result()
+                results[index[future.key]] = part
+                done += len(part)
+                report(stage, done, len(items))
+        except (KilledWorker, CancelledError, CommClosedError) as exc:
+            raise FercleanError(
+                f"A Dask worker died or the cluster went away during '{stage}' ({type(exc).__name__}); "
+                "the step stopped and no manifest was written. Check the workers' memory and logs, then rerun."
+            ) from None
+        except ModuleNotFoundError as exc:
+            if (exc.name or "").split(".")[0] != "ferclean":
+                raise
+            raise FercleanError(
+                "The Dask workers cannot import ferclean; install the same ferclean on every worker"
+                " (pip install 'ferclean[dask]'), then rerun."
+            ) from None
+        finally:
+            client.cancel(futures)
+        return [result for part in results for result in part]  # type: ignore[union-attr]
+
+
+def open_backend(
+    name: str = "local",
+    jobs: int | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+) -> LocalBackend | DaskBackend:
+    """The backend called ``name`` (``local`` or ``dask``); close a Dask one when done (``with``)."""
+    if name == "local":
+        return LocalBackend(jobs)
+    if name == "dask":
+        return DaskBackend(workers, scheduler)
+    raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
+
+
 def parallel_map(
     fn: Callable[[T], R],
     items: Sequence[T],
     stage: str,
     jobs: int | None = None,
     on_progress: Progress | None = None,
+    backend: Backend | None = None,
 ) -> list[R]:
-    """``[fn(x) for x in items]`` over ``jobs`` processes, in order, reporting each item done.
+    """``[fn(x) for x in items]`` on ``backend`` (a ``LocalBackend(jobs)`` when None), in order,
+    reporting progress under ``stage``.
 
-    ``fn`` must be a module-level function. Small inputs run in-process: starting workers
-    costs more than it saves.
+    ``fn`` must be a module-level function (or a ``functools.partial`` of one): it is sent to
+    worker processes, or to other machines.
     """
-    report = on_progress or no_progress
-    jobs = jobs or default_jobs()
-    results: list[R] = []
-    report(stage, 0, len(items))
-    if jobs <= 1 or len(items) < 200:
-        for item in items:
-            results.append(fn(item))
-            report(stage, len(results), len(items))
-        return results
-    chunksize = max(16, min(512, len(items) // (jobs * 8) or 1))
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        for result in pool.map(fn, items, chunksize=chunksize):
-            results.append(result)
-            report(stage, len(results), len(items))
-    return results
+    return (backend or LocalBackend(jobs)).map(fn, items, stage, on_progress or no_progress)

@@ -12,8 +12,8 @@ import pandas as pd
 from ferclean.errors import FercleanError
 from ferclean.images import IMAGE_SUFFIXES, inspect_image, visible_dirs
 from ferclean.labels import SPLIT_ALIASES, normalise_class, normalise_split
-from ferclean.manifest import Manifest, normalise_frame
-from ferclean.parallel import Progress, parallel_map
+from ferclean.manifest import Manifest, mark, normalise_frame
+from ferclean.parallel import Backend, Progress, parallel_map
 
 
 @dataclass
@@ -80,27 +80,35 @@ def list_images(root: str | Path, extra_classes: Iterable[str] = ()) -> Listing:
 
 
 def describe_images(
-    frame: pd.DataFrame, root: Path, hash_method: str, jobs: int | None = None, on_progress: Progress | None = None
+    frame: pd.DataFrame,
+    root: Path,
+    hash_method: str,
+    jobs: int | None = None,
+    on_progress: Progress | None = None,
+    backend: Backend | None = None,
 ) -> pd.DataFrame:
     """Decode every row's image (in parallel) and fill size and hashes.
 
-    Unreadable files stay in the table with ``status=drop`` and the reason in ``note``,
-    so that they are reported rather than silently lost; other rows keep their status
-    (``keep`` when they had none).
+    Unreadable files (bombs included) stay in the table with ``status=drop`` and the reason
+    in ``note``, so that they are reported rather than silently lost; images too small to
+    show a face go to ``review``. Other rows keep their status (``keep`` when they had none);
+    no status is ever lowered (manifest.mark). ``backend`` (e.g. ``DaskBackend``) overrides ``jobs``.
     """
     paths = [str(Path(root) / p) for p in frame["path"]]
-    infos = parallel_map(partial(inspect_image, hash_method=hash_method), paths, "Reading images", jobs, on_progress)
+    infos = parallel_map(partial(inspect_image, hash_method=hash_method), paths, "Reading images", jobs, on_progress, backend)
     described = pd.DataFrame(infos, index=frame.index)
     out = frame.copy()
     for column in ("width", "height", "sha256", "phash", "phash_flip"):
         out[column] = described[column] if column in described else pd.NA
-    unreadable = described["error"].fillna("") != ""
     status = out["status"] if "status" in out else pd.Series("", index=out.index)
     out["status"] = status.where(status != "", "keep")
-    out.loc[unreadable, "status"] = "drop"
-    note = out["note"] if "note" in out else pd.Series("", index=out.index)
-    out["note"] = note.where(~unreadable, "unreadable: " + described["error"].fillna(""))
-    return out
+    if "note" not in out:
+        out["note"] = ""
+    errors = described["error"].fillna("")
+    unreadable = errors != ""
+    out = mark(out, unreadable, "drop", "unreadable: " + errors)
+    review = described["review"].fillna("") if "review" in described else pd.Series("", index=out.index)
+    return mark(out, review != "", "review", review)
 
 
 def scan_dataset(
@@ -109,13 +117,16 @@ def scan_dataset(
     hash_method: str = "phash",
     jobs: int | None = None,
     on_progress: Progress | None = None,
+    backend: Backend | None = None,
 ) -> tuple[Manifest, Listing]:
     """List and decode a dataset folder into a manifest whose paths are relative to ``root``."""
     root = Path(root).resolve()
-    listing = list_images(root, extra_classes)
-    frame = describe_images(listing.frame, root, hash_method, jobs, on_progress)
+    extra = sorted({c.strip().lower() for c in extra_classes})
+    listing = list_images(root, extra)
+    frame = describe_images(listing.frame, root, hash_method, jobs, on_progress, backend)
     frame["source"] = root.name
-    manifest = Manifest(frame=normalise_frame(frame), root=root, meta={"hash": hash_method})
+    meta = {"hash": hash_method, "root": str(root), **({"classes": extra} if extra else {})}
+    manifest = Manifest(frame=normalise_frame(frame), root=root, meta=meta)
     return manifest, listing
 
 
@@ -130,7 +141,11 @@ def unreadable_rows(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def ensure_hashes(
-    manifest: Manifest, hash_method: str, jobs: int | None = None, on_progress: Progress | None = None
+    manifest: Manifest,
+    hash_method: str,
+    jobs: int | None = None,
+    on_progress: Progress | None = None,
+    backend: Backend | None = None,
 ) -> Manifest:
     """The manifest with perceptual hashes of ``hash_method`` for every readable row.
 
@@ -141,7 +156,7 @@ def ensure_hashes(
     readable = ~unreadable_mask(frame)
     stale = readable if manifest.meta.get("hash", "phash") != hash_method else readable & (frame["phash"] == "")
     if stale.any():
-        refreshed = describe_images(frame[stale], manifest.root, hash_method, jobs, on_progress)
+        refreshed = describe_images(frame[stale], manifest.root, hash_method, jobs, on_progress, backend)
         frame = frame.copy()
         frame.loc[stale, refreshed.columns] = refreshed
     return manifest.with_frame(normalise_frame(frame), hash=hash_method)

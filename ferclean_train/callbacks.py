@@ -16,6 +16,7 @@ import keras
 import numpy as np
 import pandas as pd
 
+from ferclean.outputs import write_csv
 from ferclean.parallel import Progress, no_progress
 
 
@@ -86,7 +87,7 @@ class HistoryWriter(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self.rows.append({"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}})
-        self.frame().to_csv(self.path, index=False)
+        write_csv(self.path, self.frame())
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows)

@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from ferclean.errors import FercleanError
 from ferclean.folds import assign_folds
+from ferclean.images import UnreadableImage, open_gray
 from ferclean.labels import class_order
 from ferclean.manifest import Manifest, effective_labels, group_keys, kept
 
@@ -141,11 +142,25 @@ def class_weights(labels: np.ndarray, num_classes: int) -> dict[int, float]:
     return {i: float(total / (num_classes * c)) if c else 0.0 for i, c in enumerate(counts)}
 
 
+def _decode_gray(path: bytes | np.ndarray) -> np.ndarray:
+    """ferclean's own decoder (16-bit scaling, alpha on white, EXIF, bomb refusal), as ``(h, w, 1)`` uint8."""
+    name = path.item() if isinstance(path, np.ndarray) else path
+    name = name.decode() if isinstance(name, bytes) else str(name)
+    try:
+        return np.asarray(open_gray(name), dtype=np.uint8)[..., None]
+    except UnreadableImage as exc:
+        # numpy_function turns a ValueError into tf.errors.InvalidArgumentError, which training reports in one line.
+        raise ValueError(f"{name}: {exc}") from None
+
+
 def load_image(path: tf.Tensor, image_size: int) -> tf.Tensor:
-    """Decode any PNG/JPEG/BMP/GIF file to a ``(size, size, 1)`` uint8 grey image."""
-    raw = tf.io.read_file(path)
-    image = tf.io.decode_image(raw, channels=3, expand_animations=False)
-    grey = tf.image.rgb_to_grayscale(image)
+    """Decode any image file to a ``(size, size, 1)`` uint8 grey image.
+
+    Decoding is ferclean.images.open_gray, the function every ferclean command uses, so the
+    model trains on exactly the pixels that scan hashed and dedupe compared.
+    """
+    grey = tf.numpy_function(_decode_gray, [path], tf.uint8, stateful=False)
+    grey.set_shape([None, None, 1])
     resized = tf.image.resize(grey, (image_size, image_size), method="bilinear", antialias=True)
     return tf.cast(tf.round(tf.clip_by_value(resized, 0.0, 255.0)), tf.uint8)
 
@@ -202,5 +217,7 @@ def decode_errors_as_input_errors() -> Iterator[None]:
     try:
         yield
     except tf.errors.InvalidArgumentError as exc:
-        first = str(exc.message).strip().splitlines()[0]
+        lines = str(exc.message).strip().splitlines()
+        # ferclean's decoder (load_image) names the file and the reason in a ValueError line.
+        first = next((line.split("ValueError: ", 1)[1] for line in lines if "ValueError: " in line), lines[0])
         raise FercleanError(f"An image could not be read ({first}); re-scan the dataset so it is dropped.") from None

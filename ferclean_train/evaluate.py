@@ -13,6 +13,7 @@ from sklearn.metrics import accuracy_score, classification_report, confusion_mat
 
 from ferclean.errors import FercleanError
 from ferclean.manifest import Manifest
+from ferclean.outputs import write_csv, write_text
 from ferclean.render.plots import plot_confusion
 from ferclean.votes import match_votes
 from ferclean_train.data import (
@@ -65,10 +66,10 @@ def write_evaluation(
     report = classification_report(
         y_true, y_pred, labels=list(range(len(classes))), target_names=list(classes), digits=4, zero_division=0
     )
-    (out_dir / REPORT).write_text(report)
+    write_text(out_dir / REPORT, report)
     matrix = np.array(metrics["confusion_matrix"])
     frame = pd.DataFrame(matrix, index=pd.Index(classes, name="true"), columns=list(classes))
-    frame.to_csv(out_dir / CONFUSION_CSV)
+    write_csv(out_dir / CONFUSION_CSV, frame, index=True)
     split = extra.get("split", "")
     title = f"{split} split: accuracy {metrics['accuracy']:.1%}, macro-F1 {metrics['macro_f1']:.3f}"
     plot_confusion(matrix, classes, out_dir / CONFUSION_PNG, title=title)
@@ -81,7 +82,7 @@ def write_evaluation(
             **{f"p_{c}": probs[:, i].round(6) for i, c in enumerate(classes)},
         }
     )
-    predictions.to_csv(out_dir / PREDICTIONS, index=False)
+    write_csv(out_dir / PREDICTIONS, predictions)
     return metrics
 
 

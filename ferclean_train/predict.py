@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from ferclean.errors import FercleanError
+from ferclean.images import header_problem
 from ferclean_train.data import load_image, to_float
 from ferclean_train.runs import model_path, read_details
 
@@ -52,10 +53,14 @@ def read_images(paths: Sequence[Path], image_size: int) -> tuple[np.ndarray, lis
         if not Path(path).is_file():
             bad.append((path, "no such file"))
             continue
+        problem = header_problem(path)  # a decompression bomb is refused before any pixel is decoded
+        if problem:
+            bad.append((path, problem))
+            continue
         try:
             images.append(to_float(load_image(tf.constant(str(path)), image_size)).numpy())
             good.append(path)
-        except tf.errors.InvalidArgumentError:
+        except (tf.errors.InvalidArgumentError, ValueError):
             bad.append((path, "not a readable image"))
     stacked = np.stack(images) if images else np.zeros((0, image_size, image_size, 1), np.float32)
     return stacked, good, bad

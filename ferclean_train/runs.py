@@ -11,10 +11,12 @@ import hashlib
 import json
 import platform
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
 from ferclean.errors import FercleanError
+from ferclean.outputs import write_text
 
 DETAILS = "model-details.json"
 MODEL = "model.keras"
@@ -41,6 +43,13 @@ def new_run_dir(runs_dir: Path, name: str, version: int | None = None) -> Path:
         raise FercleanError(f"Run folder {run_dir} already exists; pick another --version or use --resume {run_dir}.")
     run_dir.mkdir(parents=True)
     return run_dir
+
+
+def discard_unfinished(run_dir: Path) -> None:
+    """Remove a run folder whose training failed before any model was saved, so a failed run
+    leaves no empty folder and uses up no version; one holding a model stays for --resume."""
+    if run_dir.is_dir() and not any(run_dir.rglob("*.keras")):
+        shutil.rmtree(run_dir)
 
 
 def file_sha256(path: Path) -> str:
@@ -71,8 +80,8 @@ def library_versions() -> dict[str, str]:
 
 
 def write_json(path: Path, data: dict[str, Any]) -> Path:
-    path.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
-    return path
+    """Write ``data`` atomically (ferclean.outputs), so an interrupted run never leaves half a file."""
+    return write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
 
 def read_details(run_dir: Path) -> dict[str, Any]:

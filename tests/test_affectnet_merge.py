@@ -297,7 +297,7 @@ def test_out_inside_affectnet_is_refused(tmp_path: Path, target: Path, affectnet
     result = CliRunner().invoke(
         main, ["merge-affectnet", "--affectnet", str(affectnet), "--into", str(target), "--out", str(affectnet / "new"), "-o", str(tmp_path / "x.csv")]
     )
-    assert result.exit_code != 0 and "inside the AffectNet folder" in result.output
+    assert result.exit_code != 0 and "inside the source image folder" in result.output
     assert not (affectnet / "new").exists()
 
 

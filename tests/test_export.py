@@ -128,7 +128,7 @@ def test_force_over_a_hardlink_export_never_writes_through_to_the_source(tmp_pat
 def test_export_into_the_source_tree_is_refused(tmp_path: Path, dataset: Path) -> None:
     before = snapshot(dataset)
     result = CliRunner().invoke(main, ["export", str(dataset), "--out", str(dataset), "--force"])
-    assert result.exit_code != 0 and "would overwrite the source image" in result.output
+    assert result.exit_code != 0 and "inside the source image folder" in result.output
     assert snapshot(dataset) == before
 
 
@@ -184,3 +184,20 @@ def test_round_trip_flat_tree(tmp_path: Path, make_dataset) -> None:  # noqa: AN
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["happy", "sad"]
     assert runner.invoke(main, ["scan", str(tmp_path / "out"), "-o", str(tmp_path / "d.csv")]).exit_code == 0
     assert split_class_counts(read_manifest(tmp_path / "d.csv").frame).to_dict() == {"": {"happy": 3, "sad": 2}}
+
+
+def test_symlinked_folder_into_the_source_is_refused_and_replaced_count_is_exact(tmp_path: Path, dataset: Path) -> None:
+    """OUT/train/happy linking to a source class folder once let --force overwrite source images."""
+    out = tmp_path / "out"
+    (out / "train").mkdir(parents=True)
+    os.symlink(dataset / "train" / "sad", out / "train" / "happy")
+    before = snapshot(dataset)
+    plan = plan_export(manifest_of(dataset, [row("train/happy/happy_train_0000.png", "train", "happy")]))
+    with pytest.raises(FercleanError, match="inside the source image folder"):
+        check_sources(plan, out, [dataset])
+    result = CliRunner().invoke(main, ["export", str(dataset), "--out", str(out), "--force"])
+    assert result.exit_code != 0 and "resolves to" in result.output
+    assert snapshot(dataset) == before
+    (out / "train" / "happy").unlink()
+    assert export_tree(plan, out, "copy") == (1, 0)
+    assert export_tree(plan, out, "copy") == (1, 1)

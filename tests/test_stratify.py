@@ -279,7 +279,9 @@ def test_keep_split_errors() -> None:
     with pytest.raises(FercleanError, match="no kept image in split"):
         stratify_frame(frame[frame["split"] != "test"], parse_ratios("80/10/10"), 0, keep_split="test")
     with pytest.raises(FercleanError, match="no other split"):
-        stratify_frame(frame, parse_ratios("0/0/100"), 0, keep_split="test")
+        stratify_frame(frame, {"test": 1.0}, 0, keep_split="test")
+    with pytest.raises(FercleanError, match="train split no share"):
+        parse_ratios("0/0/100")
 
 
 def test_keep_split_accepts_aliases() -> None:
@@ -306,7 +308,8 @@ def test_everything_dropped_is_an_error() -> None:
 
 
 def write_frame(frame: pd.DataFrame, path: Path) -> Path:
-    return write_manifest(Manifest(frame=frame, root=path.parent), path)
+    # The images (never read here) live in a dataset folder beside the manifests, not among them.
+    return write_manifest(Manifest(frame=frame, root=path.parent / "dataset"), path)
 
 
 def test_cli_stratify_writes_manifest_plot_and_is_deterministic(tmp_path: Path) -> None:

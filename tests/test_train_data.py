@@ -153,3 +153,23 @@ def test_pipeline_augmentation_runs_on_batches(tmp_path: Path, make_dataset) -> 
     moved = next(iter(data.frame_dataset(rows, classes, 48, 8, augment=augmenter)))[0].numpy()
     assert moved.shape == plain.shape and not np.allclose(moved, plain)
     assert build_augmenter("baseline") is None
+
+
+def test_training_and_predict_decode_like_every_other_command(tmp_path: Path) -> None:
+    """A 16-bit copy trains as its 8-bit twin; a decompression bomb is refused from its header."""
+    from PIL import Image
+
+    from conftest import synthetic_face
+    from ferclean_train.predict import read_images
+    from test_images import bomb_png
+
+    face = synthetic_face(4)
+    face.save(tmp_path / "eight.png")
+    Image.fromarray(np.asarray(face, dtype=np.uint16) * 257).save(tmp_path / "sixteen.png")
+    eight = data.load_image(tf.constant(str(tmp_path / "eight.png")), 48).numpy()
+    sixteen = data.load_image(tf.constant(str(tmp_path / "sixteen.png")), 48).numpy()
+    assert np.array_equal(eight, sixteen) and eight[..., 0].std() > 10
+    bomb = bomb_png(tmp_path / "bomb.png", 20000, 20000)
+    images, good, bad = read_images([tmp_path / "eight.png", bomb], 48)
+    assert good == [tmp_path / "eight.png"] and images.shape == (1, 48, 48, 1)
+    assert bad[0][0] == bomb and "too large" in bad[0][1]

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ferclean.keys import seeded_rank
-from ferclean.manifest import append_note, effective_labels, kept
+from ferclean.manifest import effective_labels, kept, mark
 
 #: ``--target feasible``: the highest count every class can reach with the usable faces.
 FEASIBLE = "feasible"
@@ -113,7 +113,4 @@ def trim_surplus(frame: pd.DataFrame, target: int, seed: int) -> tuple[pd.DataFr
         paths = frame.loc[rows, "path"].to_numpy(dtype=str)
         order = np.lexsort((paths, seeded_rank(paths, seed), quality[rows].to_numpy()))
         drop.extend(rows[order[:take]])
-    trimmed = frame.copy()
-    trimmed.loc[drop, "status"] = "drop"
-    trimmed.loc[drop, "note"] = append_note(trimmed.loc[drop, "note"], TRIM_NOTE)
-    return trimmed, plan
+    return mark(frame, pd.Index(drop), "drop", TRIM_NOTE), plan

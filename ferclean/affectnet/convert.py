@@ -14,7 +14,17 @@ from pathlib import Path
 
 from PIL import Image
 
-from ferclean.images import UnreadableImage, decoding, perceptual_hashes, pixel_sha256, read_image_bytes
+from ferclean.images import (
+    UnreadableImage,
+    check_size,
+    decoding,
+    open_image,
+    perceptual_hashes,
+    pixel_sha256,
+    read_image_bytes,
+    to_gray,
+    too_small,
+)
 
 #: Extra room around a face box, per side, as a fraction of the box: FER crops keep brow and chin.
 DEFAULT_MARGIN = 0.1
@@ -67,12 +77,20 @@ def crop_region(
     return cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
 
 
+class TooSmall(UnreadableImage):
+    """The face (or its crop region) has fewer pixels than a face needs."""
+
+
 def _decode(data: bytes, box: tuple[float, float, float, float] | None, task: ConvertTask) -> tuple[Image.Image, tuple]:
     """Decode, letting JPEG skip detail the output cannot show (DCT scaling), and return the
     image with the crop region in its (possibly reduced) coordinates."""
-    image = Image.open(io.BytesIO(data))
+    image = open_image(io.BytesIO(data))
+    check_size(image)
     full = image.size
     region = crop_region(full, box, task.box_relative, task.size, task.margin)
+    small = too_small(round(region[2] - region[0]), round(region[3] - region[1]))
+    if small:
+        raise TooSmall(small)
     if image.format == "JPEG":
         # Keep at least twice the output resolution inside the crop, for a clean LANCZOS pass.
         factor = min(1.0, 2 * task.size[0] / (region[2] - region[0]), 2 * task.size[1] / (region[3] - region[1]))
@@ -89,7 +107,7 @@ def convert_face(task: ConvertTask) -> dict[str, object]:
         data = read_image_bytes(task.source)
         with decoding("corrupt image or bad face box"):
             image, region = _decode(data, task.box, task)
-            face = image.convert("L").resize(task.size, Image.Resampling.LANCZOS, box=region, reducing_gap=2.0)
+            face = to_gray(image).resize(task.size, Image.Resampling.LANCZOS, box=region, reducing_gap=2.0)
     except UnreadableImage as exc:
         return {"dest": task.dest, "error": str(exc)}
     face.save(task.dest, format="PNG")

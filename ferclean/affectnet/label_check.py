@@ -23,7 +23,7 @@ from sklearn.pipeline import Pipeline
 from ferclean.manifest import Manifest, effective_labels, kept
 from ferclean.mislabel.features import IMAGE_SIZE, hog, load_images, load_one, mirror
 from ferclean.mislabel.probe import fast_model
-from ferclean.parallel import Progress, no_progress
+from ferclean.parallel import Backend, Progress, no_progress
 
 #: Reject when the probe gives the face's own label less than this probability ...
 MAX_GIVEN = 0.05
@@ -98,13 +98,19 @@ def doubt_vetter(
 
 
 def label_vetter(
-    manifest: Manifest, classes: Sequence[str], seed: int, jobs: int | None = None, on_progress: Progress | None = None
+    manifest: Manifest,
+    classes: Sequence[str],
+    seed: int,
+    jobs: int | None = None,
+    on_progress: Progress | None = None,
+    backend: Backend | None = None,
 ) -> Callable[[pd.DataFrame], pd.DataFrame]:
-    """Train the probe once on ``manifest``'s kept, readable images and vet faces with it."""
+    """Train the probe once on ``manifest``'s kept, readable images (loaded on ``backend``) and
+    vet faces with it."""
     on_progress = on_progress or no_progress
     frame = manifest.frame
     keep = kept(frame).to_numpy()
-    images, ok = load_images([manifest.root / p for p in frame.loc[keep, "path"]], jobs, on_progress)
+    images, ok = load_images([manifest.root / p for p in frame.loc[keep, "path"]], jobs, on_progress, backend)
     labels = effective_labels(frame)[keep].to_numpy()
     on_progress("Training the label probe", 0, 1)
     probe = train_label_probe(images[ok], labels[ok], classes, seed)

@@ -32,16 +32,18 @@ from ferclean.dedupe.hashing import hex_to_uint64
 from ferclean.dedupe.resolve import DEFAULT_THRESHOLD
 from ferclean.dedupe.search import mirror_pairs
 from ferclean.errors import FercleanError
+from ferclean.outputs import guard_output
 from ferclean.keys import short_hash
 from ferclean.labels import class_order
 from ferclean.images import UnreadableImage, open_gray
 from ferclean.manifest import Manifest, effective_labels, kept, normalise_frame
-from ferclean.parallel import Progress, parallel_map
+from ferclean.parallel import Backend, Progress, parallel_map
 from ferclean.scan import ensure_hashes
 from ferclean.stratify.assign import assign_splits
 
 DUPLICATE = "duplicate"
 UNREADABLE = "unreadable"
+TOO_SMALL = "too small"
 ALREADY_MERGED = "already in dataset"
 LABEL_DOUBTED = "label doubted by probe"
 
@@ -216,8 +218,9 @@ def select_faces(
             label = record["label"]
             info = {**record, **result}
             if result.get("error"):
-                selection.skipped[UNREADABLE] += 1
-                selection.rejected.append({**info, "reason": UNREADABLE})
+                reason = TOO_SMALL if str(result["error"]).startswith("too small") else UNREADABLE
+                selection.skipped[reason] += 1
+                selection.rejected.append({**info, "reason": reason})
                 continue
             if len(accepted[label]) >= need[label]:
                 selection.surplus.append(record["dest"])
@@ -452,6 +455,7 @@ def merge_affectnet(
     check_labels: bool = False,
     jobs: int | None = None,
     on_progress: Progress | None = None,
+    backend: Backend | None = None,
 ) -> MergeResult:
     """Balance ``manifest`` with AffectNet faces converted into ``out_dir``; the whole step.
 
@@ -469,10 +473,10 @@ def merge_affectnet(
         raise FercleanError("trim needs target 'feasible' or a number: with 'max' no class is above the target.")
     if not affectnet.is_dir():
         raise FercleanError(f"AffectNet folder {affectnet} does not exist or is not a folder.")
-    if out_dir.is_relative_to(affectnet):
-        raise FercleanError(f"out_dir {out_dir} lies inside the AffectNet folder; choose a folder outside it.")
+    # Its own earlier faces (source=affectnet) may live in out_dir; no other source image may.
+    guard_output(out_dir, [*manifest.source_roots(exclude_source="affectnet"), affectnet], what="out_dir")
     hash_method = manifest.meta.get("hash", "phash")
-    manifest = ensure_hashes(manifest, hash_method, jobs, on_progress)
+    manifest = ensure_hashes(manifest, hash_method, jobs, on_progress, backend)
     frame = manifest.frame
     names = target_classes(frame)
     if only_split is not None and set(frame.loc[frame["status"] != "drop", "split"]) <= {""}:
@@ -484,7 +488,7 @@ def merge_affectnet(
         raise FercleanError(f"per_class names {', '.join(unknown)}; the dataset's classes are {', '.join(names)}.")
     need = quotas(class_counts(frame, names), None if target == FEASIBLE else target, per_class)
     candidates = read_candidates(affectnet, layout)
-    vet = label_vetter(manifest, names, seed, jobs, on_progress) if check_labels else None
+    vet = label_vetter(manifest, names, seed, jobs, on_progress, backend) if check_labels else None
     out_dir.mkdir(parents=True, exist_ok=True)
     earlier = {str(p) for p in out_dir.glob("affectnet_*.png")}
     result = merge(
@@ -493,7 +497,7 @@ def merge_affectnet(
         candidates.frame,
         need,
         out_dir,
-        lambda tasks: parallel_map(convert_face, tasks, "Converting faces", jobs, on_progress),
+        lambda tasks: parallel_map(convert_face, tasks, "Converting faces", jobs, on_progress, backend),
         overrides=overrides,
         threshold=threshold,
         seed=seed,

@@ -10,28 +10,74 @@ from rich.table import Table
 from ferclean.cli.console import console, progress
 from ferclean.errors import FercleanError
 from ferclean.labels import parse_class_list
-from ferclean.manifest import Manifest, read_manifest, write_manifest
+from ferclean.manifest import Manifest, companion_path, read_manifest, write_manifest
+from ferclean.outputs import guard_outputs
+from ferclean.parallel import Backend
 from ferclean.render.tables import distribution_table, split_class_counts
 from ferclean.scan import scan_dataset, unreadable_rows
 
 
-def load_input(source: str | Path, classes: str | None = None, hash_method: str = "phash", jobs: int | None = None) -> Manifest:
-    """A manifest from a ``.csv`` file, or from scanning a dataset folder first."""
+def load_input(
+    source: str | Path,
+    classes: str | None = None,
+    hash_method: str = "phash",
+    jobs: int | None = None,
+    backend: Backend | None = None,
+) -> Manifest:
+    """A manifest from a ``.csv`` file, or from scanning a dataset folder first (on ``backend``)."""
     source = Path(source)
     if source.is_dir():
         with progress() as on_progress:
-            manifest, listing = scan_dataset(source, parse_class_list(classes), hash_method, jobs, on_progress)
+            manifest, listing = scan_dataset(source, parse_class_list(classes), hash_method, jobs, on_progress, backend)
         report_unreadable(manifest)
         if listing.ignored:
             console.print(f"[yellow]Ignored {len(listing.ignored)} non-image file(s), e.g. {listing.ignored[0]}")
         return manifest
     if source.suffix.lower() == ".csv" or source.is_file():
-        return read_manifest(source)
+        manifest = read_manifest(source, parse_class_list(classes))
+        missing = manifest.missing_paths()
+        if missing:
+            console.print(
+                f"[yellow]Warning: {len(missing):,} of {len(manifest.frame):,} image path(s) in {source} do not exist,"
+                f" e.g. {missing[0]} (root {manifest.root})."
+            )
+        return manifest
     raise FercleanError(f"{source} does not exist; give a dataset folder or a manifest .csv.")
 
 
+def check_outputs(
+    source: Path,
+    manifest: Manifest | None,
+    outputs: dict[str, Path | None],
+    inputs: tuple[Path | None, ...] = (),
+    extra_roots: tuple[Path, ...] = (),
+    exclude_source: str | None = None,
+) -> None:
+    """Refuse outputs inside the source images or equal to an input (ferclean.outputs.guard_outputs).
+
+    Called once before the work with ``manifest=None`` (the dataset folder, if SOURCE is one,
+    is the source root) and again once the manifest's image folders are known.
+    """
+    roots = manifest.source_roots(exclude_source) if manifest is not None else ([source.resolve()] if source.is_dir() else [])
+    roots = [*roots, *(r.resolve() for r in extra_roots)]
+    given = [p for p in (source, *inputs) if p is not None and p.is_file()]
+    given += [companion_path(p) for p in given if p.suffix.lower() == ".csv"]
+    named = dict(outputs)
+    if named.get("-o") is not None:
+        named["-o (its .json)"] = companion_path(named["-o"])
+    guard_outputs(named, roots, given)
+
+
 def report_unreadable(manifest: Manifest, limit: int = 20) -> None:
-    """List unreadable images (kept in the manifest with status=drop) so none go unnoticed."""
+    """List unreadable images (kept in the manifest with status=drop) and images too small to
+    be a face (status=review) so none go unnoticed."""
+    small = manifest.frame[manifest.frame["note"].str.contains("too small:", regex=False)]
+    if not small.empty:
+        example = small.iloc[0]
+        console.print(
+            f"[yellow]{len(small):,} image(s) too small to be a face, marked status=review,"
+            f" e.g. {example['path']} ({example['note'].split('too small: ')[-1]})."
+        )
     bad = unreadable_rows(manifest.frame)
     if bad.empty:
         return

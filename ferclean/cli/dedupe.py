@@ -7,10 +7,11 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from ferclean.cli.common import command_line, load_input, save
-from ferclean.cli.options import classes_option, hash_option, jobs_option, output_option
+from ferclean.cli.common import check_outputs, command_line, load_input, save
+from ferclean.cli.options import backend_options, classes_option, hash_option, jobs_option, output_option, threshold_option
+from ferclean.parallel import Backend
 from ferclean.cli.console import console, progress
-from ferclean.dedupe import CONFLICT_ACTIONS, DEFAULT_THRESHOLD, POLICIES, DedupeResult, find_duplicates
+from ferclean.dedupe import CONFLICT_ACTIONS, POLICIES, DedupeResult, find_duplicates
 from ferclean.dedupe.report import REPORT_FILES, write_report
 
 
@@ -18,13 +19,7 @@ from ferclean.dedupe.report import REPORT_FILES, write_report
 @click.argument("source", metavar="MANIFEST_OR_DATASET", type=click.Path(path_type=Path))
 @output_option()
 @hash_option
-@click.option(
-    "--threshold",
-    type=click.IntRange(0, 32),
-    default=DEFAULT_THRESHOLD,
-    show_default=True,
-    help="Largest Hamming distance (bits of 64) for a near duplicate.",
-)
+@threshold_option("Largest Hamming distance (bits of 64) for a near duplicate.")
 @click.option("--policy", type=click.Choice(POLICIES), default="report", show_default=True, help="What to do with duplicates.")
 @click.option(
     "--on-conflict",
@@ -41,6 +36,7 @@ from ferclean.dedupe.report import REPORT_FILES, write_report
 )
 @classes_option
 @jobs_option
+@backend_options
 def dedupe(
     source: Path,
     output: Path,
@@ -51,6 +47,7 @@ def dedupe(
     report_dir: Path | None,
     classes: str | None,
     jobs: int | None,
+    backend: Backend,
 ) -> None:
     """Find exact and near-duplicate images (mirrored copies too), within and across splits.
 
@@ -65,10 +62,14 @@ def dedupe(
       ferclean dedupe manifests/fer2013.csv -o manifests/fer2013-dedup.csv \\
           --policy keep-one --on-conflict review
     """
-    manifest = load_input(source, classes, hash_method, jobs)
+    report_dir = report_dir or output.with_name(f"{output.stem}_dedupe")
+    outputs = {"-o": output, "--report-dir": report_dir}
+    check_outputs(source, None, outputs)
+    manifest = load_input(source, classes, hash_method, jobs, backend)
+    check_outputs(source, manifest, outputs)
     with progress() as on_progress:
-        result = find_duplicates(manifest, threshold, policy, on_conflict, hash_method, jobs, on_progress)
-    report_dir = write_report(result, report_dir or output.with_name(f"{output.stem}_dedupe"))
+        result = find_duplicates(manifest, threshold, policy, on_conflict, hash_method, jobs, on_progress, backend)
+    report_dir = write_report(result, report_dir)
     _print_summary(result)
     save(result.manifest, output, command_line(), title="Images per split and class after dedupe (status != drop)")
     console.print(f"Report in [bold]{report_dir}/[/]: {', '.join(REPORT_FILES)}")

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from ferclean.cli.common import load_input
+from ferclean.cli.common import check_outputs, load_input
 from ferclean.cli.options import classes_option, hash_option, jobs_option
 from ferclean.cli.console import console, progress
 from ferclean.errors import FercleanError
@@ -50,7 +50,9 @@ def export(
     Example:
       ferclean export manifests/fer2013-split.csv --out exported/fer2013-clean --mode hardlink
     """
+    check_outputs(source, None, {"--out": out_dir})
     manifest = load_input(source, classes, hash_method, jobs)
+    check_outputs(source, manifest, {"--out": out_dir})
     present = existing_files(out_dir)
     if present and not force:
         raise FercleanError(

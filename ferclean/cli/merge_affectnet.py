@@ -20,7 +20,7 @@ from ferclean.affectnet.merge import (
     target_classes,
     target_size,
 )
-from ferclean.cli.common import command_line, load_input, save
+from ferclean.cli.common import check_outputs, command_line, load_input, save
 from ferclean.cli.console import console, progress
 from ferclean.cli.options import (
     MAP_FORM,
@@ -28,14 +28,16 @@ from ferclean.cli.options import (
     Assignments,
     Split,
     Target,
+    backend_options,
     classes_option,
     jobs_option,
     output_option,
     parse_map,
     parse_per_class,
+    threshold_option,
 )
-from ferclean.dedupe.resolve import DEFAULT_THRESHOLD
 from ferclean.labels import SPLITS
+from ferclean.parallel import Backend
 from ferclean.render.contact_sheet import contact_sheet
 from ferclean.render.tables import distribution_table, split_class_counts
 
@@ -65,10 +67,11 @@ from ferclean.render.tables import distribution_table, split_class_counts
 @click.option("--only-split", type=Split("--only-split"), default=None, metavar="SPLIT", help="Put every new face in this split instead of spreading them.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the choice and the split spread.")
 @click.option("--margin", type=click.FloatRange(0, 1), default=DEFAULT_MARGIN, show_default=True, help="Room around a face box, per side, as a fraction of the box.")
-@click.option("--threshold", type=click.IntRange(0, 64), default=DEFAULT_THRESHOLD, show_default=True, help="Hamming distance (bits) at which a face counts as a duplicate.")
+@threshold_option("Hamming distance (bits) at which a face counts as a duplicate.")
 @click.option("--samples", type=click.IntRange(0, 30), default=8, show_default=True, help="Faces per class on the contact sheet.")
 @classes_option
 @jobs_option
+@backend_options
 def merge_affectnet(
     affectnet: Path,
     into: Path,
@@ -87,6 +90,7 @@ def merge_affectnet(
     samples: int,
     classes: str | None,
     jobs: int | None,
+    backend: Backend,
 ) -> None:
     """Balance the classes of a dataset with faces from AffectNet.
 
@@ -117,7 +121,11 @@ def merge_affectnet(
       ferclean merge-affectnet --affectnet ../shared/data/affectnet-yolo-sample --into manifests/fer4.csv \
           --out data/affectnet48 --target feasible --trim --check-labels -o manifests/fer4-equal.csv
     """
-    manifest = load_input(into, classes, jobs=jobs)
+    # The new faces are the only files merge writes into a folder; its own earlier faces (source=affectnet) may live there.
+    outputs = {"-o": output, "--out": out_dir, "contact sheet": _sheet_path(output)}
+    check_outputs(into, None, outputs, extra_roots=(affectnet,))
+    manifest = load_input(into, classes, jobs=jobs, backend=backend)
+    check_outputs(into, manifest, outputs, extra_roots=(affectnet,), exclude_source="affectnet")
     names = target_classes(manifest.frame)
     console.print(distribution_table(split_class_counts(manifest.frame), "Images per split and class before merging"))
     with progress() as on_progress:
@@ -125,6 +133,7 @@ def merge_affectnet(
             manifest, affectnet, out_dir, layout=layout, overrides=parse_map(map_text, names), target=target,
             per_class=parse_per_class(per_class, names), only_split=only_split, seed=seed, margin=margin,
             threshold=threshold, trim=trim, check_labels=check_labels, jobs=jobs, on_progress=on_progress,
+            backend=backend,
         )
     console.print(
         f"AffectNet: {result.candidates:,} faces in the [bold]{result.layout}[/] layout;"
@@ -251,7 +260,11 @@ def _sheet(result: MergeResult, output: Path, samples: int) -> Path | None:
             cell for r in duplicates for cell in ((_face(r), Path(r["key"]).stem), (Path(r["duplicate_of"]), Path(r["duplicate_of"]).name))
         ]
         rows.append([(_label_cell("duplicate, then what it duplicates"), ""), *cells])
-    return contact_sheet(rows, output.with_name(f"{output.stem}-affectnet.png"), title=title)
+    return contact_sheet(rows, _sheet_path(output), title=title)
+
+
+def _sheet_path(output: Path) -> Path:
+    return output.with_name(f"{output.stem}-affectnet.png")
 
 
 def _face(rejected: dict) -> Path | Image.Image:

@@ -8,9 +8,10 @@ import click
 import pandas as pd
 from rich.table import Table
 
-from ferclean.cli.common import command_line, load_input, save
+from ferclean.cli.common import check_outputs, command_line, load_input, save
 from ferclean.cli.console import console, progress
-from ferclean.cli.options import classes_option, jobs_option, output_option
+from ferclean.cli.options import backend_options, classes_option, jobs_option, output_option
+from ferclean.parallel import Backend
 from ferclean.labels import class_order
 from ferclean.manifest import effective_labels, kept
 from ferclean.mislabel.decisions import apply_decisions, read_decisions
@@ -39,10 +40,11 @@ from ferclean.mislabel.report import pair_counts
               help="Most doubtful flagged images shown in review.html (review.csv lists them all).")
 @classes_option
 @jobs_option
+@backend_options
 def mislabel_review(
     source: Path, output: Path, probe: str, folds: int, seed: int, epochs: int, report_dir: Path | None,
     probs_path: Path | None, decisions_path: Path | None, auto_relabel: float | None, page_limit: int,
-    classes: str | None, jobs: int | None,
+    classes: str | None, jobs: int | None, backend: Backend,
 ) -> None:
     """Flag images whose label a probe model, trained on the other folds, finds unlikely.
 
@@ -57,7 +59,11 @@ def mislabel_review(
       ferclean mislabel-review manifests/fer2013.csv --probs manifests/fer2013-review_review/probs.npy \\
           --auto-relabel 0.9 -o manifests/fer2013-auto.csv
     """
-    manifest = load_input(source, classes, jobs=jobs)
+    report_dir = report_dir or output.with_name(output.stem + "_review")
+    outputs = {"-o": output, "--report-dir": report_dir}
+    check_outputs(source, None, outputs, (decisions_path, probs_path))
+    manifest = load_input(source, classes, jobs=jobs, backend=backend)
+    check_outputs(source, manifest, outputs, (decisions_path, probs_path))
     frame = manifest.frame
     if decisions_path is not None:
         known = class_order(effective_labels(frame)[kept(frame)])
@@ -65,11 +71,10 @@ def mislabel_review(
         frame = apply_decisions(frame, decisions, decisions_path.name)
         console.print(_count_table(decisions["decision"].value_counts(), f"Decisions from {decisions_path.name}", "decision"))
     elif auto_relabel is None or probs_path is not None or "label_quality" not in frame.columns:
-        report_dir = report_dir or output.with_name(output.stem + "_review")
         with progress() as on_progress:
             result = review(
                 manifest, probe, folds, seed, epochs, probs_path, _probe_cnn() if probe == "cnn" else None,
-                report_dir, page_limit, jobs, on_progress,
+                report_dir, page_limit, jobs, on_progress, backend,
             )
         _print_review(result, report_dir)
         frame = result.manifest.frame

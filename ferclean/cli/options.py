@@ -6,21 +6,72 @@ a dict of quotas or overrides). Errors here name the command-line flag.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import click
 import numpy as np
 
+from ferclean.affectnet.codes import OFFICIAL_CODES, is_unusable
 from ferclean.affectnet.balance import FEASIBLE
 from ferclean.affectnet.mapping import DROP, expression_key
+from ferclean.dedupe.resolve import DEFAULT_THRESHOLD, MAX_THRESHOLD
 from ferclean.errors import FercleanError
 from ferclean.images import HASH_METHODS
 from ferclean.labels import SPLITS, canonical_split, normalise_class
+from ferclean.outputs import require_suffix
+from ferclean.parallel import BACKENDS, open_backend
+
+#: File types a figure can be written as (matplotlib picks the format from the suffix).
+FIGURE_SUFFIXES: tuple[str, ...] = (".png", ".svg", ".pdf")
 
 jobs_option = click.option(
     "--jobs", "-j", type=click.IntRange(min=1), default=None, help="Worker processes [default: all cores]."
 )
+
+
+def backend_options(command: Callable[..., None]) -> Callable[..., None]:
+    """``--backend``/``--workers``/``--scheduler``, handed to ``command`` as one ``backend``
+    object (with ``--jobs``), which is closed (its embedded cluster stopped) when the command ends."""
+
+    @click.option(
+        "--backend",
+        "backend_name",
+        type=click.Choice(BACKENDS),
+        default="local",
+        show_default=True,
+        help="Where images are read: local processes (--jobs), or a Dask cluster (needs ferclean[dask]).",
+    )
+    @click.option(
+        "--workers",
+        type=click.IntRange(min=1),
+        default=None,
+        help="With --backend dask: worker processes of the embedded cluster [default: all cores].",
+    )
+    @click.option(
+        "--scheduler",
+        default=None,
+        metavar="tcp://HOST:8786",
+        help="With --backend dask: join this running Dask cluster instead of starting one.",
+    )
+    @functools.wraps(command)
+    def with_backend(*args: object, backend_name: str, workers: int | None, scheduler: str | None, **kwargs: object) -> None:
+        if backend_name == "local" and (workers is not None or scheduler is not None):
+            flag = "--workers" if workers is not None else "--scheduler"
+            raise click.UsageError(f"{flag} needs --backend dask (the local backend takes --jobs).")
+        if backend_name == "dask" and kwargs.get("jobs") is not None:
+            raise click.UsageError("--jobs sizes the local backend; with --backend dask use --workers.")
+        if workers is not None and scheduler is not None:
+            raise click.UsageError("--workers sizes an embedded cluster; leave it out with --scheduler.")
+        backend = open_backend(backend_name, kwargs.get("jobs"), workers, scheduler)  # type: ignore[arg-type]
+        if hasattr(backend, "close"):
+            click.get_current_context().call_on_close(backend.close)
+        return command(*args, backend=backend, **kwargs)
+
+    return with_backend
+
+
 classes_option = click.option(
     "--classes", default=None, metavar="A,B", help="Extra class folder names to accept besides the known emotions."
 )
@@ -34,9 +85,23 @@ hash_option = click.option(
 )
 
 
-def output_option(help_text: str = "Manifest to write (a companion .json is written beside it).") -> click.Option:
+def _csv_name(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    if value is not None and value.suffix.lower() != ".csv":
+        raise click.BadParameter(f"{value} must end in .csv (its companion .json is written beside it).")
+    return value
+
+
+def output_option(help_text: str = "Manifest to write, a new .csv (a companion .json is written beside it).") -> click.Option:
     return click.option(
-        "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True, help=help_text
+        "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True, help=help_text,
+        callback=_csv_name,
+    )
+
+
+def threshold_option(help_text: str) -> Callable:
+    """``--threshold``: one rule (0..MAX_THRESHOLD bits of a 64-bit hash) for every command that matches duplicates."""
+    return click.option(
+        "--threshold", type=click.IntRange(0, MAX_THRESHOLD), default=DEFAULT_THRESHOLD, show_default=True, help=help_text
     )
 
 
@@ -90,6 +155,20 @@ class Assignments(_Parsed):
         return parse_assignments(text, self.option, self.form)
 
 
+class FigurePath(_Parsed):
+    """A figure's file name, refused unless its suffix is one the figure can be written as."""
+
+    name = "path"
+
+    def __init__(self, option: str) -> None:
+        self.option = option
+
+    def parse(self, text: str) -> Path:
+        path = Path(text)
+        require_suffix(path, FIGURE_SUFFIXES, self.option)
+        return path
+
+
 class Split(_Parsed):
     """Any spelling of a split (``PrivateTest``, ``validation``) -> its canonical name."""
 
@@ -127,6 +206,8 @@ def parse_ratios(text: str) -> dict[str, float]:
     ratios = {split: v / scale for split, v in zip(SPLITS, values) if v > 0}
     if not ratios:
         raise FercleanError(f"--ratios {text!r} gives no split a positive share.")
+    if "train" not in ratios:
+        raise FercleanError(f"--ratios {text!r} gives the train split no share; a model needs training images.")
     return ratios
 
 
@@ -188,6 +269,11 @@ def parse_map(text: str | Sequence[tuple[str, str]] | None, target_classes: Iter
     overrides: dict[str, str] = {}
     items = parse_assignments(text, "--map", MAP_FORM) if isinstance(text, str) else text
     for source, target in items:
+        if normalise_class(source) is None and not is_unusable(source):
+            raise FercleanError(
+                f"--map names an unknown expression {source!r}; use an AffectNet expression such as"
+                f" {', '.join(name for code, name in sorted(OFFICIAL_CODES.items()) if code < 8)}."
+            )
         target = target.lower()
         if target != DROP:
             target = normalise_class(target, allowed) or target

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 from rich.table import Table
 
-from ferclean.cli.common import command_line, load_input
+from ferclean.cli.common import check_outputs, command_line, load_input
 from ferclean.cli.console import console
-from ferclean.cli.options import Ratios, Split, classes_option, hash_option, jobs_option, output_option
+from ferclean.cli.options import FigurePath, Ratios, Split, classes_option, hash_option, jobs_option, output_option
 from ferclean.labels import SPLITS
 from ferclean.manifest import kept, write_manifest
 from ferclean.render.plots import plot_splits
@@ -44,7 +44,7 @@ DEVIATION_GOAL_PP = 0.5
 )
 @click.option(
     "--plot",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FigurePath("--plot"),
     default=None,
     help="Bar chart PNG to write [default: <output stem>_splits.png beside the output].",
 )
@@ -75,11 +75,15 @@ def stratify(
       ferclean stratify manifests/fer2013-dedup.csv --ratios 80/10/10 --seed 42 -o manifests/fer2013-split.csv
       ferclean stratify manifests/fer2013-dedup.csv --ratios 80/10/10 --keep-split test -o manifests/keep-test.csv
     """
+    plot_path = plot or output.with_name(f"{output.stem}_splits.png")
+    outputs = {"-o": output, "--plot": plot_path}
+    check_outputs(source, None, outputs)
     manifest = load_input(source, classes, hash_method, jobs)
+    check_outputs(source, manifest, outputs)
     done = stratify_manifest(manifest, ratios, seed, keep_split, min_per_class)
     report = done.report
     plot_path = plot_splits(
-        report.before, report.after, plot or output.with_name(f"{output.stem}_splits.png"),
+        report.before, report.after, plot_path,
         title=f"Class share per split, ratios {_ratio_text(ratios)}, seed {seed}",
     )
     write_manifest(done.manifest, output, command=command_line())

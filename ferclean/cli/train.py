@@ -10,7 +10,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from ferclean.cli.common import command_line, load_input, manifest_stem
+from ferclean.cli.common import check_outputs, command_line, load_input, manifest_stem
 from ferclean.cli.options import classes_option, jobs_option
 from ferclean.cli.console import console, err_console, progress
 from ferclean.errors import FercleanError
@@ -23,16 +23,23 @@ ARCH_DEFAULT = "the arch's default"
 DEFAULTS = TrainConfig()
 
 
-def _number_list(cast: Callable[[str], Any]) -> Callable[[click.Context, click.Parameter, str | None], tuple | None]:
+def _number_list(item: click.ParamType) -> Callable[[click.Context, click.Parameter, str | None], tuple | None]:
+    """A callback parsing ``a,b,c`` with ``item`` (a click type, so its range is checked per number)."""
+
     def parse(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple | None:
         if value is None:
             return None
         try:
-            return tuple(cast(part) for part in value.split(","))
-        except ValueError:
-            raise click.BadParameter(f"expected comma-separated numbers, got {value!r}") from None
+            return tuple(item.convert(part.strip(), param, ctx) for part in value.split(","))
+        except click.BadParameter as exc:
+            raise click.BadParameter(f"in {value!r}: {exc.message}") from None
 
     return parse
+
+
+POSITIVE = click.FloatRange(min=0, min_open=True)
+NON_NEGATIVE = click.FloatRange(min=0)
+FRACTION = click.FloatRange(0, 1, max_open=True)
 
 
 def _hparam(flag: str, kind: Any, help_text: str, **kwargs: Any) -> Callable:
@@ -54,24 +61,24 @@ TRAIN_OPTIONS = [
     click.option("--early-stopping-patience", type=click.IntRange(min=1), default=DEFAULTS.early_stopping_patience, show_default=True),
     click.option("--reduce-lr-factor", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=DEFAULTS.reduce_lr_factor, show_default=True),
     click.option("--reduce-lr-patience", type=click.IntRange(min=1), default=DEFAULTS.reduce_lr_patience, show_default=True),
-    click.option("--min-learning-rate", type=float, default=DEFAULTS.min_learning_rate, show_default=True),
+    click.option("--min-learning-rate", type=NON_NEGATIVE, default=DEFAULTS.min_learning_rate, show_default=True),
     click.option("--mixed-precision/--no-mixed-precision", default=None, help="float16 compute [default: on with a GPU]."),
     click.option("--xla/--no-xla", default=None, help="XLA-compile the train step [default: on with a GPU]."),
-    _hparam("--learning-rate", float, "Adam learning rate (bpp 5e-4)."),
+    _hparam("--learning-rate", POSITIVE, "Adam learning rate (bpp 5e-4)."),
     _hparam("--loss", click.Choice(LOSSES), "Loss (bpp: focal)."),
-    _hparam("--focal-gamma", float, "Focal loss gamma (2.0)."),
-    _hparam("--focal-alpha", float, "Focal loss alpha (0.25)."),
-    _hparam("--label-smoothing", float, "Label smoothing (bpp 0.1)."),
-    _hparam("--filters", str, "Filters per block, e.g. 64,128,256.", callback=_number_list(int)),
-    _hparam("--dropouts", str, "Dropout per block, e.g. 0.25,0.3,0.4 (one value: every block).", callback=_number_list(float)),
-    _hparam("--dense-units", int, "Units of the dense (or bottleneck) layer."),
-    _hparam("--dense-dropout", float, "Dropout after the dense layer."),
-    _hparam("--l2", float, "L2 weight decay on kernels."),
+    _hparam("--focal-gamma", NON_NEGATIVE, "Focal loss gamma (2.0)."),
+    _hparam("--focal-alpha", click.FloatRange(0, 1), "Focal loss alpha (0.25)."),
+    _hparam("--label-smoothing", FRACTION, "Label smoothing (bpp 0.1)."),
+    _hparam("--filters", str, "Filters per block, e.g. 64,128,256.", callback=_number_list(click.IntRange(min=1))),
+    _hparam("--dropouts", str, "Dropout per block, e.g. 0.25,0.3,0.4 (one value: every block).", callback=_number_list(FRACTION)),
+    _hparam("--dense-units", click.IntRange(min=1), "Units of the dense (or bottleneck) layer."),
+    _hparam("--dense-dropout", FRACTION, "Dropout after the dense layer."),
+    _hparam("--l2", NON_NEGATIVE, "L2 weight decay on kernels."),
     click.option("--augment/--no-augment", default=None, help="In-model augmentation [default: on for bpp]."),
     click.option("--flip/--no-flip", default=None, help="Random horizontal flip when augmenting [default: on]."),
-    _hparam("--rotation", float, "Random rotation, fraction of a turn (0.05)."),
-    _hparam("--zoom", float, "Random zoom factor (0.05)."),
-    _hparam("--contrast", float, "Random contrast factor (0.05)."),
+    _hparam("--rotation", NON_NEGATIVE, "Random rotation, fraction of a turn (0.05)."),
+    _hparam("--zoom", FRACTION, "Random zoom factor (0.05)."),
+    _hparam("--contrast", NON_NEGATIVE, "Random contrast factor (0.05)."),
     click.option("--folds", type=click.IntRange(min=2), default=None, help="Train K models on stratified folds of train+val."),
     click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"), show_default=True),
     click.option("--name", default=None, help="Run name [default: the manifest's stem]."),
@@ -121,7 +128,7 @@ def train(
       ferclean train -m manifests/capstone.csv --arch five-block --image-size 96 --folds 5
       ferclean train --resume runs/fer2013-clean-1 --epochs 120
     """
-    from ferclean_train.runs import new_run_dir
+    from ferclean_train.runs import discard_unfinished, new_run_dir
     from ferclean_train.fit import gpu_names, resume_run, run_folds, start_run
 
     if resume is not None:
@@ -138,16 +145,21 @@ def train(
     except ValueError as exc:
         raise FercleanError(str(exc)) from None
     manifest = load_input(manifest_path, classes, jobs=jobs)
+    check_outputs(manifest_path, manifest, {"--runs-dir": runs_dir})
     run_dir = new_run_dir(runs_dir, name or manifest_stem(manifest_path), version)
     console.print(distribution_table(split_class_counts(manifest.frame), "Kept images per split and class"))
     console.print(f"Training [bold]{config.arch}[/] into [bold]{run_dir}[/]")
-    with progress() as on_progress:
-        if folds:
-            summary = run_folds(manifest, manifest_path, config, run_dir, folds, command_line(), on_progress, err_console.print)
-        else:
-            details = start_run(
-                manifest, manifest_path, config, run_dir, command_line(), on_progress=on_progress, on_epoch=err_console.print
-            )
+    try:
+        with progress() as on_progress:
+            if folds:
+                summary = run_folds(manifest, manifest_path, config, run_dir, folds, command_line(), on_progress, err_console.print)
+            else:
+                details = start_run(
+                    manifest, manifest_path, config, run_dir, command_line(), on_progress=on_progress, on_epoch=err_console.print
+                )
+    except BaseException:
+        discard_unfinished(run_dir)
+        raise
     if folds:
         _print_folds(run_dir, summary)
     else:

@@ -22,7 +22,7 @@ from ferclean.dedupe.resolve import (
     resolve,
 )
 from ferclean.manifest import Manifest
-from ferclean.parallel import Progress, no_progress
+from ferclean.parallel import Backend, Progress, no_progress
 from ferclean.scan import ensure_hashes
 
 __all__ = ["CONFLICT_ACTIONS", "DEFAULT_THRESHOLD", "POLICIES", "DedupeResult", "find_duplicates"]
@@ -54,18 +54,20 @@ def find_duplicates(
     hash_method: str = "phash",
     jobs: int | None = None,
     on_progress: Progress | None = None,
+    backend: Backend | None = None,
 ) -> DedupeResult:
     """Group duplicates of ``manifest`` and apply ``policy`` (``report`` changes nothing).
 
     Hashes missing from the manifest, or made with another ``hash_method``, are computed
-    first. ``threshold`` is the largest Hamming distance (bits of 64) for a near duplicate.
+    first, on ``backend`` when given (else ``jobs`` local processes). ``threshold`` is the
+    largest Hamming distance (bits of 64) for a near duplicate.
     """
     if policy not in POLICIES:
         raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
     if on_conflict not in CONFLICT_ACTIONS:
         raise ValueError(f"on_conflict must be one of {CONFLICT_ACTIONS}, got {on_conflict!r}")
     report = on_progress or no_progress
-    manifest = ensure_hashes(manifest, hash_method, jobs, on_progress)
+    manifest = ensure_hashes(manifest, hash_method, jobs, on_progress, backend)
     report("Searching for duplicates", 0, 1)
     pairs = find_duplicate_pairs(manifest.frame, threshold)
     report("Searching for duplicates", 1, 1)

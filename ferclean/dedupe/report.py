@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
 from ferclean.dedupe import DedupeResult
 from ferclean.dedupe.resolve import worst_pairs
+from ferclean.outputs import write_csv, write_json
 from ferclean.render.contact_sheet import contact_sheet
 
 #: The files ``write_report`` writes, in the order the CLI lists them.
@@ -48,11 +48,10 @@ def summary(result: DedupeResult) -> dict:
 def write_report(result: DedupeResult, report_dir: Path) -> Path:
     """Write every file of ``REPORT_FILES`` into ``report_dir`` (created if needed)."""
     grouped, pairs = result.grouped, result.pairs
-    report_dir.mkdir(parents=True, exist_ok=True)
-    pair_listing(grouped, pairs).to_csv(report_dir / "pairs.csv", index=False)
-    result.clusters.to_csv(report_dir / "groups.csv", index_label="group")
-    result.leaks.to_csv(report_dir / "leakage.csv", index=False)
-    result.actions.to_csv(report_dir / "actions.csv", index=False)
+    write_csv(report_dir / "pairs.csv", pair_listing(grouped, pairs))
+    write_csv(report_dir / "groups.csv", result.clusters, index=True, index_label="group")
+    write_csv(report_dir / "leakage.csv", result.leaks)
+    write_csv(report_dir / "actions.csv", result.actions)
     rows = []
     for pair in worst_pairs(grouped, pairs).itertuples():
         cells = []
@@ -63,5 +62,5 @@ def write_report(result: DedupeResult, report_dir: Path) -> Path:
         rows.append(cells)
     sheet_rows = [sum(rows[k : k + 4], []) for k in range(0, len(rows), 4)]
     contact_sheet(sheet_rows, report_dir / "contact_sheet.png", title="Worst duplicate pairs: leaks and label conflicts first")
-    (report_dir / "summary.json").write_text(json.dumps(summary(result), indent=2) + "\n")
+    write_json(report_dir / "summary.json", summary(result))
     return report_dir

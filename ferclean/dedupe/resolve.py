@@ -12,7 +12,7 @@ import pandas as pd
 
 from ferclean.dedupe.clusters import cluster_ids
 from ferclean.dedupe.hashing import hex_to_uint64
-from ferclean.manifest import append_note, effective_labels
+from ferclean.manifest import effective_labels, mark
 from ferclean.dedupe.search import hamming, mirror_pairs
 
 #: Near-duplicate threshold in bits of a 64-bit phash. On FER2013 (bench/dedupe_bench.py
@@ -20,6 +20,9 @@ from ferclean.dedupe.search import hamming, mirror_pairs
 #: (re-crops, contrast changes, small shifts), 12 of 16 at 6 bits and 1 of 6 at 8 bits; pair
 #: counts jump from 8 bits on (6.8k at 8, 38k at 10). Raise it with --threshold to catch more.
 DEFAULT_THRESHOLD = 4
+
+#: Largest threshold any command accepts: half the bits, past which unrelated faces match.
+MAX_THRESHOLD = 32
 
 POLICIES = ("report", "keep-one")
 CONFLICT_ACTIONS = ("review", "drop", "majority")
@@ -156,8 +159,9 @@ def _keeper(members: pd.DataFrame) -> int:
 
 
 def _mark(frame: pd.DataFrame, index: pd.Index, status: str, reason: str, actions: list[dict]) -> None:
-    frame.loc[index, "status"] = status
-    frame.loc[index, "note"] = append_note(frame.loc[index, "note"], reason)
+    """Raise ``index`` to ``status`` in place (never lowering an earlier status) and log the actions."""
+    marked = mark(frame.loc[index], index, status, reason)
+    frame.loc[index, ["status", "note"]] = marked[["status", "note"]]
     for i in index:
         actions.append(
             {
@@ -165,7 +169,7 @@ def _mark(frame: pd.DataFrame, index: pd.Index, status: str, reason: str, action
                 "split": frame.at[i, "split"],
                 "label": frame.at[i, "label"],
                 "group": frame.at[i, "group"],
-                "action": status,
+                "action": frame.at[i, "status"],
                 "reason": reason,
             }
         )

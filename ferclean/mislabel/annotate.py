@@ -7,16 +7,20 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ferclean.manifest import append_note
+from ferclean.manifest import mark
 from ferclean.mislabel.scoring import Scores
+
+#: Start of the note this command writes on a flagged row.
+REASON_PREFIX = "mislabel-review:"
+
 
 def annotate(frame: pd.DataFrame, rows: np.ndarray, classes: Sequence[str], scores: Scores) -> pd.DataFrame:
     """A copy of ``frame`` with score columns for the probed ``rows`` (empty elsewhere).
 
     ``label_quality`` is the ranking score (by default the normalised margin of the given
     label over the likeliest other class, out of fold), so the review orders by it.
-    Flagged rows become ``status=review`` with the reason in ``note``; rows a previous run
-    flagged but this one does not go back to ``keep``.
+    Flagged rows are raised to ``status=review`` with the reason in ``note`` (manifest.mark):
+    a row an earlier step dropped or sent to review stays so, whatever the probe says.
     """
     frame = frame.copy()
     names = np.asarray(classes, dtype=object)
@@ -29,17 +33,11 @@ def annotate(frame: pd.DataFrame, rows: np.ndarray, classes: Sequence[str], scor
     frame["label_quality"] = quality
     frame["suggested_label"] = suggested
     frame["suggested_confidence"] = confidence
-    probed = np.zeros(len(frame), dtype=bool)
-    probed[rows] = True
     flagged = np.zeros(len(frame), dtype=bool)
     flagged[rows[scores.flagged]] = True
-    cleared = probed & ~flagged & (frame["status"] == "review").to_numpy()
-    frame.loc[cleared, "status"] = "keep"
-    frame.loc[flagged, "status"] = "review"
     reasons = pd.Series(
-        [f"mislabel-review: suggested {s} (p={c:.2f})" for s, c in zip(suggested[flagged], confidence[flagged])],
+        [f"{REASON_PREFIX} suggested {s} (p={c:.2f})" for s, c in zip(suggested[flagged], confidence[flagged])],
         index=frame.index[flagged],
         dtype=object,
     )
-    frame.loc[flagged, "note"] = append_note(frame.loc[flagged, "note"], reasons)
-    return frame
+    return mark(frame, frame.index[flagged], "review", reasons)

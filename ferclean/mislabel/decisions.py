@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 
 from ferclean.errors import FercleanError
-from ferclean.manifest import append_note
+from ferclean.manifest import append_note, resolve_review
+from ferclean.mislabel.annotate import REASON_PREFIX
 
 DECISIONS: tuple[str, ...] = ("keep", "relabel", "drop")
 DECISION_COLUMNS: tuple[str, ...] = ("path", "decision", "new_label")
@@ -57,22 +58,35 @@ def read_decisions(csv_path: str | Path, known_paths: Iterable[str], classes: It
 
 
 def apply_decisions(frame: pd.DataFrame, decisions: pd.DataFrame, source: str) -> pd.DataFrame:
-    """A copy of ``frame`` with each decided path's status (and new_label) set and the reason noted."""
-    frame = frame.copy()
+    """A copy of ``frame`` with each decided path's status (and new_label) set and the reason noted.
+
+    A person's decision resolves a ``review`` whatever raised it, but never revives a
+    ``drop`` (manifest.resolve_review).
+    """
     by_path = decisions.set_index("path")
     hit = frame["path"].isin(by_path.index)
-    chosen = by_path.reindex(frame.loc[hit, "path"])
-    frame.loc[hit, "status"] = chosen["decision"].to_numpy()
-    frame.loc[hit, "new_label"] = chosen["new_label"].to_numpy()
-    reasons = ("reviewed (" + source + "): " + chosen["decision"] + chosen["new_label"].map(lambda l: f" -> {l}" if l else "")).to_numpy()
-    frame.loc[hit, "note"] = append_note(frame.loc[hit, "note"], pd.Series(reasons, index=frame.index[hit]))
-    return frame
+    index = frame.index[hit]
+    chosen = by_path.reindex(frame.loc[hit, "path"]).set_axis(index)
+    reasons = "reviewed (" + source + "): " + chosen["decision"] + chosen["new_label"].map(lambda l: f" -> {l}" if l else "")
+    return resolve_review(frame, index, chosen["decision"], chosen["new_label"], reasons)
+
+
+def probe_only_review(frame: pd.DataFrame) -> pd.Series:
+    """Rows in ``review`` only because the probe flagged them: every entry of their note is the probe's.
+
+    A review raised by any other step (a dedupe label conflict, a tiny image...) or a row
+    carrying any other note is left for a person.
+    """
+    entries = frame["note"].str.split("; ")
+    only_probe = entries.map(lambda parts: all(p.startswith(REASON_PREFIX) for p in parts if p))
+    return (frame["status"] == "review") & only_probe
 
 
 def auto_relabel(frame: pd.DataFrame, min_confidence: float) -> tuple[pd.DataFrame, int]:
-    """Relabel flagged rows (status=review) whose suggestion has at least ``min_confidence``.
+    """Relabel flagged rows whose suggestion has at least ``min_confidence``.
 
-    Returns the new frame and how many rows were relabelled.
+    Only reviews the probe alone raised are resolved this way (probe_only_review): a row an
+    earlier step sent to review stays there. Returns the new frame and how many rows were relabelled.
     """
     needed = [c for c in ("suggested_label", "suggested_confidence") if c not in frame.columns]
     if needed:
@@ -82,11 +96,13 @@ def auto_relabel(frame: pd.DataFrame, min_confidence: float) -> tuple[pd.DataFra
     frame = frame.copy()
     confidence = pd.to_numeric(frame["suggested_confidence"], errors="coerce")
     chosen = (
-        (frame["status"] == "review")
+        probe_only_review(frame)
         & (frame["suggested_label"] != "")
         & (frame["suggested_label"] != frame["label"])
         & (confidence >= min_confidence)
     )
+    if not chosen.any():
+        return frame, 0
     frame.loc[chosen, "status"] = "relabel"
     frame.loc[chosen, "new_label"] = frame.loc[chosen, "suggested_label"]
     reasons = "auto-relabel: probe p=" + confidence[chosen].map(lambda p: f"{p:.2f}") + f" >= {min_confidence:g}"

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from ferclean.images import UnreadableImage, open_gray
-from ferclean.parallel import Progress, parallel_map
+from ferclean.parallel import Backend, Progress, parallel_map
 
 #: Side of the square grey images every probe sees.
 IMAGE_SIZE = 48
@@ -36,11 +36,14 @@ def load_one(path: str) -> np.ndarray | None:
 
 
 def load_images(
-    paths: Sequence[Path], jobs: int | None = None, on_progress: Progress | None = None
+    paths: Sequence[Path],
+    jobs: int | None = None,
+    on_progress: Progress | None = None,
+    backend: Backend | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(images, ok)``: an ``(n, 48, 48)`` uint8 stack (zeros where unreadable) and a mask of
     the rows that decoded."""
-    arrays = parallel_map(load_one, [str(p) for p in paths], "Loading images", jobs, on_progress)
+    arrays = parallel_map(load_one, [str(p) for p in paths], "Loading images", jobs, on_progress, backend)
     ok = np.array([a is not None for a in arrays], dtype=bool)
     images = np.zeros((len(arrays), IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
     for i, array in enumerate(arrays):
@@ -157,3 +160,17 @@ def fast_features(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def mirror(images: np.ndarray) -> np.ndarray:
     """Left-right mirrored copies."""
     return images[:, :, ::-1]
+
+
+def probe_features(
+    images: np.ndarray,
+    jobs: int | None = None,
+    on_progress: Progress | None = None,
+    backend: Backend | None = None,
+    chunk: int = 2048,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``fast_features`` of the images and of their mirrors, computed in chunks of ``chunk``
+    images on ``backend`` so that cores or a cluster share the work (a few chunks run in-process)."""
+    chunks = [images[i : i + chunk] for i in range(0, len(images), chunk)]
+    parts = parallel_map(fast_features, chunks, "Features (HOG, LBP, pixels; chunks)", jobs, on_progress, backend)
+    return np.concatenate([f for f, _ in parts]), np.concatenate([m for _, m in parts])

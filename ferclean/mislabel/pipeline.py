@@ -19,7 +19,7 @@ from ferclean.mislabel.probe import PROBES, CnnBuilder, out_of_fold_probs
 from ferclean.mislabel.report import review_table, write_report
 from ferclean.mislabel.saved_probs import SavedProbs, align, load_probs
 from ferclean.mislabel.scoring import score
-from ferclean.parallel import Progress
+from ferclean.parallel import Backend, Progress
 
 __all__ = ["PROBES", "ReviewResult", "review"]
 
@@ -66,6 +66,7 @@ def review(
     page_limit: int = 2000,
     jobs: int | None = None,
     on_progress: Progress | None = None,
+    backend: Backend | None = None,
 ) -> ReviewResult:
     """Flag kept images whose label a probe trained on the other folds finds unlikely.
 
@@ -88,20 +89,25 @@ def review(
         out_of_fold, fold_of = align(saved, paths, label_names)
         class_names = saved.classes
     else:
-        stack, ok = load_images([manifest.root / p for p in paths], jobs, on_progress)
+        stack, ok = load_images([manifest.root / p for p in paths], jobs, on_progress, backend)
         if not ok.all():
             skipped = [paths[i] for i in np.flatnonzero(~ok)]
             rows, stack = rows[ok], stack[ok]
             paths = [p for p, good in zip(paths, ok) if good]
             label_names = [n for n, good in zip(label_names, ok) if good]
         class_names = class_order(label_names)
+        if not class_names:
+            raise FercleanError(
+                f"None of the {len(ok):,} kept image(s) could be read, e.g. {manifest.root / skipped[0]};"
+                " check the manifest's paths and the root in its companion .json."
+            )
         if len(class_names) < 2:
             raise FercleanError(f"Only one class ({class_names[0]}) among the kept images; a probe needs two or more.")
         labels = np.array([class_names.index(n) for n in label_names], dtype=np.int64)
         groups = group_keys(frame).iloc[rows].tolist()
         fold_of = assign_folds(paths, labels, groups, folds, seed)
         out_of_fold = out_of_fold_probs(
-            stack, labels, fold_of, len(class_names), probe, seed, epochs, build_cnn, on_progress
+            stack, labels, fold_of, len(class_names), probe, seed, epochs, build_cnn, on_progress, backend
         )
         saved = SavedProbs(probs=out_of_fold, paths=paths, folds=fold_of, classes=class_names,
                            meta={"probe": probe, "folds": folds, "seed": seed})

@@ -21,8 +21,8 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 
 from ferclean.errors import FercleanError
-from ferclean.mislabel.features import HOG_DIMS, fast_features
-from ferclean.parallel import Progress, no_progress
+from ferclean.mislabel.features import HOG_DIMS, probe_features
+from ferclean.parallel import Backend, Progress, no_progress
 
 PROBES: tuple[str, ...] = ("fast", "cnn")
 
@@ -36,8 +36,6 @@ PCA_COMPONENTS = 256
 PCA_FIT_ROWS = 8_000
 #: Training sets at least this big hold out 10 % to stop early; smaller ones train to convergence.
 EARLY_STOPPING_MIN = 1000
-#: Images per feature-extraction step (one progress report each).
-FEATURE_CHUNK = 2048
 
 
 def fast_model(n_features: int, n_samples: int, seed: int) -> Pipeline:
@@ -61,19 +59,6 @@ def _full_columns(model_classes: np.ndarray, part: np.ndarray, k: int) -> np.nda
     return full
 
 
-def _features(images: np.ndarray, report: Progress) -> tuple[np.ndarray, np.ndarray]:
-    """``fast_features`` of the images and of their mirrors, reported chunk by chunk."""
-    stage, n = "Features (HOG, LBP, pixels)", len(images)
-    report(stage, 0, n)
-    plain, mirrored = [], []
-    for start in range(0, n, FEATURE_CHUNK):
-        features, reflected = fast_features(images[start : start + FEATURE_CHUNK])
-        plain.append(features)
-        mirrored.append(reflected)
-        report(stage, min(start + FEATURE_CHUNK, n), n)
-    return np.concatenate(plain), np.concatenate(mirrored)
-
-
 def _whiten(features: np.ndarray, mirrored: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Both stacks projected on a whitened PCA fitted once, on a seeded sample of the two: it
     never sees a label, so a held-out image's prediction still comes only from the other folds."""
@@ -87,15 +72,22 @@ def _whiten(features: np.ndarray, mirrored: np.ndarray, seed: int) -> tuple[np.n
 
 
 def fast_probs(
-    images: np.ndarray, labels: np.ndarray, folds: np.ndarray, k: int, seed: int, on_progress: Progress | None = None
+    images: np.ndarray,
+    labels: np.ndarray,
+    folds: np.ndarray,
+    k: int,
+    seed: int,
+    on_progress: Progress | None = None,
+    backend: Backend | None = None,
 ) -> np.ndarray:
     """Out-of-fold probabilities: the average of two perceptrons, one on whitened HOG and one on
-    every hand-made feature (HOG at two scales, LBP, pixels), each fed images and mirrors.
+    every hand-made feature (HOG at two scales, LBP, pixels; computed on ``backend``), each fed
+    images and mirrors.
 
     Either alone ranks FER2013's real errors worse than the pair (bench/mislabel_bench.py).
     """
     report = on_progress or no_progress
-    features, mirrored = _features(images, report)
+    features, mirrored = probe_features(images, on_progress=on_progress, backend=backend)
     views = {"HOG": slice(0, HOG_DIMS), "all features": slice(None)}
     whitened = {}
     for done, (name, columns) in enumerate(views.items()):
@@ -173,10 +165,13 @@ def out_of_fold_probs(
     epochs: int = 20,
     build_cnn: CnnBuilder | None = None,
     on_progress: Progress | None = None,
+    backend: Backend | None = None,
 ) -> np.ndarray:
-    """``(n, k)`` probabilities, row i predicted by the model of the fold that left image i out."""
+    """``(n, k)`` probabilities, row i predicted by the model of the fold that left image i out.
+
+    ``backend`` computes the fast probe's features (e.g. on a Dask cluster)."""
     if probe == "fast":
-        return fast_probs(images, labels, folds, k, seed, on_progress)
+        return fast_probs(images, labels, folds, k, seed, on_progress, backend)
     if probe == "cnn":
         if build_cnn is None:
             raise FercleanError("probe='cnn' needs build_cnn, e.g. ferclean_train.models.probe_cnn.")

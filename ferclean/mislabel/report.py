@@ -13,6 +13,7 @@ from sklearn.metrics import confusion_matrix
 from ferclean.mislabel.features import IMAGE_SIZE, load_one
 from ferclean.mislabel.review_page import render_review_page, thumbnail_uri
 from ferclean.mislabel.saved_probs import save_probs
+from ferclean.outputs import write_csv, write_text
 from ferclean.render.plots import plot_confusion
 
 if TYPE_CHECKING:
@@ -45,13 +46,12 @@ def write_report(result: ReviewResult, report_dir: Path, page_limit: int = 2000)
     The page shows the ``page_limit`` most doubtful images: a page of tens of thousands of
     embedded thumbnails is too slow to review; review.csv lists them all.
     """
-    report_dir.mkdir(parents=True, exist_ok=True)
     written = []
     if not result.reused:
         save_probs(report_dir / "probs.npy", result.saved)
         written += ["probs.npy", "probs_index.csv", "probs_meta.json"]
     review = result.review
-    review.to_csv(report_dir / "review.csv", index=False)
+    write_csv(report_dir / "review.csv", review)
     page = review.head(page_limit)
     thumbs = []
     for path in page["path"]:
@@ -64,7 +64,7 @@ def write_report(result: ReviewResult, report_dir: Path, page_limit: int = 2000)
     position = {path: i for i, path in enumerate(result.paths)}
     page_probs = result.probs[[position[path] for path in page["path"]]]
     html = render_review_page(page, thumbs, page_probs, result.classes, title, where=str(report_dir.resolve()))
-    (report_dir / "review.html").write_text(html, encoding="utf-8")
+    write_text(report_dir / "review.html", html)
     matrix = confusion_matrix(result.labels, result.probs.argmax(axis=1), labels=np.arange(len(result.classes)))
     plot_confusion(
         matrix, result.classes, report_dir / "confusion_matrix.png",

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ferclean.errors import FercleanError
+from ferclean.outputs import atomic_path, write_csv, write_text
 
 
 @dataclass(frozen=True)
@@ -36,10 +37,10 @@ def meta_path(npy: Path) -> Path:
 
 def save_probs(npy: Path, saved: SavedProbs) -> None:
     """Write the three files; the index holds path, label used and fold per row."""
-    npy.parent.mkdir(parents=True, exist_ok=True)
-    np.save(npy, saved.probs.astype(np.float32))
-    pd.DataFrame({"path": saved.paths, "fold": saved.folds}).to_csv(index_path(npy), index=False)
-    meta_path(npy).write_text(json.dumps({**saved.meta, "classes": saved.classes}, indent=2) + "\n")
+    with atomic_path(npy) as temp:
+        np.save(temp, saved.probs.astype(np.float32))
+    write_csv(index_path(npy), pd.DataFrame({"path": saved.paths, "fold": saved.folds}))
+    write_text(meta_path(npy), json.dumps({**saved.meta, "classes": saved.classes}, indent=2) + "\n")
 
 
 def load_probs(npy: Path) -> SavedProbs:

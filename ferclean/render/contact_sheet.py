@@ -7,6 +7,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from ferclean.images import UnreadableImage, open_gray
+from ferclean.outputs import atomic_path
 
 Cell = tuple["Path | Image.Image", str]
 
@@ -46,6 +47,6 @@ def contact_sheet(rows: list[list[Cell]], out_path: str | Path, thumb: int = 96,
             lines = [caption[k : k + chars] for k in range(0, len(caption), chars)][:_CAPTION_LINES]
             for k, line in enumerate(lines):
                 draw.text((x, y + thumb + k * _LINE_HEIGHT), line, fill="black", font=font)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(out_path)
+    with atomic_path(out_path) as temp:
+        sheet.save(temp, format="PNG")
     return out_path

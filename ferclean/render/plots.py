@@ -17,6 +17,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from ferclean.outputs import atomic_path  # noqa: E402
+
 
 def plot_confusion(
     matrix: np.ndarray,
@@ -46,8 +48,8 @@ def plot_confusion(
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    Path(out_path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_path, dpi=110)
+    with atomic_path(out_path) as temp:
+        fig.savefig(temp, dpi=110)
     plt.close(fig)
     return Path(out_path)
 
@@ -71,8 +73,8 @@ def plot_splits(before: pd.DataFrame, after: pd.DataFrame, out_path: str | Path,
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_path, dpi=110)
+    with atomic_path(out_path) as temp:
+        fig.savefig(temp, dpi=110)
     plt.close(fig)
     return out_path
 
@@ -109,6 +111,7 @@ def plot_curves(history: pd.DataFrame, best_epoch: int | None, out_path: Path) -
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    fig.savefig(out_path, dpi=110)
+    with atomic_path(out_path) as temp:
+        fig.savefig(temp, dpi=110)
     plt.close(fig)
     return out_path

@@ -1,0 +1,62 @@
+"""Where ferclean may write (guard_output) and how (atomic_path): the shared rule every command uses."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ferclean.errors import FercleanError
+from ferclean.manifest import Manifest, normalise_frame, read_manifest, write_manifest
+from ferclean.outputs import atomic_path, guard_output, guard_outputs, image_roots
+
+
+def test_image_roots_fold_nested_folders_and_resolve_links(tmp_path: Path) -> None:
+    (tmp_path / "data" / "train" / "happy").mkdir(parents=True)
+    os.symlink(tmp_path / "data", tmp_path / "alias")
+    paths = [tmp_path / "alias" / "train" / "happy" / "a.png", tmp_path / "elsewhere" / "b.png"]
+    assert image_roots(paths, tmp_path / "data") == [(tmp_path / "data").resolve(), (tmp_path / "elsewhere").resolve()]
+
+
+def test_guard_refuses_inside_a_root_and_equal_to_an_input(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    (root / "train").mkdir(parents=True)
+    with pytest.raises(FercleanError, match=r"-o .*m\.csv lies inside the source image folder .*data"):
+        guard_output(root / "train" / "m.csv", [root.resolve()], what="-o")
+    os.symlink(root / "train", tmp_path / "link")
+    with pytest.raises(FercleanError, match="inside the source image folder"):
+        guard_output(tmp_path / "link" / "m.csv", [root.resolve()], what="-o")
+    (tmp_path / "in.csv").write_text("")
+    with pytest.raises(FercleanError, match="is the input"):
+        guard_output(tmp_path / "in.csv", [], [tmp_path / "in.csv"], what="-o")
+    assert guard_output(tmp_path / "out.csv", [root.resolve()], [tmp_path / "in.csv"]) == tmp_path / "out.csv"
+    with pytest.raises(FercleanError, match="same file as -o"):
+        guard_outputs({"-o": tmp_path / "x.png", "--plot": tmp_path / "x.png"})
+
+
+def test_atomic_path_leaves_the_old_file_on_failure(tmp_path: Path) -> None:
+    target = tmp_path / "m.csv"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), atomic_path(target) as temp:
+        temp.write_text("half")
+        raise RuntimeError("interrupted")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["m.csv"]
+    with atomic_path(target) as temp:
+        temp.write_text("new")
+    assert target.read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["m.csv"]
+
+
+def test_atomic_path_unwritable_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(FercleanError, match="Cannot write /proc/x.csv"), atomic_path(Path("/proc/x.csv")) as temp:
+        temp.write_text("x")
+
+
+def test_write_manifest_refuses_a_non_csv_name(tmp_path: Path) -> None:
+    manifest = Manifest(normalise_frame(pd.DataFrame({"path": ["a.png"], "split": ["train"], "label": ["sad"], "status": ["keep"]})), tmp_path)
+    with pytest.raises(FercleanError, match="must end in .csv"):
+        write_manifest(manifest, tmp_path / "m.json")
+    write_manifest(manifest, tmp_path / "m.csv")
+    assert read_manifest(tmp_path / "m.csv").frame["label"].tolist() == ["sad"]
