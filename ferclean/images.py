@@ -22,6 +22,8 @@ import imagehash
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ferclean.quality import quality_reasons, quality_signals
+
 IMAGE_SUFFIXES: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 
 #: Largest image (width x height) ferclean decodes: 40 megapixels, far above any face photo
@@ -159,11 +161,13 @@ def perceptual_hashes(gray: Image.Image, method: str = "phash") -> tuple[str, st
     return str(fn(gray)), str(fn(mirrored))
 
 
-def inspect_image(path: str | Path, hash_method: str = "phash") -> dict[str, object]:
+def inspect_image(path: str | Path, hash_method: str = "phash", quality: bool = False) -> dict[str, object]:
     """Size, pixel hash and perceptual hashes of one file; ``error`` is set instead if unreadable,
     and ``review`` says why a readable image needs a person's look (too small).
 
-    Runs in worker processes, so it takes and returns only plain picklable values.
+    With ``quality``, ``quality`` holds the comma-separated reasons the image is not a usable
+    face (empty when it is), checked on the pixels already decoded here. Runs in worker
+    processes, so it takes and returns only plain picklable values.
     """
     try:
         gray = open_gray(path)
@@ -176,6 +180,7 @@ def inspect_image(path: str | Path, hash_method: str = "phash") -> dict[str, obj
         "sha256": pixel_sha256(gray),
         "phash": phash,
         "phash_flip": phash_flip,
+        "quality": ", ".join(quality_reasons(quality_signals(np.asarray(gray)))) if quality else "",
         "error": "",
         "review": too_small(gray.width, gray.height),
     }

@@ -12,8 +12,10 @@ import pandas as pd
 from ferclean.errors import FercleanError
 from ferclean.images import IMAGE_SUFFIXES, inspect_image, visible_dirs
 from ferclean.labels import SPLIT_ALIASES, normalise_class, normalise_split
+from ferclean.image_batch import describe_files
 from ferclean.manifest import Manifest, mark, normalise_frame
-from ferclean.parallel import Backend, Progress, parallel_map
+from ferclean.parallel import Backend, Progress, default_jobs, parallel_map
+from ferclean.quality import flag_invalid
 
 
 @dataclass
@@ -86,6 +88,7 @@ def describe_images(
     jobs: int | None = None,
     on_progress: Progress | None = None,
     backend: Backend | None = None,
+    invalid: str | None = None,
 ) -> pd.DataFrame:
     """Decode every row's image (in parallel) and fill size and hashes.
 
@@ -93,10 +96,19 @@ def describe_images(
     in ``note``, so that they are reported rather than silently lost; images too small to
     show a face go to ``review``. Other rows keep their status (``keep`` when they had none);
     no status is ever lowered (manifest.mark). ``backend`` (e.g. ``DaskBackend``) overrides ``jobs``.
+    With ``invalid`` (``review`` or ``drop``) the quality checks of :mod:`ferclean.quality` run
+    on the same decoded pixels and images that fail them are raised to that status with an
+    ``invalid: <reasons>`` note.
     """
     paths = [str(Path(root) / p) for p in frame["path"]]
-    infos = parallel_map(partial(inspect_image, hash_method=hash_method), paths, "Reading images", jobs, on_progress, backend)
-    described = pd.DataFrame(infos, index=frame.index)
+    quality = invalid is not None
+    if hash_method == "phash":  # the batch path: same values, hashed as one numpy stack
+        described = describe_files(paths, jobs or default_jobs(), on_progress, backend, quality)
+        described.index = frame.index
+    else:
+        inspect = partial(inspect_image, hash_method=hash_method, quality=quality)
+        infos = parallel_map(inspect, paths, "Reading images", jobs, on_progress, backend)
+        described = pd.DataFrame(infos, index=frame.index)
     out = frame.copy()
     for column in ("width", "height", "sha256", "phash", "phash_flip"):
         out[column] = described[column] if column in described else pd.NA
@@ -108,7 +120,10 @@ def describe_images(
     unreadable = errors != ""
     out = mark(out, unreadable, "drop", "unreadable: " + errors)
     review = described["review"].fillna("") if "review" in described else pd.Series("", index=out.index)
-    return mark(out, review != "", "review", review)
+    out = mark(out, review != "", "review", review)
+    if invalid is not None:
+        out = flag_invalid(out, described["quality"].fillna(""), invalid)
+    return out
 
 
 def scan_dataset(
@@ -118,14 +133,19 @@ def scan_dataset(
     jobs: int | None = None,
     on_progress: Progress | None = None,
     backend: Backend | None = None,
+    invalid: str | None = "review",
 ) -> tuple[Manifest, Listing]:
-    """List and decode a dataset folder into a manifest whose paths are relative to ``root``."""
+    """List and decode a dataset folder into a manifest whose paths are relative to ``root``.
+
+    ``invalid`` is the status given to images failing the quality checks (``review`` or
+    ``drop``); ``None`` skips the checks.
+    """
     root = Path(root).resolve()
     extra = sorted({c.strip().lower() for c in extra_classes})
     listing = list_images(root, extra)
-    frame = describe_images(listing.frame, root, hash_method, jobs, on_progress, backend)
+    frame = describe_images(listing.frame, root, hash_method, jobs, on_progress, backend, invalid)
     frame["source"] = root.name
-    meta = {"hash": hash_method, "root": str(root), **({"classes": extra} if extra else {})}
+    meta = {"hash": hash_method, "root": str(root), "quality": invalid or "off", **({"classes": extra} if extra else {})}
     manifest = Manifest(frame=normalise_frame(frame), root=root, meta=meta)
     return manifest, listing
 

@@ -42,7 +42,7 @@ def test_readme_pipeline_matches_the_cli(tmp_path: Path, make_dataset: Callable[
     api = tmp_path / "api"
     manifest, _ = ferclean.scan_dataset(root)
     steps = {"scan": manifest}
-    steps["dedup"] = find_duplicates(manifest, threshold=4, policy="keep-one").manifest
+    steps["dedup"] = find_duplicates(manifest, policy="keep-one").manifest
     steps["review"] = review(steps["dedup"], probe="fast").manifest
     steps["split"] = stratify(steps["review"], {"train": 0.8, "val": 0.1, "test": 0.1}, seed=42).manifest
 

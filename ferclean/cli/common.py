@@ -23,12 +23,19 @@ def load_input(
     hash_method: str = "phash",
     jobs: int | None = None,
     backend: Backend | None = None,
+    invalid: str | None = None,
 ) -> Manifest:
-    """A manifest from a ``.csv`` file, or from scanning a dataset folder first (on ``backend``)."""
+    """A manifest from a ``.csv`` file, or from scanning a dataset folder first (on ``backend``).
+
+    ``invalid`` is the status for images failing scan's quality checks; only ``ferclean scan``
+    runs them (``None``: no checks), so other commands given a folder index it as before.
+    """
     source = Path(source)
     if source.is_dir():
         with progress() as on_progress:
-            manifest, listing = scan_dataset(source, parse_class_list(classes), hash_method, jobs, on_progress, backend)
+            manifest, listing = scan_dataset(
+                source, parse_class_list(classes), hash_method, jobs, on_progress, backend, invalid
+            )
         report_unreadable(manifest)
         if listing.ignored:
             console.print(f"[yellow]Ignored {len(listing.ignored)} non-image file(s), e.g. {listing.ignored[0]}")

@@ -11,7 +11,16 @@ from ferclean.cli.common import check_outputs, command_line, load_input, save
 from ferclean.cli.options import backend_options, classes_option, hash_option, jobs_option, output_option, threshold_option
 from ferclean.parallel import Backend
 from ferclean.cli.console import console, progress
-from ferclean.dedupe import CONFLICT_ACTIONS, POLICIES, DedupeResult, find_duplicates
+from ferclean.dedupe import (
+    CANDIDATE_RADIUS,
+    CONFLICT_ACTIONS,
+    DEFAULT_MIN_SIMILARITY,
+    DEFAULT_THRESHOLD,
+    POLICIES,
+    DedupeResult,
+    find_duplicates,
+    timed,
+)
 from ferclean.dedupe.report import REPORT_FILES, write_report
 
 
@@ -19,7 +28,27 @@ from ferclean.dedupe.report import REPORT_FILES, write_report
 @click.argument("source", metavar="MANIFEST_OR_DATASET", type=click.Path(path_type=Path))
 @output_option()
 @hash_option
-@threshold_option("Largest Hamming distance (bits of 64) for a near duplicate.")
+@threshold_option(
+    f"Largest Hamming distance (bits of 64) of a hash candidate [default: {CANDIDATE_RADIUS} with --verify,"
+    f" {DEFAULT_THRESHOLD} with --no-verify].",
+    default=None,
+)
+@click.option(
+    "--verify/--no-verify",
+    default=True,
+    show_default=True,
+    help="Check each hash candidate on the pixels (shift-, brightness- and contrast-tolerant) and group only"
+    " verified pairs, so unrelated faces do not chain; --no-verify groups every pair within --threshold.",
+)
+@click.option(
+    "--min-similarity",
+    type=click.FloatRange(0.0, 1.0),
+    default=DEFAULT_MIN_SIMILARITY,
+    show_default=True,
+    help="With --verify: lowest score (best normalised cross-correlation of edge detail over shifts of up to"
+    " 4 px; 1 = same pixels up to brightness and contrast) for a pair to count as a duplicate. Raise it for"
+    " fewer false matches, lower it to catch more edited copies.",
+)
 @click.option("--policy", type=click.Choice(POLICIES), default="report", show_default=True, help="What to do with duplicates.")
 @click.option(
     "--on-conflict",
@@ -41,7 +70,9 @@ def dedupe(
     source: Path,
     output: Path,
     hash_method: str,
-    threshold: int,
+    threshold: int | None,
+    verify: bool,
+    min_similarity: float,
     policy: str,
     on_conflict: str,
     report_dir: Path | None,
@@ -57,6 +88,11 @@ def dedupe(
     leaks are fixed by dropping training copies) and the rest get status=drop; conflicting
     groups follow --on-conflict. Nothing is deleted: every change is listed in actions.csv.
 
+    Hash candidates within --threshold bits are verified on the pixels (--verify) and a
+    group must hold together: every two members score at least --min-similarity minus
+    0.15, so a chain A~B~C where A and C differ is cut (the closer pair stays a group).
+    pairs.csv lists every candidate with its hash distance, similarity and verdict.
+
     \b
     Example:
       ferclean dedupe manifests/fer2013.csv -o manifests/fer2013-dedup.csv \\
@@ -65,18 +101,35 @@ def dedupe(
     report_dir = report_dir or output.with_name(f"{output.stem}_dedupe")
     outputs = {"-o": output, "--report-dir": report_dir}
     check_outputs(source, None, outputs)
-    manifest = load_input(source, classes, hash_method, jobs, backend)
+    times: list = []
+    with timed("scan and hash", times):
+        manifest = load_input(source, classes, hash_method, jobs, backend)
     check_outputs(source, manifest, outputs)
     with progress() as on_progress:
-        result = find_duplicates(manifest, threshold, policy, on_conflict, hash_method, jobs, on_progress, backend)
-    report_dir = write_report(result, report_dir)
+        result = find_duplicates(
+            manifest, threshold, policy, on_conflict, hash_method, jobs, on_progress, backend, verify, min_similarity
+        )
+    with timed("report", times):
+        report_dir = write_report(result, report_dir)
     _print_summary(result)
-    save(result.manifest, output, command_line(), title="Images per split and class after dedupe (status != drop)")
+    with timed("write manifest", times):
+        save(result.manifest, output, command_line(), title="Images per split and class after dedupe (status != drop)")
+    console.print(_times_table(times[:1] + result.times + times[1:]))
     console.print(f"Report in [bold]{report_dir}/[/]: {', '.join(REPORT_FILES)}")
 
 
+def _times_table(times: list[tuple[str, float, float]]) -> Table:
+    table = Table(title="Stage times")
+    for column in ("stage", "wall s", "CPU s"):
+        table.add_column(column, justify="left" if column == "stage" else "right")
+    for name, wall, cpu in times:
+        table.add_row(name, f"{wall:.2f}", f"{cpu:.2f}")
+    table.add_row("total", f"{sum(t[1] for t in times):.2f}", f"{sum(t[2] for t in times):.2f}")
+    return table
+
+
 def _print_summary(result: DedupeResult) -> None:
-    grouped, pairs, clusters, leaks, actions = result.grouped, result.pairs, result.clusters, result.leaks, result.actions
+    grouped, pairs, clusters, leaks, actions = result.grouped, result.grouped_pairs, result.clusters, result.leaks, result.actions
     table = Table(title="Duplicates")
     table.add_column("measure")
     table.add_column("count", justify="right")
@@ -85,6 +138,7 @@ def _print_summary(result: DedupeResult) -> None:
         table.add_row(f"{kind} pairs", f"{int((pairs['kind'] == kind).sum()):,}")
     table.add_row("duplicate groups", f"{len(clusters):,}")
     table.add_row("images in groups", f"{int(clusters['size'].sum()) if len(clusters) else 0:,} of {hashed:,} hashed")
+    table.add_row("largest group", f"{int(clusters['size'].max()) if len(clusters) else 0:,}")
     table.add_row("groups spanning splits (leaks)", f"{int(clusters['cross_split'].sum()) if len(clusters) else 0:,}")
     table.add_row("groups with a label conflict", f"{int(clusters['conflict'].sum()) if len(clusters) else 0:,}")
     console.print(table)

@@ -98,10 +98,17 @@ def output_option(help_text: str = "Manifest to write, a new .csv (a companion .
     )
 
 
-def threshold_option(help_text: str) -> Callable:
-    """``--threshold``: one rule (0..MAX_THRESHOLD bits of a 64-bit hash) for every command that matches duplicates."""
+def threshold_option(help_text: str, default: int | None = DEFAULT_THRESHOLD) -> Callable:
+    """``--threshold``: one rule (0..MAX_THRESHOLD bits of a 64-bit hash) for every command that matches duplicates.
+
+    ``default=None`` lets the command pick (dedupe's depends on --verify; ``help_text`` says how).
+    """
     return click.option(
-        "--threshold", type=click.IntRange(0, MAX_THRESHOLD), default=DEFAULT_THRESHOLD, show_default=True, help=help_text
+        "--threshold",
+        type=click.IntRange(0, MAX_THRESHOLD),
+        default=default,
+        show_default=default is not None,
+        help=help_text,
     )
 
 

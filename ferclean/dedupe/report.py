@@ -9,16 +9,20 @@ import pandas as pd
 from ferclean.dedupe import DedupeResult
 from ferclean.dedupe.resolve import worst_pairs
 from ferclean.outputs import write_csv, write_json
-from ferclean.render.contact_sheet import contact_sheet
+from ferclean.render.contact_sheet import Cell, contact_sheet
 
 #: The files ``write_report`` writes, in the order the CLI lists them.
 REPORT_FILES = ("pairs.csv", "groups.csv", "leakage.csv", "actions.csv", "contact_sheet.png", "summary.json")
 
 
 def pair_listing(frame: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
-    """One row per duplicate pair with both paths, splits and labels, for people to read."""
+    """One row per candidate pair with both paths, splits and labels, for people to read.
+
+    ``similarity`` and ``verified`` come with verified candidates; ``group`` is set where
+    both images ended in the same group.
+    """
     a, b = frame.iloc[pairs["a"]].reset_index(drop=True), frame.iloc[pairs["b"]].reset_index(drop=True)
-    return pd.DataFrame(
+    listing = pd.DataFrame(
         {
             "path_a": a["path"],
             "path_b": b["path"],
@@ -28,39 +32,54 @@ def pair_listing(frame: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
             "label_b": b["label"],
             "distance": pairs["distance"].to_numpy(),
             "kind": pairs["kind"].to_numpy(),
-            "group": a["group"],
         }
     )
+    for column in ("similarity", "verified"):
+        if column in pairs:
+            listing[column] = pairs[column].to_numpy()
+    listing["group"] = a["group"].where(a["group"].to_numpy() == b["group"].to_numpy())
+    return listing
 
 
 def summary(result: DedupeResult) -> dict:
-    """Counts of pairs, groups and actions (``summary.json``)."""
-    pairs, clusters, actions = result.pairs, result.clusters, result.actions
+    """Counts of candidates, pairs, groups and actions (``summary.json``)."""
+    pairs, clusters, actions = result.grouped_pairs, result.clusters, result.actions
     return {
+        "candidates": len(result.pairs),
         "pairs": len(pairs),
         "pairs_by_kind": pairs["kind"].value_counts().to_dict(),
         "groups": len(clusters),
+        "largest_group": int(clusters["size"].max()) if len(clusters) else 0,
         "images_in_groups": int(clusters["size"].sum()) if len(clusters) else 0,
         "actions": actions.groupby(["action", "split"]).size().rename("n").reset_index().to_dict("records"),
     }
 
 
+def group_sheet_rows(result: DedupeResult, limit: int = 24, width: int = 8) -> list[list[Cell]]:
+    """One row per group to show (groups of the worst pairs first), each member's face once,
+    with its split and class under it."""
+    grouped = result.grouped
+    order = worst_pairs(grouped, result.grouped_pairs, limit=len(result.pairs))
+    groups = pd.unique(grouped["group"].to_numpy()[order["a"].to_numpy()])[:limit]
+    rows = []
+    for group in groups:
+        members = grouped[grouped["group"] == group].sort_values("path")
+        cells = [(result.manifest.root / m.path, f"{m.split or '-'} {m.label}") for m in members.itertuples()]
+        cells[0] = (cells[0][0], f"group {int(group)}: {cells[0][1]}")
+        rows += [cells[k : k + width] for k in range(0, len(cells), width)]
+    return rows
+
+
 def write_report(result: DedupeResult, report_dir: Path) -> Path:
     """Write every file of ``REPORT_FILES`` into ``report_dir`` (created if needed)."""
-    grouped, pairs = result.grouped, result.pairs
-    write_csv(report_dir / "pairs.csv", pair_listing(grouped, pairs))
+    write_csv(report_dir / "pairs.csv", pair_listing(result.grouped, result.pairs))
     write_csv(report_dir / "groups.csv", result.clusters, index=True, index_label="group")
     write_csv(report_dir / "leakage.csv", result.leaks)
     write_csv(report_dir / "actions.csv", result.actions)
-    rows = []
-    for pair in worst_pairs(grouped, pairs).itertuples():
-        cells = []
-        for position in (pair.a, pair.b):
-            row = grouped.iloc[position]
-            cells.append((result.manifest.root / row["path"], f"{row['split'] or '-'} {row['label']}"))
-        cells[0] = (cells[0][0], f"{cells[0][1]} d={pair.distance} {pair.kind}")
-        rows.append(cells)
-    sheet_rows = [sum(rows[k : k + 4], []) for k in range(0, len(rows), 4)]
-    contact_sheet(sheet_rows, report_dir / "contact_sheet.png", title="Worst duplicate pairs: leaks and label conflicts first")
+    contact_sheet(
+        group_sheet_rows(result),
+        report_dir / "contact_sheet.png",
+        title="Duplicate groups (leaks and label conflicts first) - one face per member, split and class under each",
+    )
     write_json(report_dir / "summary.json", summary(result))
     return report_dir

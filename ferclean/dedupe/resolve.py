@@ -10,7 +10,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from ferclean.dedupe.clusters import cluster_ids
+from ferclean.dedupe.clusters import cluster_ids, number_groups
 from ferclean.dedupe.hashing import hex_to_uint64
 from ferclean.manifest import effective_labels, mark
 from ferclean.dedupe.search import hamming, mirror_pairs
@@ -20,6 +20,10 @@ from ferclean.dedupe.search import hamming, mirror_pairs
 #: (re-crops, contrast changes, small shifts), 12 of 16 at 6 bits and 1 of 6 at 8 bits; pair
 #: counts jump from 8 bits on (6.8k at 8, 38k at 10). Raise it with --threshold to catch more.
 DEFAULT_THRESHOLD = 4
+#: Hash radius of the candidates that pixel verification checks (--verify). Measured on
+#: FER2013 (bench/dedupe_bench.py): same-photo pairs still make up a tenth of the pairs
+#: at 10 bits but under 1% at 12, where candidates grow five-fold (52k -> 256k).
+CANDIDATE_RADIUS = 10
 
 #: Largest threshold any command accepts: half the bits, past which unrelated faces match.
 MAX_THRESHOLD = 32
@@ -71,9 +75,14 @@ def _exact_pairs(digests: np.ndarray) -> np.ndarray:
     return np.array(pairs, dtype=np.int64).reshape(-1, 2)
 
 
-def assign_groups(frame: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with ``group`` set to a cluster id for duplicates and NA for singletons."""
-    ids = cluster_ids(len(frame), pairs[["a", "b"]].to_numpy(), frame["path"].tolist())
+def assign_groups(frame: pd.DataFrame, pairs: pd.DataFrame, labels: np.ndarray | None = None) -> pd.DataFrame:
+    """``frame`` with ``group`` set to a cluster id for duplicates and NA for singletons.
+
+    Groups are the connected components of ``pairs``, or the given per-row ``labels``
+    (-1 for none; e.g. from :func:`ferclean.dedupe.verify.verify_duplicates`).
+    """
+    paths = frame["path"].tolist()
+    ids = cluster_ids(len(frame), pairs[["a", "b"]].to_numpy(), paths) if labels is None else number_groups(labels, paths)
     out = frame.copy()
     out["group"] = pd.array(np.where(ids >= 0, ids, 0), dtype="Int64")
     out.loc[ids < 0, "group"] = pd.NA
@@ -125,54 +134,70 @@ def resolve(frame: pd.DataFrame, policy: str = "report", on_conflict: str = "rev
     if on_conflict not in CONFLICT_ACTIONS:
         raise ValueError(f"unknown conflict action {on_conflict!r}")
     out = frame.copy()
-    actions: list[dict] = []
     if policy == "report":
-        return out, pd.DataFrame(actions, columns=_ACTION_COLUMNS)
-    labels = effective_labels(out)
-    live = out[out["group"].notna() & (out["status"] != "drop")]
-    for group, members in live.groupby("group"):
-        counts = labels[members.index].value_counts()
-        candidates = members
-        if len(counts) > 1:
-            top = counts[counts == counts.max()]
-            if on_conflict == "drop" or (on_conflict == "majority" and len(top) == 1):
-                reason = f"label conflict in group {group} ({'/'.join(sorted(counts.index))})"
-                losers = members.index if on_conflict == "drop" else members.index[labels[members.index] != top.index[0]]
-                _mark(out, losers, "drop", reason, actions)
-                candidates = members.drop(losers)
-            else:
-                _mark(out, members.index, "review", f"label conflict in group {group}: {'/'.join(sorted(counts.index))}", actions)
-                continue
-        if len(candidates) > 1:
-            keeper = _keeper(candidates)
-            extra = candidates.index.drop(keeper)
-            _mark(out, extra, "drop", f"duplicate of {out.at[keeper, 'path']} (group {group})", actions)
-    return out, pd.DataFrame(actions, columns=_ACTION_COLUMNS)
-
-
-def _keeper(members: pd.DataFrame) -> int:
-    order = members.assign(
-        _priority=members["split"].map(_SPLIT_PRIORITY).fillna(9),
-        _area=-(members["width"].fillna(0) * members["height"].fillna(0)).astype("int64"),
-    ).sort_values(["_priority", "_area", "path"], kind="stable")
-    return order.index[0]
-
-
-def _mark(frame: pd.DataFrame, index: pd.Index, status: str, reason: str, actions: list[dict]) -> None:
-    """Raise ``index`` to ``status`` in place (never lowering an earlier status) and log the actions."""
-    marked = mark(frame.loc[index], index, status, reason)
-    frame.loc[index, ["status", "note"]] = marked[["status", "note"]]
-    for i in index:
-        actions.append(
-            {
-                "path": frame.at[i, "path"],
-                "split": frame.at[i, "split"],
-                "label": frame.at[i, "label"],
-                "group": frame.at[i, "group"],
-                "action": frame.at[i, "status"],
-                "reason": reason,
-            }
-        )
+        return out, pd.DataFrame([], columns=_ACTION_COLUMNS)
+    live = out[out["group"].notna() & (out["status"] != "drop")].assign(_label=effective_labels(out))
+    live = live.assign(
+        _priority=live["split"].map(_SPLIT_PRIORITY).fillna(9),
+        _area=-(live["width"].fillna(0) * live["height"].fillna(0)).astype("int64"),
+        _order=np.arange(len(live)),
+    )
+    by_group = live.groupby("group")["_label"]
+    label_set = by_group.agg(lambda s: "/".join(sorted(set(s))))
+    conflict = live["group"].map(by_group.nunique()) > 1
+    decisions = []  # (rows, status, reasons), applied in this order
+    candidates = live[~conflict]
+    if conflict.any():
+        clash = live[conflict]
+        names = clash["group"].map(label_set)
+        groups = clash["group"].astype("int64").astype(str)
+        counts = clash.groupby(["group", "_label"]).size()
+        top = counts.groupby(level="group").transform("max")
+        winners = counts[counts == top].reset_index()
+        single = winners.groupby("group")["_label"].transform("size") == 1
+        majority = winners[single].set_index("group")["_label"]
+        dropped = "label conflict in group " + groups + " (" + names + ")"
+        reviewed = "label conflict in group " + groups + ": " + names
+        if on_conflict == "drop":
+            decisions.append((clash.index, "drop", dropped))
+        elif on_conflict == "majority":
+            wins = clash["group"].map(majority)
+            losers, tied = wins.notna() & (clash["_label"] != wins), wins.isna()
+            decisions.append((clash.index[losers], "drop", dropped))
+            decisions.append((clash.index[tied], "review", reviewed))
+            candidates = pd.concat([candidates, clash[~losers & ~tied]])
+        else:
+            decisions.append((clash.index, "review", reviewed))
+    # keep-one: the first of each group by split priority, larger image, path; drop the rest.
+    ranked = candidates.sort_values(["group", "_priority", "_area", "path"], kind="stable")
+    keeper = ranked.groupby("group")["path"].transform("first")
+    extra = ranked[ranked["path"] != keeper]
+    decisions.append((extra.index, "drop", "duplicate of " + keeper + " (group " + ranked["group"].astype("int64").astype(str) + ")"))
+    log = []
+    for step, (rows, status, reasons) in enumerate(decisions):
+        if len(rows):
+            out = mark(out, rows, status, reasons.loc[rows])
+            log.append(pd.DataFrame({"row": rows, "reason": reasons.loc[rows].to_numpy(), "step": step}))
+    if not log:
+        return out, pd.DataFrame([], columns=_ACTION_COLUMNS)
+    # One action per change, group by group, in the order the loop over groups used to log them.
+    done = pd.concat(log).assign(
+        group=lambda d: live.loc[d["row"], "group"].to_numpy(), order=lambda d: live.loc[d["row"], "_order"].to_numpy()
+    )
+    done = done.sort_values(["group", "step", "order"], kind="stable")
+    rows = out.loc[done["row"]]
+    actions = pd.DataFrame(
+        {
+            "path": rows["path"].to_numpy(),
+            "split": rows["split"].to_numpy(),
+            "label": rows["label"].to_numpy(),
+            "group": rows["group"].to_numpy(),
+            "action": rows["status"].to_numpy(),
+            "reason": done["reason"].to_numpy(),
+        },
+        columns=_ACTION_COLUMNS,
+    )
+    return out, actions
 
 
 def worst_pairs(frame: pd.DataFrame, pairs: pd.DataFrame, limit: int = 40) -> pd.DataFrame:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
@@ -27,7 +28,7 @@ def _thumbnail(source: Path | Image.Image, size: int) -> Image.Image:
 def contact_sheet(rows: list[list[Cell]], out_path: str | Path, thumb: int = 96, title: str = "") -> Path:
     """Draw one row of captioned thumbnails per list in ``rows`` and save it as a PNG.
 
-    Captions are cut into at most two short lines under each image; unreadable images
+    Captions are wrapped at spaces into at most two short lines under each image; unreadable images
     show as a red square rather than failing the whole sheet.
     """
     out_path = Path(out_path)
@@ -44,7 +45,7 @@ def contact_sheet(rows: list[list[Cell]], out_path: str | Path, thumb: int = 96,
         for c, (source, caption) in enumerate(row):
             x, y = _PAD + c * cell_w, top + _PAD + r * cell_h
             sheet.paste(_thumbnail(source, thumb), (x, y))
-            lines = [caption[k : k + chars] for k in range(0, len(caption), chars)][:_CAPTION_LINES]
+            lines = textwrap.wrap(caption, chars, break_long_words=False)[:_CAPTION_LINES]
             for k, line in enumerate(lines):
                 draw.text((x, y + thumb + k * _LINE_HEIGHT), line, fill="black", font=font)
     with atomic_path(out_path) as temp:

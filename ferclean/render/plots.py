@@ -20,6 +20,14 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from ferclean.outputs import atomic_path  # noqa: E402
 
 
+def _save(fig: plt.Figure, out_path: str | Path) -> None:
+    """Write ``fig`` atomically (a half-written PNG never replaces a good one) and free it."""
+    fig.tight_layout()
+    with atomic_path(out_path) as temp:
+        fig.savefig(temp, dpi=110)
+    plt.close(fig)
+
+
 def plot_confusion(
     matrix: np.ndarray,
     classes: Sequence[str],
@@ -47,10 +55,7 @@ def plot_confusion(
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label=f"share of {ylabel} class")
     if title:
         ax.set_title(title)
-    fig.tight_layout()
-    with atomic_path(out_path) as temp:
-        fig.savefig(temp, dpi=110)
-    plt.close(fig)
+    _save(fig, out_path)
     return Path(out_path)
 
 
@@ -72,10 +77,7 @@ def plot_splits(before: pd.DataFrame, after: pd.DataFrame, out_path: str | Path,
     axes[0].set_ylabel("share of the split (%)")
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    with atomic_path(out_path) as temp:
-        fig.savefig(temp, dpi=110)
-    plt.close(fig)
+    _save(fig, out_path)
     return out_path
 
 
@@ -110,8 +112,5 @@ def plot_curves(history: pd.DataFrame, best_epoch: int | None, out_path: Path) -
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend()
-    fig.tight_layout()
-    with atomic_path(out_path) as temp:
-        fig.savefig(temp, dpi=110)
-    plt.close(fig)
+    _save(fig, out_path)
     return out_path

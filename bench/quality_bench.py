@@ -1,0 +1,209 @@
+"""How well scan's quality checks catch non-faces, and how many real faces they wrongly flag.
+
+Non-face fixtures are generated here (none are FER2013 placeholders): blank and noise
+frames, rendered text, icons drawn with Pillow and scikit-image's sample pictures, each at
+48x48 (as they would sit in a FER-style dataset) and, for the pictures, at native size and
+as 48x48 crops. Real faces: every FER2013 face in ../shared/data/fer2013 (FER+ non-faces
+already removed there, so a flag is a false positive) and the AffectNet sample.
+
+    PYTHONPATH=$PWD python bench/quality_bench.py                 # catch and false-flag rates
+    PYTHONPATH=$PWD python bench/quality_bench.py --signals       # FER2013 signal percentiles
+    PYTHONPATH=$PWD python bench/quality_bench.py --haar 3000     # OpenCV Haar cascades, 1 in N faces
+    PYTHONPATH=$PWD python bench/quality_bench.py --sheet /tmp/q/flagged.png
+
+Targets: >= 90 % of non-face fixtures caught, <= 1 % of FER2013 faces flagged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from ferclean.cli.console import console, progress
+from ferclean.images import open_gray
+from ferclean.parallel import parallel_map
+from ferclean.quality import REASONS, quality_reasons, quality_signals
+from ferclean.render.contact_sheet import contact_sheet
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SKIMAGE_PICTURES = ("coins", "text", "brick", "camera", "checkerboard", "grass", "gravel", "moon", "page", "clock", "horse")
+TEXTS = ("This photo has been moved", "404", "Image not available", "NO IMAGE", "deleted", "photo removed", "?", "LOGO")
+
+
+def _font(size: int) -> ImageFont.ImageFont:
+    return ImageFont.load_default(size=size)
+
+
+def text_frames(rng: np.random.Generator) -> list[np.ndarray]:
+    """Rendered placeholder texts: dark on light and light on dark, at 48x48 and as wide strips."""
+    out = []
+    for i, words in enumerate(TEXTS):
+        for ink, paper in ((20, 235), (240, 30), (90, 200)):
+            for size in ((48, 48), (160, 48)):
+                image = Image.new("L", size, paper)
+                draw = ImageDraw.Draw(image)
+                lines = words.split(" ") if size[0] == 48 else [words]
+                for k, line in enumerate(lines):
+                    draw.text((2, 2 + k * 11), line, fill=ink, font=_font(10 if size[0] == 48 else 14))
+                out.append(np.asarray(image))
+    return out
+
+
+def icons(rng: np.random.Generator) -> list[np.ndarray]:
+    """Warning triangles, chat bubbles, circles, stars and ticks, flat-filled, at 48x48."""
+    out = []
+    for ink, paper in ((0, 255), (255, 40), (200, 90), (60, 180)):
+        for shape in ("triangle", "bubble", "circle", "star", "tick", "square"):
+            image = Image.new("L", (48, 48), paper)
+            draw = ImageDraw.Draw(image)
+            if shape == "triangle":
+                draw.polygon([(24, 4), (44, 42), (4, 42)], fill=ink)
+                draw.text((22, 18), "!", fill=paper, font=_font(18))
+            elif shape == "bubble":
+                draw.rounded_rectangle((4, 6, 44, 34), radius=8, fill=ink)
+                draw.polygon([(12, 34), (20, 34), (10, 44)], fill=ink)
+            elif shape == "circle":
+                draw.ellipse((6, 6, 42, 42), outline=ink, width=5)
+            elif shape == "star":
+                points = [(24 + 20 * np.sin(a) * (1 if k % 2 == 0 else 0.4), 24 - 20 * np.cos(a) * (1 if k % 2 == 0 else 0.4))
+                          for k, a in enumerate(np.linspace(0, 2 * np.pi, 11)[:-1])]
+                draw.polygon(points, fill=ink)
+            elif shape == "tick":
+                draw.line([(8, 26), (20, 38), (40, 10)], fill=ink, width=6)
+            else:
+                draw.rectangle((10, 10, 38, 38), fill=ink)
+            out.append(np.asarray(image))
+    return out
+
+
+def blank_and_noise(rng: np.random.Generator) -> dict[str, list[np.ndarray]]:
+    """Uniform frames (some with slight sensor noise) and three kinds of pure noise, at 48x48."""
+    blank = [np.full((48, 48), v, np.uint8) for v in (0, 8, 60, 128, 200, 250, 255)]
+    blank += [np.clip(v + rng.normal(0, 2, (48, 48)), 0, 255).astype(np.uint8) for v in (10, 128, 245)]
+    noise = [rng.integers(0, 256, (48, 48), dtype=np.uint8) for _ in range(4)]
+    noise += [np.clip(rng.normal(128, 40, (48, 48)), 0, 255).astype(np.uint8) for _ in range(4)]
+    noise += [(rng.random((48, 48)) > 0.5).astype(np.uint8) * 255 for _ in range(2)]
+    return {"blank": blank, "noise": noise}
+
+
+def pictures(rng: np.random.Generator) -> list[np.ndarray]:
+    """scikit-image sample pictures: native size, squashed to 48x48, and three random 48x48 crops each."""
+    from skimage import data
+
+    out = []
+    for name in SKIMAGE_PICTURES:
+        picture = getattr(data, name)()
+        image = Image.fromarray(picture).convert("L") if picture.dtype == np.uint8 else Image.fromarray((picture * 255).astype(np.uint8))
+        array = np.asarray(image)
+        out += [array, np.asarray(image.resize((48, 48), Image.Resampling.LANCZOS))]
+        h, w = array.shape
+        for _ in range(3):
+            y, x = rng.integers(0, h - 48), rng.integers(0, w - 48)
+            out.append(array[y : y + 48, x : x + 48].copy())
+    return out
+
+
+def fixtures(seed: int = 0) -> dict[str, list[np.ndarray]]:
+    """Every non-face fixture by kind."""
+    rng = np.random.default_rng(seed)
+    return {**blank_and_noise(rng), "text": text_frames(rng), "icon": icons(rng), "picture": pictures(rng)}
+
+
+def _reasons_of_file(path: str) -> tuple[str, ...]:
+    return tuple(quality_reasons(quality_signals(np.asarray(open_gray(path)))))
+
+
+def _signals_of_file(path: str) -> dict[str, float]:
+    return quality_signals(np.asarray(open_gray(path)))
+
+
+def fixture_report(kinds: dict[str, list[np.ndarray]]) -> None:
+    total = caught_total = 0
+    console.print("[bold]Non-face fixtures caught[/]")
+    for kind, arrays in kinds.items():
+        results = [quality_reasons(quality_signals(a)) for a in arrays]
+        caught = sum(bool(r) for r in results)
+        total, caught_total = total + len(arrays), caught_total + caught
+        by_reason = Counter(r for rs in results for r in rs)
+        console.print(f"  {kind:8s} {caught:3d}/{len(arrays):3d} ({caught / len(arrays):.0%})  "
+                      + ", ".join(f"{r} {n}" for r, n in by_reason.most_common()))
+        missed = [i for i, r in enumerate(results) if not r]
+        if missed:
+            console.print(f"           missed: {missed}")
+    console.print(f"  [bold]all      {caught_total}/{total} ({caught_total / total:.1%})[/]")
+
+
+def faces_report(paths: list[str], name: str, sheet: Path | None) -> None:
+    with progress() as on_progress:
+        results = parallel_map(_reasons_of_file, paths, f"Checking {name}", on_progress=on_progress)
+    flagged = [(p, r) for p, r in zip(paths, results) if r]
+    console.print(f"[bold]{name}: {len(flagged):,} of {len(paths):,} real faces flagged ({len(flagged) / len(paths):.2%})[/]")
+    by_reason = Counter(r for _, rs in flagged for r in rs)
+    for reason in REASONS:
+        console.print(f"  {reason:16s} {by_reason.get(reason, 0):5d} ({by_reason.get(reason, 0) / len(paths):.2%})")
+    if sheet and flagged:
+        rows = [[(Path(p), ",".join(r)) for p, r in flagged[i : i + 12]] for i in range(0, min(len(flagged), 240), 12)]
+        contact_sheet(rows, sheet, title=f"{name}: flagged real faces")
+        console.print(f"  contact sheet: {sheet}")
+
+
+def signal_percentiles(paths: list[str]) -> None:
+    with progress() as on_progress:
+        signals = parallel_map(_signals_of_file, paths, "Signals", on_progress=on_progress)
+    console.print("[bold]FER2013 signal percentiles[/]  (0, 0.1, 1, 50, 99, 99.9, 100)")
+    for key in signals[0]:
+        values = np.array([s[key] for s in signals])
+        console.print(f"  {key:14s}", "  ".join(f"{v:8.3f}" for v in np.percentile(values, [0, 0.1, 1, 50, 99, 99.9, 100])))
+
+
+def _haar_hits(gray: np.ndarray, cascades: list) -> list[bool]:
+    import cv2
+
+    upscaled = cv2.resize(gray, (144, 144), interpolation=cv2.INTER_CUBIC)
+    padded = cv2.copyMakeBorder(upscaled, 24, 24, 24, 24, cv2.BORDER_REPLICATE)
+    return [len(c.detectMultiScale(padded, scaleFactor=1.1, minNeighbors=3, minSize=(60, 60))) > 0 for c in cascades]
+
+
+def haar_report(paths: list[str], kinds: dict[str, list[np.ndarray]]) -> None:
+    """OpenCV's bundled face cascades on 48x48 crops upscaled 3x with a replicated border."""
+    import cv2
+
+    names = ["haarcascade_frontalface_default.xml", "haarcascade_frontalface_alt2.xml", "haarcascade_profileface.xml"]
+    cascades = [cv2.CascadeClassifier(cv2.data.haarcascades + n) for n in names]
+    started = time.process_time()
+    faces = np.array([_haar_hits(np.asarray(open_gray(p)), cascades) for p in paths])
+    per_image = (time.process_time() - started) / len(paths) * 1000
+    others = np.array([_haar_hits(np.asarray(Image.fromarray(a).resize((48, 48))), cascades) for arrays in kinds.values() for a in arrays])
+    console.print(f"[bold]Haar cascades[/] ({len(paths):,} FER2013 faces, {per_image:.1f} ms CPU per face for all three)")
+    for k, name in enumerate(names + ["any of the three"]):
+        hit_faces = faces[:, k].mean() if k < len(names) else faces.any(axis=1).mean()
+        hit_others = others[:, k].mean() if k < len(names) else others.any(axis=1).mean()
+        console.print(f"  {name:38s} face found in {hit_faces:.1%} of faces, in {hit_others:.1%} of non-face fixtures")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--signals", action="store_true", help="print FER2013 signal percentiles")
+    parser.add_argument("--haar", type=int, default=0, metavar="N", help="also measure Haar cascades on 1 in N faces")
+    parser.add_argument("--sheet", type=Path, default=None, help="contact sheet of the flagged FER2013 faces")
+    args = parser.parse_args()
+    kinds = fixtures()
+    fer = sorted(str(p) for p in (DATA / "fer2013").glob("*/*/*.png"))
+    affectnet = sorted(str(p) for p in (DATA / "affectnet-yolo-sample").glob("test/images/*"))
+    fixture_report(kinds)
+    if args.signals:
+        signal_percentiles(fer)
+    faces_report(fer, "FER2013", args.sheet)
+    if affectnet:
+        faces_report(affectnet, "AffectNet sample", None)
+    if args.haar:
+        haar_report(fer[:: args.haar], kinds)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,265 @@
+"""Perceptual hashes of many images at once: decoding in worker processes, DCT in numpy.
+
+Bit-identical to ``imagehash.phash`` (and to the phash of the horizontal mirror that the
+manifest keeps in ``phash_flip``): each image is reduced to 32x32 by PIL's Lanczos resize
+exactly as imagehash does, then the stack goes through the low-frequency corner of the
+DCT-II as two matrix products and is thresholded at each image's median. The few images
+with a coefficient so close to their median that rounding could flip a bit are re-hashed
+with imagehash's own ``scipy.fftpack`` route, so no bit ever differs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from functools import lru_cache, partial
+from typing import TypeVar
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+from threadpoolctl import threadpool_limits
+
+from ferclean.images import UnreadableImage, open_gray, pixel_sha256, too_small
+from ferclean.parallel import Backend, Progress, no_progress
+from ferclean.quality import quality_reasons, quality_signals
+
+HASH_SIZE = 8
+#: imagehash's phash works on a (hash_size * highfreq_factor)^2 thumbnail.
+THUMB = 32
+#: A coefficient within this (relative) distance of its median is re-checked the slow way.
+_TIE_TOLERANCE = 1e-9
+_CHUNK = 512
+
+T = TypeVar("T")
+_HASH_BLOCK = 2048
+#: Mirroring negates the odd horizontal frequencies.
+_MIRROR_SIGNS = np.tile((-1.0) ** np.arange(HASH_SIZE), HASH_SIZE)
+
+
+@dataclass
+class DecodedBatch:
+    """What decoding a list of files gives: per file size, pixel digest, 32x32 thumbnail, error."""
+
+    width: np.ndarray
+    height: np.ndarray
+    sha256: list[str]
+    thumbs: np.ndarray  # (n, 32, 32) uint8, zeros where unreadable
+    flip_thumbs: np.ndarray  # thumbnails of the mirrored images
+    error: list[str]
+    quality: list[str] = field(default_factory=list)  # scan's quality reasons, when asked for
+
+
+@lru_cache(maxsize=64)
+def _resize_commutes_with_flip(width: int, height: int) -> bool:
+    """Whether PIL's Lanczos resize from this size is mirror-symmetric (true for most sizes).
+
+    Then the thumbnail of the mirror is the mirror of the thumbnail, bit for bit, and one
+    resize per image is enough. Probed on random images because PIL's fixed-point
+    coefficient tables are not guaranteed symmetric.
+    """
+    rng = np.random.default_rng(width * 100003 + height)
+    for _ in range(3):
+        image = Image.fromarray(rng.integers(0, 256, (height, width), dtype=np.uint8))
+        direct = np.asarray(image.resize((THUMB, THUMB), Image.Resampling.LANCZOS))[:, ::-1]
+        mirrored = np.asarray(image.transpose(Image.Transpose.FLIP_LEFT_RIGHT).resize((THUMB, THUMB), Image.Resampling.LANCZOS))
+        if not np.array_equal(direct, mirrored):
+            return False
+    return True
+
+
+def decode_one(path: str) -> tuple[Image.Image | None, str]:
+    """:func:`ferclean.images.open_gray` (the one decoding and error ladder), returning the
+    error message instead of raising."""
+    try:
+        return open_gray(path), ""
+    except UnreadableImage as exc:
+        return None, str(exc)
+
+
+def decode_files(paths: Sequence[str], quality: bool = False) -> DecodedBatch:
+    """Decode ``paths`` in this process; unreadable files get an error instead of raising.
+
+    With ``quality``, each readable image's :mod:`ferclean.quality` reasons (comma list,
+    empty for a usable face) are checked on the pixels decoded here."""
+    n = len(paths)
+    width, height = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    thumbs = np.zeros((n, THUMB, THUMB), dtype=np.uint8)
+    flips = np.zeros_like(thumbs)
+    digests, errors, reasons = [""] * n, [""] * n, [""] * n
+    for k, path in enumerate(paths):
+        gray, errors[k] = decode_one(path)
+        if gray is None:
+            continue
+        if quality:
+            reasons[k] = ", ".join(quality_reasons(quality_signals(np.asarray(gray))))
+        width[k], height[k] = gray.size
+        digests[k] = pixel_sha256(gray)
+        thumbs[k] = np.asarray(gray.resize((THUMB, THUMB), Image.Resampling.LANCZOS))
+        if _resize_commutes_with_flip(*gray.size):
+            flips[k] = thumbs[k, :, ::-1]
+        else:
+            flips[k] = np.asarray(gray.transpose(Image.Transpose.FLIP_LEFT_RIGHT).resize((THUMB, THUMB), Image.Resampling.LANCZOS))
+    return DecodedBatch(width, height, digests, thumbs, flips, errors, reasons)
+
+
+def map_chunks(
+    fn: Callable[[list[str]], T],
+    paths: Sequence[str],
+    jobs: int = 1,
+    on_progress: Progress | None = None,
+    stage: str = "",
+    backend: Backend | None = None,
+) -> list[T]:
+    """``fn`` on consecutive chunks of ``paths`` over ``jobs`` processes (or on ``backend``,
+    counting progress in chunks), in order, calling ``on_progress(stage, done, total)`` after
+    each chunk. ``fn`` must be module-level."""
+    chunks = [list(paths[i : i + _CHUNK]) for i in range(0, len(paths), _CHUNK)]
+    if backend is not None:
+        return backend.map(fn, chunks, stage, on_progress or no_progress)
+    parts: list[T] = []
+    done = 0
+    if on_progress:
+        on_progress(stage, 0, len(paths))
+    with ProcessPoolExecutor(max_workers=jobs) if jobs > 1 and len(chunks) > 1 else nullcontext() as pool:
+        for chunk, part in zip(chunks, pool.map(fn, chunks) if pool else map(fn, chunks)):
+            parts.append(part)
+            done += len(chunk)
+            if on_progress:
+                on_progress(stage, done, len(paths))
+    return parts
+
+
+def decode_files_parallel(
+    paths: Sequence[str],
+    jobs: int = 1,
+    on_progress: Progress | None = None,
+    stage: str = "Reading images",
+    backend: Backend | None = None,
+    quality: bool = False,
+) -> DecodedBatch:
+    """:func:`decode_files` over ``jobs`` processes or ``backend`` (:func:`map_chunks`), joined in order."""
+    parts = map_chunks(partial(decode_files, quality=quality), paths, jobs, on_progress, stage, backend)
+    if not parts:
+        empty = np.zeros((0, THUMB, THUMB), dtype=np.uint8)
+        return DecodedBatch(np.zeros(0, np.int64), np.zeros(0, np.int64), [], empty, empty.copy(), [])
+    return DecodedBatch(
+        np.concatenate([p.width for p in parts]),
+        np.concatenate([p.height for p in parts]),
+        [d for p in parts for d in p.sha256],
+        np.concatenate([p.thumbs for p in parts]),
+        np.concatenate([p.flip_thumbs for p in parts]),
+        [e for p in parts for e in p.error],
+        [r for p in parts for r in p.quality],
+    )
+
+
+@lru_cache(maxsize=1)
+def _dct_rows() -> np.ndarray:
+    """The first HASH_SIZE rows of scipy.fftpack's unnormalised DCT-II matrix of size THUMB."""
+    k = np.arange(HASH_SIZE)[:, None]
+    n = np.arange(THUMB)[None, :]
+    return 2.0 * np.cos(np.pi * k * (2 * n + 1) / (2 * THUMB))
+
+
+def _bits_to_uint64(bits: np.ndarray) -> np.ndarray:
+    """(n, 64) booleans, first bit most significant (imagehash's hex order), to uint64."""
+    return np.packbits(bits.reshape(len(bits), 64), axis=1).view(">u8").ravel().astype(np.uint64)
+
+
+def _imagehash_bits(thumb: np.ndarray) -> np.ndarray:
+    """imagehash.phash's own arithmetic on one 32x32 thumbnail (the tie fallback)."""
+    import scipy.fftpack
+
+    dct = scipy.fftpack.dct(scipy.fftpack.dct(thumb, axis=0), axis=1)
+    low = dct[:HASH_SIZE, :HASH_SIZE]
+    return (low > np.median(low)).ravel()
+
+
+def phash_stack(thumbs: np.ndarray) -> np.ndarray:
+    """uint64 phash of each 32x32 uint8 thumbnail in ``thumbs`` (n, 32, 32)."""
+    return _hash_thumbs(thumbs, mirrored=False)[0]
+
+
+def phash_pair(thumbs: np.ndarray, flip_thumbs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """phash of each thumbnail and of its mirror (``flip_thumbs``), from one DCT.
+
+    Mirroring a row negates its odd DCT coefficients, so where ``flip_thumbs`` is the exact
+    mirror of ``thumbs`` (almost always) its hash costs only a sign flip and a median.
+    """
+    direct, mirrored = _hash_thumbs(thumbs, mirrored=True)
+    other = np.flatnonzero((np.asarray(flip_thumbs) != np.asarray(thumbs)[:, :, ::-1]).any(axis=(1, 2)))
+    if len(other):
+        mirrored[other] = phash_stack(np.asarray(flip_thumbs)[other])
+    return direct, mirrored
+
+
+def _hash_thumbs(thumbs: np.ndarray, mirrored: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    thumbs = np.asarray(thumbs)
+    if thumbs.ndim != 3 or thumbs.shape[1:] != (THUMB, THUMB):
+        raise ValueError(f"thumbs must have shape (n, {THUMB}, {THUMB}), got {thumbs.shape}")
+    direct, flipped = [], []
+    # Blocks keep the float64 copy in cache; one BLAS thread, since these products are
+    # small and extra threads only fight the decoding workers.
+    with threadpool_limits(limits=1, user_api="blas"):
+        for i in range(0, len(thumbs), _HASH_BLOCK):
+            block = thumbs[i : i + _HASH_BLOCK]
+            low = _low_frequencies(block)
+            direct.append(_threshold(low, block))
+            if mirrored:
+                flipped.append(_threshold(low * _MIRROR_SIGNS, block[:, :, ::-1]))
+    empty = np.zeros(0, dtype=np.uint64)
+    return (np.concatenate(direct) if direct else empty), ((np.concatenate(flipped) if flipped else empty) if mirrored else None)
+
+
+def _low_frequencies(thumbs: np.ndarray) -> np.ndarray:
+    """(n, 64) top-left 8x8 DCT-II coefficients, row-major, by two plain GEMMs over all rows at once."""
+    n, rows = len(thumbs), _dct_rows()
+    across = thumbs.reshape(n * THUMB, THUMB).astype(np.float64) @ rows.T  # (n*32, 8): along rows
+    down = rows @ across.reshape(n, THUMB, HASH_SIZE).transpose(1, 0, 2).reshape(THUMB, n * HASH_SIZE)
+    return down.reshape(HASH_SIZE, n, HASH_SIZE).transpose(1, 0, 2).reshape(n, -1)
+
+
+def _threshold(low: np.ndarray, thumbs: np.ndarray) -> np.ndarray:
+    """Bits above each image's median; near-ties are redone with imagehash's arithmetic."""
+    median = np.median(low, axis=1, keepdims=True)
+    bits = low > median
+    scale = np.abs(low).max(axis=1, keepdims=True) + 1.0
+    for i in np.flatnonzero((np.abs(low - median) <= _TIE_TOLERANCE * scale).any(axis=1)):
+        bits[i] = _imagehash_bits(thumbs[i])
+    return _bits_to_uint64(bits)
+
+
+def to_hex(hashes: np.ndarray) -> list[str]:
+    """16-digit hex strings, as ``str(imagehash.phash(...))`` writes them."""
+    return [f"{int(h):016x}" for h in np.asarray(hashes, dtype=np.uint64)]
+
+
+def describe_files(
+    paths: Sequence[str],
+    jobs: int = 1,
+    on_progress: Progress | None = None,
+    backend: Backend | None = None,
+    quality: bool = False,
+) -> pd.DataFrame:
+    """Size, pixel digest, phash and mirrored phash per file (the manifest's columns), as
+    :func:`ferclean.images.inspect_image` gives them: ``error`` for unreadable files (NA or
+    empty values elsewhere), ``review`` for images too small to show a face and, with
+    ``quality``, ``quality`` for scan's quality reasons."""
+    batch = decode_files_parallel(paths, jobs, on_progress, backend=backend, quality=quality)
+    direct, mirrored = phash_pair(batch.thumbs, batch.flip_thumbs)
+    bad = np.array([e != "" for e in batch.error], dtype=bool)
+    return pd.DataFrame(
+        {
+            "width": pd.Series(batch.width, dtype="Int64").mask(bad),
+            "height": pd.Series(batch.height, dtype="Int64").mask(bad),
+            "sha256": batch.sha256,
+            "phash": np.where(bad, "", to_hex(direct)),
+            "phash_flip": np.where(bad, "", to_hex(mirrored)),
+            "error": batch.error,
+            "review": [too_small(w, h) if not b else "" for w, h, b in zip(batch.width, batch.height, bad)],
+            "quality": batch.quality,
+        }
+    )

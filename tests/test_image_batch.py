@@ -1,0 +1,74 @@
+import imagehash
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from ferclean.images import inspect_image
+from ferclean.image_batch import decode_files, describe_files, phash_pair, phash_stack, to_hex
+
+
+def _imagehash_pair(gray: Image.Image) -> tuple[str, str]:
+    return str(imagehash.phash(gray)), str(imagehash.phash(gray.transpose(Image.Transpose.FLIP_LEFT_RIGHT)))
+
+
+def _thumbs(images: list[Image.Image]) -> tuple[np.ndarray, np.ndarray]:
+    direct = np.stack([np.asarray(im.resize((32, 32), Image.Resampling.LANCZOS)) for im in images])
+    flipped = np.stack(
+        [np.asarray(im.transpose(Image.Transpose.FLIP_LEFT_RIGHT).resize((32, 32), Image.Resampling.LANCZOS)) for im in images]
+    )
+    return direct, flipped
+
+
+@pytest.mark.parametrize("size", [(48, 48), (37, 53), (100, 80), (32, 32), (7, 9)])
+def test_batch_phash_is_bit_identical_to_imagehash_on_random_images(size):
+    rng = np.random.default_rng(sum(size))
+    images = [Image.fromarray(rng.integers(0, 256, size[::-1], dtype=np.uint8)) for _ in range(60)]
+    # Smooth images too (low-frequency content, like faces) and degenerate ones with exact ties.
+    images += [im.resize((4, 4)).resize(size, Image.Resampling.BICUBIC) for im in images[:30]]
+    images += [Image.new("L", size, 0), Image.new("L", size, 255), Image.new("L", size, 77)]
+    images.append(Image.fromarray(np.tile(np.arange(size[0], dtype=np.uint8) * 3, (size[1], 1))))
+    direct, mirrored = phash_pair(*_thumbs(images))
+    expected = [_imagehash_pair(im) for im in images]
+    assert to_hex(direct) == [e[0] for e in expected]
+    assert to_hex(mirrored) == [e[1] for e in expected]
+    assert to_hex(phash_stack(_thumbs(images)[0])) == [e[0] for e in expected]
+
+
+def test_phash_stack_rejects_wrong_shape():
+    with pytest.raises(ValueError, match="thumbs must have shape"):
+        phash_stack(np.zeros((3, 16, 16), dtype=np.uint8))
+
+
+def test_describe_files_matches_per_image_inspection_and_reports_bad_files(tmp_path, make_image):
+    paths = [make_image(tmp_path / f"{k}.png", seed=k, size=40 + k) for k in range(5)]
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "junk.png").write_bytes(b"not an image")
+    paths += [tmp_path / "empty.png", tmp_path / "junk.png"]
+    table = describe_files([str(p) for p in paths], jobs=1)
+    for row, path in zip(table.itertuples(), paths):
+        want = inspect_image(path)
+        assert row.error == want["error"]
+        if not want["error"]:
+            assert (row.width, row.height, row.sha256, row.phash, row.phash_flip) == (
+                want["width"], want["height"], want["sha256"], want["phash"], want["phash_flip"]
+            )
+        else:
+            assert row.phash == "" and row.sha256 == "" and pd.isna(row.width)
+
+
+def test_parallel_decoding_gives_the_same_rows_in_order(tmp_path, make_image):
+    paths = [str(make_image(tmp_path / f"{k:04d}.png", seed=k)) for k in range(1100)]
+    serial = describe_files(paths, jobs=1)
+    parallel = describe_files(paths, jobs=2)
+    assert serial.equals(parallel)
+
+
+@pytest.mark.slow
+def test_batch_phash_matches_imagehash_on_real_fer2013(fer2013):
+    files = sorted(fer2013.rglob("*.png"))[::40]
+    batch = decode_files([str(f) for f in files])
+    direct, mirrored = phash_pair(batch.thumbs, batch.flip_thumbs)
+    expected = [_imagehash_pair(Image.open(f).convert("L")) for f in files]
+    assert to_hex(direct) == [e[0] for e in expected]
+    assert to_hex(mirrored) == [e[1] for e in expected]
