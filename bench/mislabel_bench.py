@@ -1,33 +1,55 @@
-"""How well ``mislabel-review`` finds known-wrong labels on real FER2013, against cleanlab.
+"""How well ``mislabel-review`` finds wrong labels on real FER2013.
 
-Scans the dataset, groups duplicates, flips a known random share of labels to another class,
-computes out-of-fold probabilities with a probe, then scores the flags on the flipped images
-with our confident learning and with ``cleanlab.filter.find_label_issues`` on the *same*
-probabilities. FER2013's own wrong labels count as false positives here, so precision is a
-lower bound. Prints its figures; run by hand:
+Two modes, both printing their figures; run by hand:
 
-    .venv/bin/python bench/mislabel_bench.py                     # fast probe, all of FER2013
-    .venv/bin/python bench/mislabel_bench.py --probe cnn --limit 3000 --epochs 10
+``real`` (default): rankings against FER2013's *real* label errors, as judged by the FER+
+annotators (``ferplus/train_votes.csv``, read here and nowhere else). A training image is a
+clear error when at least 6 of its 10 votes go to one of the 7 FER2013 classes other than its
+folder label. The probe runs over all of FER2013 (duplicates kept in one fold); precision@N,
+the flagged set and the suggestion are judged on the training images, the only ones with votes.
+
+``flips``: a known random share of labels flipped to another class, scored with our confident
+learning and with ``cleanlab.filter.find_label_issues`` on the same probabilities. FER2013's
+own wrong labels count as false positives there, so precision is a lower bound.
+
+    .venv/bin/python bench/mislabel_bench.py --save-probs runs/bench/probs.npy   # fast probe, all FER2013
+    .venv/bin/python bench/mislabel_bench.py --probs runs/bench/probs.npy        # re-score, no training
+    .venv/bin/python bench/mislabel_bench.py --probs a/probs.npy --probs b/probs.npy   # + their average
+    .venv/bin/python bench/mislabel_bench.py --mode flips --probe cnn --limit 3000 --epochs 10
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from ferclean.dedupe.resolve import assign_groups, find_duplicate_pairs
+from ferclean.folds import assign_folds
 from ferclean.labels import class_order
 from ferclean.manifest import group_keys
 from ferclean.mislabel.features import load_images
-from ferclean.folds import assign_folds
 from ferclean.mislabel.probe import PROBES, out_of_fold_probs
-from ferclean.mislabel.scoring import FLAG_RULES, score
+from ferclean.mislabel.saved_probs import SavedProbs, align, load_probs, save_probs
+from ferclean.mislabel.scoring import FLAG_RULES, RANKINGS, score
 from ferclean.scan import scan_dataset
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "fer2013"
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+#: FER+ vote columns for the 7 FER2013 classes (contempt, unknown and not-a-face are not).
+FERPLUS_CLASSES = {"neutral": "neutral", "happiness": "happy", "surprise": "surprise", "sadness": "sad",
+                   "anger": "angry", "disgust": "disgust", "fear": "fear"}
+CLEAR_VOTES = 6
+CUTS = (500, 1000, 2000)
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished workers: honest where the cores are shared."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def flip_labels(labels: np.ndarray, k: int, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -41,53 +63,110 @@ def flip_labels(labels: np.ndarray, k: int, share: float, seed: int) -> tuple[np
     return noisy, flipped
 
 
-def figures(name: str, flags: np.ndarray, ranked: np.ndarray, flipped: np.ndarray, at: int) -> None:
-    precision = flipped[flags].mean() if flags.any() else float("nan")
-    recall = flags[flipped].mean()
-    top = ranked[:at]
-    print(f"{name:<34} flagged {flags.sum():6d}  precision {precision:.4f}  recall {recall:.4f}  "
-          f"precision@{at} {flipped[top].mean():.3f}")
+def ferplus_truth(votes_csv: Path, paths: list[str], classes: list[str], labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(has_votes, clear_error, majority)`` per row: rows without votes get False / -1."""
+    votes = pd.read_csv(votes_csv).set_index("path").reindex(paths)
+    has = votes[list(FERPLUS_CLASSES)].notna().all(axis=1).to_numpy()
+    counts = votes[list(FERPLUS_CLASSES)].fillna(0).to_numpy()
+    columns = np.array([classes.index(FERPLUS_CLASSES[c]) for c in FERPLUS_CLASSES])
+    majority = np.where(has, columns[counts.argmax(axis=1)], -1)
+    clear = has & (counts.max(axis=1) >= CLEAR_VOTES) & (majority != labels)
+    return has, clear, majority
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--probe", choices=PROBES, default="fast")
-    parser.add_argument("--noise", type=float, default=0.10)
-    parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--limit", type=int, default=0, help="Random subset of this many images (0: all).")
-    parser.add_argument("--at", type=int, default=500, help="Cut-off for precision@N.")
-    parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--save", type=Path, default=None, help="Save probs, noisy labels and flip mask (.npz).")
-    args = parser.parse_args()
-
-    start = time.perf_counter()
-    manifest, _ = scan_dataset(args.data, [], "phash", args.jobs)
+def load_fer2013(data: Path, limit: int, seed: int, jobs: int) -> tuple[pd.DataFrame, Path]:
+    """Kept FER2013 rows with duplicate groups (optionally a random subset), and the dataset root."""
+    manifest, _ = scan_dataset(data, [], "phash", jobs)
     frame = manifest.frame[manifest.frame["status"] != "drop"].reset_index(drop=True)
     frame = assign_groups(frame, find_duplicate_pairs(frame))
-    if args.limit:
-        keep = np.sort(np.random.default_rng(args.seed).choice(len(frame), min(args.limit, len(frame)), replace=False))
+    if limit:
+        keep = np.sort(np.random.default_rng(seed).choice(len(frame), min(limit, len(frame)), replace=False))
         frame = frame.iloc[keep].reset_index(drop=True)
+    return frame, manifest.root
+
+
+def probe_probs(frame: pd.DataFrame, root: Path, labels: np.ndarray, k: int, args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, str]:
+    """Out-of-fold probabilities and folds, with a line of wall and CPU time per stage."""
+    wall, cpu = time.perf_counter(), cpu_seconds()
+    images, ok = load_images([root / p for p in frame["path"]], args.jobs)
+    assert ok.all(), "unreadable images in the benchmark set"
+    loaded, loaded_cpu = time.perf_counter(), cpu_seconds()
+    folds = assign_folds(frame["path"].tolist(), labels, group_keys(frame).tolist(), args.folds, args.seed)
+    build_cnn = None
+    if args.probe == "cnn":
+        from ferclean_train.models import probe_cnn as build_cnn
+    probs = out_of_fold_probs(images, labels, folds, k, args.probe, args.seed, args.epochs, build_cnn)
+    done, done_cpu = time.perf_counter(), cpu_seconds()
+    timing = (f"probe {args.probe}: decode {loaded - wall:.1f} s wall / {loaded_cpu - cpu:.1f} s CPU,"
+              f" folds+features+model {done - loaded:.1f} s wall / {done_cpu - loaded_cpu:.1f} s CPU,"
+              f" total {done - wall:.1f} s wall / {done_cpu - cpu:.1f} s CPU")
+    return probs, folds, timing
+
+
+def real_mode(args: argparse.Namespace) -> None:
+    frame, root = load_fer2013(args.data / "fer2013", args.limit, args.seed, args.jobs)
+    paths = frame["path"].tolist()
+    classes = class_order(frame["label"])
+    labels = np.array([classes.index(c) for c in frame["label"]], dtype=np.int64)
+    if args.probs:
+        tables = []
+        for npy in args.probs:
+            saved = load_probs(npy)
+            probs, _ = align(saved, paths, frame["label"].tolist())
+            tables.append((npy, probs[:, [saved.classes.index(c) for c in classes]]))
+        timing = "probabilities read from " + ", ".join(str(p) for p, _ in tables)
+    else:
+        probs, folds, timing = probe_probs(frame, root, labels, len(classes), args)
+        if args.save_probs:
+            save_probs(args.save_probs, SavedProbs(probs=probs, paths=paths, folds=folds, classes=classes,
+                                                   meta={"probe": args.probe, "folds": args.folds, "seed": args.seed}))
+        tables = [(args.save_probs or Path(f"{args.probe} probe"), probs)]
+    if len(tables) > 1:
+        tables.append((Path("average of the above"), np.mean([p for _, p in tables], axis=0)))
+    has, clear, majority = ferplus_truth(args.data / "ferplus" / "train_votes.csv", paths, classes, labels)
+    print(f"\n{len(frame):,} images, {has.sum():,} with FER+ votes (training), of which {clear.sum():,}"
+          f" ({clear[has].mean():.1%}) are clear errors (>= {CLEAR_VOTES} of 10 votes for another FER2013 class)")
+    print(timing)
+    header = (f"{'probabilities':<28} {'ranking':<18} {'acc':>5} " + " ".join(f"{'p@' + str(c):>7}" for c in CUTS)
+              + f" {'sugg=FER+':>9} {'flagged':>8} {'flag prec':>9} {'flag rec':>8} {'estimate':>8}")
+    print(header)
+    for name, probs in tables:
+        accuracy = (probs.argmax(axis=1) == labels).mean()
+        for ranking in RANKINGS:
+            result = score(labels, probs, ranking=ranking)
+            order = np.lexsort((np.arange(len(labels)), result.label_quality))
+            order = order[has[order]]
+            precision = [clear[order[:cut]].mean() for cut in CUTS]
+            found = order[: CUTS[1]][clear[order[: CUTS[1]]]]
+            suggestion = (result.suggested[found] == majority[found]).mean()
+            flags = result.flagged & has
+            print(f"{str(name)[-28:]:<28} {ranking + (' *' if ranking == RANKINGS[0] else ''):<18} {accuracy:5.3f} "
+                  + " ".join(f"{p:7.3f}" for p in precision)
+                  + f" {suggestion:9.3f} {flags.sum():8,} {clear[flags].mean():9.3f} {flags[clear].mean():8.3f}"
+                  f" {result.estimated_errors:8,}")
+    print("p@N: share of clear errors among the N training images ranked most doubtful; sugg=FER+: share of the"
+          f" clear errors in the top {CUTS[1]} whose suggested label is the FER+ majority; flagged/flag prec/flag rec:"
+          " the default flag rule on training images; estimate: calibrated confident-joint off-diagonal total"
+          " over all images; * the default ranking")
+
+
+def flips_figures(name: str, flags: np.ndarray, ranked: np.ndarray, flipped: np.ndarray, at: int) -> None:
+    precision = flipped[flags].mean() if flags.any() else float("nan")
+    recall = flags[flipped].mean()
+    print(f"{name:<34} flagged {flags.sum():6d}  precision {precision:.4f}  recall {recall:.4f}  "
+          f"precision@{at} {flipped[ranked[:at]].mean():.3f}")
+
+
+def flips_mode(args: argparse.Namespace) -> None:
+    start = time.perf_counter()
+    frame, root = load_fer2013(args.data / "fer2013", args.limit, args.seed, args.jobs)
     scanned = time.perf_counter()
     classes = class_order(frame["label"])
     k = len(classes)
     true = np.array([classes.index(c) for c in frame["label"]], dtype=np.int64)
     noisy, flipped = flip_labels(true, k, args.noise, args.seed)
-
-    images, ok = load_images([manifest.root / p for p in frame["path"]], args.jobs)
-    assert ok.all(), "unreadable images in the benchmark set"
-    folds = assign_folds(frame["path"].tolist(), noisy, group_keys(frame).tolist(), args.folds, args.seed)
-    build_cnn = None
-    if args.probe == "cnn":
-        from ferclean_train.models import probe_cnn as build_cnn
-    probs = out_of_fold_probs(images, noisy, folds, k, args.probe, args.seed, args.epochs, build_cnn)
-    probed = time.perf_counter()
-    if args.save:
-        np.savez(args.save, probs=probs, noisy=noisy, true=true, flipped=flipped)
+    probs, _, timing = probe_probs(frame, root, noisy, k, args)
     results = {rule: score(noisy, probs, rule) for rule in FLAG_RULES}
-    scored = time.perf_counter()
 
     from cleanlab.filter import find_label_issues
 
@@ -95,18 +174,36 @@ def main() -> None:
     theirs_margin = find_label_issues(noisy, probs, return_indices_ranked_by="normalized_margin")
     theirs = np.zeros(len(noisy), dtype=bool)
     theirs[theirs_ranked] = True
-    cleanlab_done = time.perf_counter()
 
     print(f"\n{len(frame):,} images, {k} classes, {flipped.sum():,} labels flipped ({args.noise:.0%}, seed {args.seed}),"
           f" probe {args.probe}, {args.folds} folds, {int(frame['group'].notna().sum()):,} images in duplicate groups")
     print(f"probe accuracy out of fold: vs noisy labels {np.mean(probs.argmax(1) == noisy):.3f},"
           f" vs original labels {np.mean(probs.argmax(1) == true):.3f}")
     for rule, result in results.items():
-        figures(f"ferclean ({rule}{', default' if rule == FLAG_RULES[0] else ''})", result.flagged, result.ranking(), flipped, args.at)
-    figures("cleanlab find_label_issues (sc)", theirs, theirs_ranked, flipped, args.at)
-    figures("cleanlab find_label_issues (nm)", theirs, theirs_margin, flipped, args.at)
-    print(f"wall time: scan+dedupe {scanned - start:.1f}s, load+folds+probe {probed - scanned:.1f}s,"
-          f" our scoring (3 rules) {scored - probed:.2f}s, cleanlab {cleanlab_done - scored:.2f}s")
+        flips_figures(f"ferclean ({rule}{', default' if rule == FLAG_RULES[0] else ''})", result.flagged,
+                      result.ranking(), flipped, args.at)
+    flips_figures("cleanlab find_label_issues (sc)", theirs, theirs_ranked, flipped, args.at)
+    flips_figures("cleanlab find_label_issues (nm)", theirs, theirs_margin, flipped, args.at)
+    print(f"scan+dedupe {scanned - start:.1f} s wall; {timing}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mode", choices=("real", "flips"), default="real")
+    parser.add_argument("--data", type=Path, default=DATA, help="Folder holding fer2013/ and ferplus/.")
+    parser.add_argument("--probe", choices=PROBES, default="fast")
+    parser.add_argument("--probs", type=Path, action="append", default=[],
+                        help="real mode: score saved probs.npy (repeatable) instead of training a probe.")
+    parser.add_argument("--save-probs", type=Path, default=None, help="real mode: save the probe's probs.npy here.")
+    parser.add_argument("--noise", type=float, default=0.10, help="flips mode: share of labels flipped.")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--limit", type=int, default=0, help="Random subset of this many images (0: all).")
+    parser.add_argument("--at", type=int, default=500, help="flips mode: cut-off for precision@N.")
+    parser.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args()
+    real_mode(args) if args.mode == "real" else flips_mode(args)
 
 
 if __name__ == "__main__":

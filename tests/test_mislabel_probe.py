@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ferclean.mislabel.features import hog, mirror
+from ferclean.mislabel.features import cell_histograms, fast_features, hog, lbp_histograms, mirror, pool_cells
 from ferclean.mislabel.probe import out_of_fold_probs
 
 
@@ -33,11 +33,31 @@ def test_hog_sees_orientation_and_is_mirror_aware() -> None:
     np.testing.assert_allclose(hog(mirror(mirror(images))), features)
 
 
+def test_fast_features_of_mirrors_come_from_reflection_exactly() -> None:
+    images, _ = stripes(4)
+    features, reflected = fast_features(images)
+    direct, _ = fast_features(mirror(images))
+    assert features.shape == (8, 7 * 7 * 36 + 3 * 3 * 36 + 4 * 4 * 10 + 24 * 24)
+    np.testing.assert_allclose(reflected, direct, atol=1e-4)
+    assert not np.allclose(reflected, features, atol=1e-2)
+
+
+def test_coarse_cells_are_sums_of_fine_ones_and_lbp_histograms_are_distributions() -> None:
+    images, _ = stripes(3)
+    np.testing.assert_allclose(pool_cells(cell_histograms(images, cell=6), 2), cell_histograms(images, cell=12), rtol=1e-4)
+    lbp = lbp_histograms(images)
+    assert lbp.shape == (6, 4, 4, 10)
+    np.testing.assert_allclose(lbp.sum(axis=-1), 1.0, rtol=1e-6)
+
+
 def test_fast_probe_is_out_of_fold_deterministic_and_accurate() -> None:
     images, labels = stripes()
     folds = np.arange(len(labels)) % 3
-    probs = out_of_fold_probs(images, labels, folds, 3, "fast", seed=0)
+    stages: dict[str, tuple[int, int]] = {}
+    probs = out_of_fold_probs(images, labels, folds, 3, "fast", seed=0,
+                              on_progress=lambda stage, done, total: stages.__setitem__(stage, (done, total)))
     assert probs.shape == (60, 3)
+    assert len(stages) == 3 and all(done == total for done, total in stages.values())
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-6)
     assert (probs[:, 2] == 0).all()  # a class no fold trained on gets probability 0
     assert (probs.argmax(axis=1) == labels).mean() > 0.9

@@ -7,6 +7,7 @@ import pytest
 
 from ferclean.mislabel.scoring import (
     FLAG_RULES,
+    RANKINGS,
     calibrate_joint,
     class_thresholds,
     confident_classes,
@@ -66,15 +67,50 @@ def test_suggestion_is_another_class_for_flags_and_ranking_is_most_doubtful_firs
     assert (scores.suggested[scores.flagged] != labels[scores.flagged]).all()
     ranked = scores.ranking()
     assert set(ranked) == set(np.flatnonzero(scores.flagged))
-    assert np.all(np.diff(scores.self_confidence[ranked]) >= 0)
+    assert np.all(np.diff(scores.normalized_margin[ranked]) >= 0)
 
 
-def test_matches_cleanlab_at_least_in_precision() -> None:
+def test_default_ranking_is_the_normalized_margin() -> None:
+    """The documented choice (README, scoring module): real FER2013 errors rank better by margin."""
+    labels, probs, _ = noisy_probs(seed=3)
+    assert RANKINGS[0] == "normalized_margin"
+    scores = score(labels, probs)
+    np.testing.assert_allclose(scores.label_quality, normalized_margin(labels, probs))
+    by_confidence = score(labels, probs, ranking="self_confidence")
+    np.testing.assert_allclose(by_confidence.label_quality, self_confidence(labels, probs))
+    assert not np.array_equal(scores.ranking(), by_confidence.ranking())
+    with pytest.raises(ValueError, match="ranking"):
+        score(labels, probs, ranking="loss")
+
+
+def test_margin_ranks_errors_between_two_close_classes_first() -> None:
+    """An error split between its given class and one other (sad/neutral) has a low margin even
+    when p(given) is middling; a clean but unsure image spread over many classes does not."""
+    labels = np.array([0, 0])
+    probs = np.array([[0.30, 0.70, 0.00, 0.00], [0.25, 0.25, 0.25, 0.25]])
+    margin = score(labels, probs).label_quality
+    confidence = score(labels, probs, ranking="self_confidence").label_quality
+    assert margin[0] < margin[1] and confidence[0] > confidence[1]
+
+
+@pytest.mark.parametrize("noise", [0.05, 0.15, 0.3])
+def test_flag_count_follows_the_estimated_number_of_errors(noise: float) -> None:
+    labels, probs, flipped = noisy_probs(n=3000, k=4, noise=noise, seed=4)
+    scores = score(labels, probs)
+    off_diagonal = scores.confident_joint.sum() - np.trace(scores.confident_joint)
+    assert scores.estimated_errors == off_diagonal
+    assert scores.estimated_errors == pytest.approx(flipped.sum(), rel=0.25)
+    doubtful = (probs.argmax(axis=1) != labels).sum()
+    assert scores.flagged.sum() == min(scores.estimated_errors, doubtful)
+
+
+def test_matches_cleanlab_in_precision_at_its_count_and_in_recall() -> None:
     filter_ = pytest.importorskip("cleanlab.filter")
     labels, probs, flipped = noisy_probs(n=3000, k=5, noise=0.15, seed=2)
-    ours = score(labels, probs).flagged
+    ours = score(labels, probs)
     theirs = filter_.find_label_issues(labels, probs)
-    assert flipped[ours].mean() >= flipped[theirs].mean() - 0.01
+    assert flipped[ours.ranking()[: theirs.sum()]].mean() >= flipped[theirs].mean() - 0.01
+    assert ours.flagged[flipped].mean() >= theirs[flipped].mean()
     assert score(labels, probs, "prune").flagged.sum() == pytest.approx(theirs.sum(), rel=0.05)
 
 

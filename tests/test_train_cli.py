@@ -109,6 +109,10 @@ def test_smoke_train_evaluate_predict(tmp_path: Path, make_dataset) -> None:
     assert truth["accuracy"] == 1.0 and truth["images"] == 35
     assert truth["truth"] == {"file": str(tmp_path / "votes.csv"), "rows": 40, "without_votes": 4, "without_majority": 1, "scored": 35}
     assert "left out 4 without votes and 1 without a majority" in out
+    # an evaluation report is never written into the source images
+    before = sorted(p.name for p in (tmp_path / "ds" / "test").rglob("*"))
+    assert "inside the source image folder" in _fails("evaluate", run, "-m", manifest, "-o", tmp_path / "ds" / "test" / "eval")
+    assert sorted(p.name for p in (tmp_path / "ds" / "test").rglob("*")) == before
 
     # predict gives the same probabilities for the same files, and abstains under the floor
     from ferclean_train.predict import load_run, predict_images

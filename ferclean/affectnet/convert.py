@@ -25,6 +25,7 @@ from ferclean.images import (
     to_gray,
     too_small,
 )
+from ferclean.outputs import atomic_path
 
 #: Extra room around a face box, per side, as a fraction of the box: FER crops keep brow and chin.
 DEFAULT_MARGIN = 0.1
@@ -110,7 +111,8 @@ def convert_face(task: ConvertTask) -> dict[str, object]:
             face = to_gray(image).resize(task.size, Image.Resampling.LANCZOS, box=region, reducing_gap=2.0)
     except UnreadableImage as exc:
         return {"dest": task.dest, "error": str(exc)}
-    face.save(task.dest, format="PNG")
+    with atomic_path(task.dest) as temp:
+        face.save(temp, format="PNG")
     phash, phash_flip = perceptual_hashes(face, task.hash_method)
     return {
         "dest": task.dest,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ferclean.cli.common import load_input, manifest_stem
+from ferclean.cli.common import check_outputs, load_input, manifest_stem
 from ferclean.cli.options import classes_option, jobs_option
 from ferclean.cli.console import console
 from ferclean.labels import SPLITS
@@ -59,6 +59,7 @@ def evaluate(
         label = manifest_stem(manifest_path)
     votes = read_votes(truth_path) if truth_path else None
     out_dir = output or run_dir / f"eval-{label}-{split}{'-truth' if truth_path else ''}"
+    check_outputs(manifest_path, manifest, {"--output": out_dir}, (truth_path,))
     metrics = evaluate_run(
         run, manifest, split, out_dir, batch_size, votes, str(truth_path or ""), {"manifest": str(manifest_path.resolve())}
     )

@@ -24,7 +24,7 @@ from ferclean.mislabel.report import pair_counts
 @click.argument("source", metavar="MANIFEST_OR_DATASET", type=click.Path(path_type=Path))
 @output_option()
 @click.option("--probe", type=click.Choice(PROBES), default="fast", show_default=True,
-              help="fast: HOG + PCA + perceptron (CPU); cnn: a small Keras CNN per fold (GPU).")
+              help="fast: two perceptrons on whitened HOG and HOG+LBP+pixel features (CPU); cnn: a small Keras CNN per fold (GPU).")
 @click.option("--folds", type=click.IntRange(min=2), default=5, show_default=True, help="Cross-validation folds.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for folds and probe.")
 @click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True, help="Epochs per fold (cnn probe).")
@@ -100,7 +100,13 @@ def _print_review(result: ReviewResult, report_dir: Path) -> None:
     console.print(f"Wrote [bold]{report_dir}[/]: {written}review.csv, review.html, confusion_matrix.png")
     title = f"Flagged per class pair ({len(result.review):,} of {len(result.labels):,} images)"
     table = _count_table(pair_counts(result.review), title, "given -> suggested")
-    table.caption = f"probe agrees with the given label on {result.accuracy:.1%} of images (out of fold)"
+    estimate = result.estimated_errors
+    table.caption = (
+        f"probe agrees with the given label on {result.accuracy:.1%} of images (out of fold); estimated wrong"
+        f" labels {estimate:,} ({estimate / max(len(result.labels), 1):.1%}): images confidently in another class"
+        " (p >= that class's mean self-confidence), calibrated to the label counts. The flagged are that many"
+        " with the lowest normalized margin among those predicted as another class, most doubtful first."
+    )
     console.print(table)
 
 

@@ -17,7 +17,8 @@ REASON_PREFIX = "mislabel-review:"
 def annotate(frame: pd.DataFrame, rows: np.ndarray, classes: Sequence[str], scores: Scores) -> pd.DataFrame:
     """A copy of ``frame`` with score columns for the probed ``rows`` (empty elsewhere).
 
-    ``label_quality`` is the self-confidence, the out-of-fold probability of the given label.
+    ``label_quality`` is the ranking score (by default the normalised margin of the given
+    label over the likeliest other class, out of fold), so the review orders by it.
     Flagged rows are raised to ``status=review`` with the reason in ``note`` (manifest.mark):
     a row an earlier step dropped or sent to review stays so, whatever the probe says.
     """
@@ -26,7 +27,7 @@ def annotate(frame: pd.DataFrame, rows: np.ndarray, classes: Sequence[str], scor
     quality = np.full(len(frame), np.nan)
     confidence = np.full(len(frame), np.nan)
     suggested = np.full(len(frame), "", dtype=object)
-    quality[rows] = np.round(scores.self_confidence, 4)
+    quality[rows] = np.round(scores.label_quality, 4)
     confidence[rows] = np.round(scores.suggested_confidence, 4)
     suggested[rows] = names[scores.suggested]
     frame["label_quality"] = quality

@@ -31,7 +31,9 @@ class ReviewResult:
     ``manifest``: the input with score columns and flagged rows at ``status=review``;
     ``review``: the flagged rows, most doubtful first; ``paths``/``labels``/``probs``: path,
     given label index and out-of-fold probabilities of each probed row; ``saved``: the probabilities
-    with their paths and folds (what ``probs.npy`` holds); ``skipped``: unreadable paths.
+    with their paths and folds (what ``probs.npy`` holds); ``estimated_errors``: how many given
+    labels confident learning estimates wrong, the size of the flagged set (fewer only if fewer
+    images are predicted as another class); ``skipped``: unreadable paths.
     """
 
     manifest: Manifest
@@ -42,6 +44,7 @@ class ReviewResult:
     classes: list[str]
     saved: SavedProbs
     reused: bool
+    estimated_errors: int
     skipped: list[str] = field(default_factory=list)
     images: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
@@ -110,7 +113,8 @@ def review(
                            meta={"probe": probe, "folds": folds, "seed": seed})
         images = dict(zip(paths, stack))
     labels = np.array([class_names.index(n) for n in label_names], dtype=np.int64)
-    annotated = annotate(frame, rows, class_names, score(labels, out_of_fold))
+    scores = score(labels, out_of_fold)
+    annotated = annotate(frame, rows, class_names, scores)
     result = ReviewResult(
         manifest=manifest.with_frame(annotated),
         review=review_table(annotated, pd.Series(fold_of, index=annotated.index[rows])),
@@ -120,6 +124,7 @@ def review(
         classes=class_names,
         saved=saved,
         reused=probs is not None,
+        estimated_errors=scores.estimated_errors,
         skipped=skipped,
         images=images,
     )
