@@ -37,6 +37,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ferclean.manifest import Manifest, kept, read_manifest, write_manifest
+from ferclean.mislabel.annotate import REASON_PREFIX
 from ferclean.votes import match_votes, read_votes
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "fer2013"
@@ -79,9 +80,15 @@ def build_raw(scanned: Manifest, votes: pd.DataFrame | None, holdout: int, seed:
 def auto_decisions(review: pd.DataFrame, steps: set[str], relabel_min: float) -> pd.DataFrame:
     """The automatic policy as a reviewer's decisions: relabel confident suggestions, drop the rest.
 
-    Only flagged training images are decided; evaluation and validation images are never changed.
+    Only training images that mislabel-review flagged are decided; evaluation and validation
+    images, and rows an earlier step sent to review (label conflicts), are left as they are.
     """
-    flagged = review[(review["status"] == "review") & (review["split"] == "train") & (review["suggested_label"] != "")]
+    flagged = review[
+        (review["status"] == "review")
+        & (review["split"] == "train")
+        & review["note"].str.contains(REASON_PREFIX, regex=False)
+        & (review["suggested_label"] != review["label"])
+    ]
     confident = pd.to_numeric(flagged["suggested_confidence"], errors="coerce").fillna(0) >= relabel_min
     rows = []
     if "relabel" in steps:
