@@ -186,17 +186,29 @@ def make_dataset(
 
     ``augment`` (a Keras block, called with ``training=True``) runs on each batch after the cache.
     """
-    autotune = tf.data.AUTOTUNE
     ds = tf.data.Dataset.from_tensor_slices((list(paths), labels.astype(np.int32)))
-    ds = ds.map(lambda p, y: (load_image(p, image_size), y), num_parallel_calls=autotune, deterministic=True)
-    ds = ds.cache()
+    ds = ds.map(lambda p, y: (load_image(p, image_size), y), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return _batches(ds.cache(), len(paths), num_classes, batch_size, shuffle, seed, augment).prefetch(tf.data.AUTOTUNE)
+
+
+def _batches(
+    ds: tf.data.Dataset,
+    size: int,
+    num_classes: int,
+    batch_size: int,
+    shuffle: bool,
+    seed: int,
+    augment: Callable[..., tf.Tensor] | None,
+) -> tf.data.Dataset:
+    """Shuffle (each epoch, seeded), batch, scale to [0, 1], one-hot and augment uint8 pairs."""
+    autotune = tf.data.AUTOTUNE
     if shuffle:
-        ds = ds.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.shuffle(size, seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
     ds = ds.map(lambda x, y: (to_float(x), tf.one_hot(y, num_classes)), num_parallel_calls=autotune)
     if augment is not None:
         ds = ds.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=autotune)
-    return ds.prefetch(autotune)
+    return ds
 
 
 def frame_dataset(
@@ -262,12 +274,7 @@ def array_dataset(
     """
     autotune = tf.data.AUTOTUNE
     ds = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int32)))
-    if shuffle:
-        ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
-    ds = ds.map(lambda x, y: (to_float(x), tf.one_hot(y, num_classes)), num_parallel_calls=autotune)
-    if augment is not None:
-        ds = ds.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=autotune)
+    ds = _batches(ds, len(images), num_classes, batch_size, shuffle, seed, augment)
     if mixup > 0:
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
         ds = tf.data.Dataset.zip(ds, seeds).map(
