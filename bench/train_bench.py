@@ -4,7 +4,9 @@ Run by hand (one command; about 2 x ``--max-minutes`` plus the FER2013 scan):
     .venv/bin/python bench/train_bench.py                 # the issue's figures: 45 minutes each
     .venv/bin/python bench/train_bench.py --quick         # mechanics only: 2,000 images, 5 minutes each
     .venv/bin/python bench/train_bench.py --candidates    # seconds/epoch of candidate architectures
-(``--manifest manifests/fer2013.csv`` reuses a ``ferclean scan`` of FER2013 instead of scanning.)
+(``--manifest manifests/fer2013.csv`` reuses a ``ferclean scan`` of FER2013 instead of scanning;
+``--runs-dir DIR --reuse`` keeps an arch already trained there by an earlier bench, so the two
+45-minute trainings can run at different times and still be reported, and plotted, together.)
 
 It scans FER2013 (original splits: train, validation -> val, test; 7 classes), then trains each
 ``--archs`` with ``start_run`` exactly as ``ferclean train --max-minutes N`` does, and prints per
@@ -128,14 +130,31 @@ def budget_run(manifest: Manifest, arch: str, args: argparse.Namespace, runs_dir
     started = time.perf_counter()
     details = start_run(manifest, source, config, run_dir, f"bench/train_bench.py --max-minutes {args.max_minutes:g}")
     wall = time.perf_counter() - started
-    history = pd.read_csv(run_dir / "history.csv")
+    return details, accuracy_curve(details, pd.read_csv(run_dir / "history.csv"), wall), wall
+
+
+def reused_run(runs_dir: Path, arch: str) -> tuple[dict, pd.DataFrame, float] | None:
+    """A finished ``bench-ARCH-1`` run of an earlier bench in ``runs_dir`` (``--reuse``), as budget_run returns it."""
+    earlier = runs_dir / "bench.json"
+    run_dir = runs_dir / f"bench-{arch}-1"
+    if not earlier.is_file() or not (run_dir / "model-details.json").is_file():
+        return None
+    wall = json.loads(earlier.read_text()).get(arch, {}).get("wall_s")
+    if wall is None:
+        return None
+    details = json.loads((run_dir / "model-details.json").read_text())
+    return details, accuracy_curve(details, pd.read_csv(run_dir / "history.csv"), wall), wall
+
+
+def accuracy_curve(details: dict, history: pd.DataFrame, wall: float) -> pd.DataFrame:
+    """Validation accuracy against wall minutes since the run started, with its final test accuracy."""
     curve = pd.DataFrame({
         "minutes": (details["budget"]["spent_before_s"] + history["epoch_time_s"].cumsum()) / 60,
         "val_accuracy": history["val_accuracy"],
     })
     curve["test_accuracy"] = details["test"]["accuracy"]
     curve["finished_minutes"] = wall / 60
-    return details, curve, wall
+    return curve
 
 
 def main() -> None:
@@ -153,6 +172,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200, help="Steps timed per candidate.")
     parser.add_argument("--runs-dir", type=Path, default=None, help="Where the run folders go [default: a temp folder].")
     parser.add_argument("--jobs", type=int, default=None)
+    parser.add_argument("--reuse", action="store_true",
+                        help="Keep an arch's finished run from an earlier bench in --runs-dir instead of training it again.")
     args = parser.parse_args()
     if args.candidates:
         candidates(args)
@@ -179,7 +200,8 @@ def main() -> None:
     curves, figures = {}, {}
     for arch in args.archs.split(","):
         try:
-            details, curve, wall = budget_run(manifest, arch, args, runs_dir, bool(gpus))
+            done = reused_run(runs_dir, arch) if args.reuse else None
+            details, curve, wall = done or budget_run(manifest, arch, args, runs_dir, bool(gpus))
         except FercleanError as exc:  # e.g. not one epoch fits the budget
             table.add_row(arch, "-", "-", "-", "-", "-", "-")
             console.print(f"[yellow]{arch}: {exc}")
