@@ -21,7 +21,7 @@ from ferclean.votes import read_votes
               help="Manifest .csv or dataset folder [default: the run's own manifest].")
 @click.option("--split", type=click.Choice(SPLITS), default="test", show_default=True)
 @click.option("--truth", "truth_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Vote file (path + FER+ vote columns): score against each image's vote majority instead of its label.")
+              help="Annotator vote file (path + one vote count per class): score against each image's vote majority instead of its label.")
 @click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for the report [default: RUN_DIR/eval-<manifest>-<split>].")
 @click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
@@ -37,14 +37,14 @@ def evaluate(
     classification_report.txt, confusion_matrix.png/.csv and predictions.csv.
 
     With --truth VOTES.csv (columns path, neutral, happiness, surprise, sadness, anger,
-    disgust, fear and optionally contempt, unknown, NF, as FER+ publishes them) each image is
+    disgust, fear and optionally contempt, unknown, NF: annotator vote counts) each image is
     scored against the class that more than half of its annotators chose; images without votes
     or without such a majority are left out and counted.
 
     \b
     Example:
       ferclean evaluate runs/fer2013-clean-1 --manifest manifests/fer2013.csv --split test
-      ferclean evaluate runs/fer2013-clean-1 -m manifests/fer2013.csv --truth ferplus_votes.csv
+      ferclean evaluate runs/fer2013-clean-1 -m manifests/fer2013.csv --truth annotator_votes.csv
     """
     from ferclean_train.evaluate import evaluate_run
     from ferclean_train.predict import load_run
