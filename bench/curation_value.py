@@ -20,6 +20,10 @@ the same evaluation images with the same labels:
   out and counted);
 - neither: the test split with its own labels.
 The last line printed is ``curated_minus_raw_points=X.XX`` (mean accuracy difference in points).
+
+On a shared machine use ``--epochs N``: a wall-clock budget would give the arms different schedules.
+``--arms raw`` trains the raw arm alone (for instance while the probe is being chosen); a later run
+with the same ``--work`` reuses every finished model and probe review.
 """
 
 from __future__ import annotations
@@ -100,6 +104,28 @@ def auto_decisions(review: pd.DataFrame, steps: set[str], relabel_min: float) ->
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["path", "decision", "new_label"])
 
 
+def build_curated(raw_path: Path, curated_path: Path, steps: set[str], probe: str, relabel_min: float) -> None:
+    """The curated arm's manifest, from the raw one, through the ferclean commands of ``steps``.
+
+    A probe's review in the work folder is reused (it is the slow part); decisions are redone.
+    """
+    work = curated_path.parent
+    source = raw_path
+    if "dedupe" in steps:
+        ferclean("dedupe", source, "--policy", "keep-one", "-o", work / "dedup.csv")
+        source = work / "dedup.csv"
+    if steps & {"relabel", "drop"}:
+        review = work / f"review-{'dedup' if 'dedupe' in steps else 'raw'}-{probe}.csv"
+        if not review.exists():
+            ferclean("mislabel-review", source, "--probe", probe, "-o", review)
+        decisions = auto_decisions(read_manifest(review).frame, steps, relabel_min)
+        decisions_path = curated_path.with_suffix(".decisions.csv")
+        decisions.to_csv(decisions_path, index=False)
+        ferclean("mislabel-review", review, "--apply", decisions_path, "-o", curated_path)
+    else:
+        write_manifest(read_manifest(source), curated_path, command="bench/curation_value.py: curated arm")
+
+
 def trained_on(manifest_path: Path) -> int:
     frame = read_manifest(manifest_path).frame
     return int(((frame["split"] == "train") & kept(frame)).sum())
@@ -112,6 +138,12 @@ def main() -> None:
     parser.add_argument("--truth", type=Path, default=None, help="Vote file (path + FER+ vote columns).")
     parser.add_argument("--holdout", type=int, default=0, help="Training images held out and scored by --truth.")
     parser.add_argument("--max-minutes", type=float, default=45.0, help="Training budget of every model.")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="Train every model for exactly this many epochs instead of --max-minutes: on a shared "
+                             "machine a wall-clock budget would give the arms different schedules.")
+    parser.add_argument("--arms", default="raw,curated",
+                        help="Arms to train now (raw, curated); finished runs in --work are reused, so the raw arm "
+                             "can train while the curated arm's probe is still being chosen.")
     parser.add_argument("--seeds", default="0,1", help="Comma-separated training seeds.")
     parser.add_argument("--steps", default=",".join(STEPS), help=f"Curation steps to run, of {','.join(STEPS)}.")
     parser.add_argument("--probe", default="fast", help="mislabel-review --probe.")
@@ -124,6 +156,10 @@ def main() -> None:
     if args.holdout and args.truth is None:
         parser.error("--holdout needs --truth (the held-out images are labelled by the votes).")
     seeds = [int(s) for s in args.seeds.split(",")]
+    arms = [a.strip() for a in args.arms.split(",") if a.strip()]
+    if not arms or set(arms) - {"raw", "curated"}:
+        parser.error("--arms: choose raw, curated or both, comma-separated.")
+    schedule = ("--epochs", args.epochs) if args.epochs else ("--max-minutes", args.max_minutes)
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -137,38 +173,34 @@ def main() -> None:
     write_manifest(raw, raw_path, command="bench/curation_value.py: raw arm")
     write_manifest(raw.with_frame(evaluation), eval_path, command="bench/curation_value.py: evaluation images")
 
-    curated_path = work / f"curated-{'-'.join(s for s in STEPS if s in steps) or 'none'}.csv"
-    source = raw_path
-    if "dedupe" in steps:
-        ferclean("dedupe", source, "--policy", "keep-one", "-o", work / "dedup.csv")
-        source = work / "dedup.csv"
+    tag = "-".join(s for s in STEPS if s in steps) or "none"
     if steps & {"relabel", "drop"}:
-        ferclean("mislabel-review", source, "--probe", args.probe, "-o", work / "review.csv")
-        decisions = auto_decisions(read_manifest(work / "review.csv").frame, steps, args.relabel_min)
-        decisions.to_csv(work / "decisions.csv", index=False)
-        ferclean("mislabel-review", work / "review.csv", "--apply", work / "decisions.csv", "-o", curated_path)
-    else:
-        write_manifest(read_manifest(source), curated_path, command="bench/curation_value.py: curated arm")
+        tag += f"-{args.probe}-p{args.relabel_min:g}"
+    curated_path = work / f"curated-{tag}.csv"
+    if "curated" in arms:
+        build_curated(raw_path, curated_path, steps, args.probe, args.relabel_min)
 
     results: dict[str, list[dict]] = {"raw": [], "curated": []}
-    for arm, manifest_path in (("raw", raw_path), ("curated", curated_path)):
+    manifests = {"raw": raw_path, "curated": curated_path}
+    for arm in arms:
         for seed in seeds:
-            name = f"{arm}-seed{seed}"
+            name = f"{arm}-seed{seed}" if arm == "raw" else f"curated-{tag}-seed{seed}"
             run_dir = work / "runs" / f"{name}-1"
             if not (run_dir / "model.keras").exists():
-                ferclean("train", "--manifest", manifest_path, "--max-minutes", args.max_minutes, "--seed", seed,
+                ferclean("train", "--manifest", manifests[arm], *schedule, "--seed", seed,
                          "--runs-dir", work / "runs", "--name", name, "--version", 1)
             out = work / "eval" / name
             truth_args = ("--truth", args.truth) if args.truth else ()
             ferclean("evaluate", run_dir, "--manifest", eval_path, "--split", "test", *truth_args, "-o", out)
             results[arm].append(json.loads((out / "metrics.json").read_text()))
 
-    table = Table(title=f"Raw vs curated FER2013 ({args.max_minutes:g} min per model, steps: {', '.join(sorted(steps))})")
+    per_model = f"{args.epochs} epochs" if args.epochs else f"{args.max_minutes:g} min"
+    table = Table(title=f"Raw vs curated FER2013 ({per_model} per model, steps: {', '.join(sorted(steps))})")
     for column in ("arm", "trained on", "seed", "evaluated", "accuracy", "macro-F1"):
         table.add_column(column, justify="left" if column == "arm" else "right")
     means = {}
-    for arm, manifest_path in (("raw", raw_path), ("curated", curated_path)):
-        n = trained_on(manifest_path)
+    for arm in arms:
+        n = trained_on(manifests[arm])
         accuracies = [m["accuracy"] for m in results[arm]]
         for seed, m in zip(seeds, results[arm]):
             table.add_row(arm, f"{n:,}", str(seed), f"{m['images']:,}", f"{m['accuracy']:.2%}", f"{m['macro_f1']:.3f}")
@@ -179,11 +211,12 @@ def main() -> None:
         table.add_section()
         means[arm] = statistics.mean(accuracies)
     console.print(table)
-    left_out = results["raw"][0].get("truth", {})
+    left_out = results[arms[0]][0].get("truth", {})
     if left_out:
         console.print(f"Evaluation labels from {args.truth.name}: {left_out}")
     console.print(f"Total time {(time.perf_counter() - started) / 60:.1f} min")
-    print(f"curated_minus_raw_points={100 * (means['curated'] - means['raw']):.2f}")
+    if len(means) == 2:
+        print(f"curated_minus_raw_points={100 * (means['curated'] - means['raw']):.2f}")
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ from ferclean.folds import assign_folds
 from ferclean.labels import class_order
 from ferclean.manifest import group_keys
 from ferclean.mislabel.features import load_images
-from ferclean.mislabel.probe import PROBES, out_of_fold_probs
+from ferclean.mislabel.probe import DEFAULT_FOLDS, PROBES, out_of_fold_probs
 from ferclean.mislabel.saved_probs import SavedProbs, align, load_probs, save_probs
 from ferclean.mislabel.scoring import FLAG_RULES, RANKINGS, score
 from ferclean.scan import scan_dataset
@@ -196,13 +196,14 @@ def main() -> None:
                         help="real mode: score saved probs.npy (repeatable) instead of training a probe.")
     parser.add_argument("--save-probs", type=Path, default=None, help="real mode: save the probe's probs.npy here.")
     parser.add_argument("--noise", type=float, default=0.10, help="flips mode: share of labels flipped.")
-    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--folds", type=int, default=None, help="Probe folds (default: the probe's own).")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--limit", type=int, default=0, help="Random subset of this many images (0: all).")
     parser.add_argument("--at", type=int, default=500, help="flips mode: cut-off for precision@N.")
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()
+    args.folds = args.folds or DEFAULT_FOLDS[args.probe]
     real_mode(args) if args.mode == "real" else flips_mode(args)
 
 

@@ -15,7 +15,7 @@ from ferclean.labels import class_order
 from ferclean.manifest import Manifest, effective_labels, group_keys, kept
 from ferclean.mislabel.annotate import annotate
 from ferclean.mislabel.features import load_images
-from ferclean.mislabel.probe import PROBES, CnnBuilder, out_of_fold_probs
+from ferclean.mislabel.probe import DEFAULT_FOLDS, PROBES, CnnBuilder, out_of_fold_probs
 from ferclean.mislabel.report import review_table, write_report
 from ferclean.mislabel.saved_probs import SavedProbs, align, load_probs
 from ferclean.mislabel.scoring import score
@@ -57,7 +57,7 @@ class ReviewResult:
 def review(
     manifest: Manifest,
     probe: str = "fast",
-    folds: int = 5,
+    folds: int | None = None,
     seed: int = 0,
     epochs: int = 20,
     probs: str | Path | None = None,
@@ -70,12 +70,14 @@ def review(
 ) -> ReviewResult:
     """Flag kept images whose label a probe trained on the other folds finds unlikely.
 
-    ``probs`` reuses the ``probs.npy`` of an earlier run instead of training. ``probe="cnn"``
+    ``folds`` defaults to the probe's ``DEFAULT_FOLDS``. ``probs`` reuses the ``probs.npy`` of an
+    earlier run instead of training. ``probe="cnn"``
     needs ``build_cnn`` (e.g. ``ferclean_train.models.probe_cnn``). With ``report_dir``
     the report folder is written too (``report.write_report``).
     """
     if probe not in PROBES:
         raise ValueError(f"probe must be one of {PROBES}, got {probe!r}")
+    folds = folds or DEFAULT_FOLDS[probe]
     frame = manifest.frame
     rows = np.flatnonzero(kept(frame).to_numpy())
     if len(rows) == 0:

@@ -2,10 +2,10 @@
 
 ``fast`` averages two one-hidden-layer perceptrons (scikit-learn) on PCA-whitened hand-made
 features: HOG, and HOG at two scales with LBP histograms and small pixels (figures in
-bench/mislabel_bench.py); ``cnn`` trains a small CNN per fold (for a GPU, or small sets on CPU),
-built by the caller's ``build_cnn`` (the CLI passes ``ferclean_train.models.probe_cnn``) so that
-this package does not depend on the trainer.
-Both train on each image and its mirror and average the two predictions at test time.
+bench/mislabel_bench.py); ``cnn`` trains a CNN per fold, built by the caller's ``build_cnn``
+(the CLI passes ``ferclean_train.models.probe_cnn``, the trainer's CPU recipe) so that this
+package does not depend on the trainer.
+Both learn from each image and its mirror and average the two predictions at test time.
 """
 
 from __future__ import annotations
@@ -26,8 +26,13 @@ from ferclean.parallel import Backend, Progress, no_progress
 
 PROBES: tuple[str, ...] = ("fast", "cnn")
 
-#: ``build_cnn(num_classes, image_size)``: a compiled Keras model taking ``(size, size, 1)`` floats in [0, 1].
-CnnBuilder = Callable[[int, int], Any]
+#: ``build_cnn(num_classes, image_size, total_steps)``: a compiled Keras model taking
+#: ``(size, size, 1)`` floats in [0, 1]; ``total_steps`` sizes its learning-rate schedule.
+CnnBuilder = Callable[[int, int, int], Any]
+
+#: Folds each probe uses unless told otherwise. Two CNN folds cost one training over the whole
+#: set (each model sees half); five would cost four.
+DEFAULT_FOLDS: dict[str, int] = {"fast": 5, "cnn": 2}
 
 #: Dimensions the feature vectors are reduced to before the classifiers.
 PCA_COMPONENTS = 256
@@ -123,16 +128,18 @@ def cnn_probs(
     seed: int,
     build_cnn: CnnBuilder,
     epochs: int = 20,
-    batch_size: int = 128,
+    batch_size: int = 64,
     on_progress: Progress | None = None,
 ) -> np.ndarray:
-    """Out-of-fold probabilities from a CNN made by ``build_cnn``, one model per fold."""
+    """Out-of-fold probabilities from a CNN made by ``build_cnn``, one model per fold; each
+    held-out image is predicted with its mirror and the two averaged."""
     import keras
 
     report = on_progress or no_progress
-    stage, total = "CNN probe (epochs x folds)", len(np.unique(folds)) * epochs
+    fold_ids = np.unique(folds)
+    stage = f"CNN probe ({len(fold_ids)} folds x {epochs} epochs)"
+    total = len(fold_ids) * epochs
     x = images[..., None].astype(np.float32) / 255.0
-    x_mirror = x[:, :, ::-1]
     onehot = np.eye(k, dtype=np.float32)[labels]
     probs = np.zeros((len(images), k))
     done = 0
@@ -143,13 +150,15 @@ def cnn_probs(
         report(stage, done, total)
 
     report(stage, 0, total)
-    for fold in np.unique(folds):
+    for fold in fold_ids:
         train, test = np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
         keras.utils.set_random_seed(seed * 1000 + int(fold))
-        model = build_cnn(k, images.shape[1])
+        model = build_cnn(k, images.shape[1], epochs * -(-len(train) // batch_size))
         callback = keras.callbacks.LambdaCallback(on_epoch_end=advance)
         model.fit(x[train], onehot[train], epochs=epochs, batch_size=batch_size, verbose=0, callbacks=[callback])
-        part = (model.predict(x[test], verbose=0) + model.predict(x_mirror[test], verbose=0)) / 2
+        held = x[test]
+        part = (model.predict(held, batch_size=256, verbose=0)
+                + model.predict(held[:, :, ::-1], batch_size=256, verbose=0)) / 2
         probs[test] = part
         keras.backend.clear_session()
     return probs
