@@ -17,12 +17,16 @@ the group's members (every two members of a final group score at least
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 from PIL import Image
+from threadpoolctl import threadpool_limits
 
 from ferclean.image_batch import decode_one, map_chunks
 from ferclean.parallel import Backend, Progress
@@ -64,7 +68,8 @@ def features(images: np.ndarray) -> np.ndarray:
     """(n, len(ZOOMS), SIZE, SIZE) float32 verification features of a (n, h, w) uint8 stack."""
     images = np.asarray(images, dtype=np.uint8)
     bases = np.stack([_base(Image.fromarray(im)) for im in images]) if len(images) else np.zeros((0, BASE, BASE), np.uint8)
-    return high_pass(zoomed_thumbnails(bases))
+    with threadpool_limits(limits=1, user_api="blas"):
+        return high_pass(zoomed_thumbnails(bases))
 
 
 def thumbnails(paths: list[str]) -> np.ndarray:
@@ -90,11 +95,21 @@ def zoomed_thumbnails(bases: np.ndarray) -> np.ndarray:
     offsets = (np.arange(n, dtype=np.int64) * 256)[:, None]
     counts = np.bincount((flat + offsets).ravel(), minlength=256 * n).reshape(n, 256).astype(np.float32)
     mid = np.cumsum(counts, axis=1) - counts / 2
-    equalised = np.take_along_axis(mid, flat.astype(np.int64), axis=1).reshape(n, BASE, BASE) * (255.0 / flat.shape[1])
+    equalised = np.take_along_axis(mid * np.float32(255.0 / flat.shape[1]), flat.astype(np.intp), axis=1)
     out = np.empty((n, len(ZOOMS), SIZE, SIZE), dtype=np.uint8)
-    for k, resample in enumerate(_zoom_matrices()):
-        out[:, k] = np.rint(resample @ equalised @ resample.T).clip(0, 255)
+    # One BLAS thread: these products are small, and extra threads only spin against the other workers.
+    with threadpool_limits(limits=1, user_api="blas"):
+        _zoom_into(out, equalised.reshape(n, BASE, BASE))
     return out
+
+
+def _zoom_into(out: np.ndarray, equalised: np.ndarray) -> None:
+    n = len(equalised)
+    for k, resample in enumerate(_zoom_matrices()):
+        # Two plain GEMMs over the whole stack: along rows, then (transposed) along columns.
+        across = (equalised.reshape(n * BASE, BASE) @ resample.T).reshape(n, BASE, SIZE)
+        both = (across.transpose(0, 2, 1).reshape(n * SIZE, BASE) @ resample.T).reshape(n, SIZE, SIZE)
+        out[:, k] = np.rint(both.transpose(0, 2, 1)).clip(0, 255)
 
 
 @lru_cache(maxsize=1)
@@ -139,18 +154,25 @@ def load_features(
     """Decode ``paths`` (in parallel, or on ``backend``) into verification features; unreadable files give zeros."""
     parts = map_chunks(thumbnails, paths, jobs, on_progress, "Verifying candidates", backend)
     empty = np.zeros((0, len(ZOOMS), SIZE, SIZE), dtype=np.uint8)
-    return high_pass(np.concatenate(parts) if parts else empty)
+    with threadpool_limits(limits=1, user_api="blas"):
+        return high_pass(np.concatenate(parts) if parts else empty)
 
 
 def _window_spread(thumbs: np.ndarray) -> np.ndarray:
-    """(..., shifts, shifts) root of the centred energy of every shifted window of ``thumbs``
-    (..., SIZE, SIZE): the NCC denominator, from box sums written as matrix products."""
+    """(n, k, shifts, shifts) root of the centred energy of every shifted window of ``thumbs``
+    (n, k, SIZE, SIZE): the NCC denominator, from box sums written as two GEMMs each."""
     side, shifts = SIZE - 2 * MAX_SHIFT, 2 * MAX_SHIFT + 1
-    box = (np.arange(SIZE)[None, :] - np.arange(shifts)[:, None]) % SIZE < side  # (shifts, SIZE): window rows
-    box = box.astype(np.float64)
-    values = thumbs.astype(np.float64)
-    total, energy = box @ values @ box.T, box @ (values * values) @ box.T
-    return np.sqrt(np.maximum(energy - total * total / (side * side), 1e-2)).astype(np.float32)
+    box = ((np.arange(SIZE)[None, :] - np.arange(shifts)[:, None]) % SIZE < side).astype(np.float32).T  # (SIZE, shifts)
+    values = np.asarray(thumbs, dtype=np.float32).reshape(-1, SIZE, SIZE)
+    m = len(values)
+
+    def window_sums(x: np.ndarray) -> np.ndarray:
+        across = (x.reshape(m * SIZE, SIZE) @ box).reshape(m, SIZE, shifts)
+        return (across.transpose(0, 2, 1).reshape(m * shifts, SIZE) @ box).reshape(m, shifts, shifts).transpose(0, 2, 1)
+
+    total, energy = window_sums(values), window_sums(values * values)
+    spread = np.sqrt(np.maximum(energy - total * total / (side * side), 1e-2))
+    return spread.reshape(*thumbs.shape[:-2], shifts, shifts)
 
 
 def _best_correlation(fixed: np.ndarray, moving: np.ndarray, spread: np.ndarray) -> np.ndarray:
@@ -191,28 +213,41 @@ def pair_similarity(
     """
     a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
     mirror = np.zeros(len(a), dtype=bool) if mirror is None else np.asarray(mirror, dtype=bool)
-    scores = np.empty(len(a), dtype=np.float32)
     used, inverse = np.unique(np.concatenate([a, b]), return_inverse=True)
     spreads = _window_spread(feats[used])  # once per image, not per pair
     a_spread, b_spread = inverse[: len(a)], inverse[len(a) :]
-    for start in range(0, len(a), _BLOCK):
-        sl = slice(start, start + _BLOCK)
-        first, second = feats[a[sl]], feats[b[sl]]
-        flip = mirror[sl, None, None, None]
-        second = np.where(flip, second[..., ::-1], second)
+
+    def block(sl: slice) -> np.ndarray:
+        flip = mirror[sl]
+        first, second = feats[a[sl], 0], feats[b[sl], 0]
+        second[flip] = second[flip, :, ::-1]
         # A mirrored image's window at x-shift dx is the mirror of the window at 2 * MAX_SHIFT - dx.
-        first_spread, second_spread = spreads[a_spread[sl]], spreads[b_spread[sl]]
-        second_spread = np.where(flip, second_spread[..., ::-1], second_spread)
-        score = _best_correlation(first[:, 0], second[:, :1], second_spread[:, :1])[:, 0]
+        second_spread = spreads[b_spread[sl], :1]
+        second_spread[flip] = second_spread[flip, :, :, ::-1]
+        score = _best_correlation(first, second[:, None], second_spread)[:, 0]
         zoom = np.flatnonzero(score >= zoom_from)
         if len(zoom) and len(ZOOMS) > 1:
+            za, zb, zflip = a[sl][zoom], b[sl][zoom], flip[zoom]
+            first_zoomed, second_zoomed = feats[za, 1:], feats[zb, 1:]
+            second_zoomed[zflip] = second_zoomed[zflip][..., ::-1]
+            zoomed_spread = spreads[b_spread[sl][zoom], 1:]
+            zoomed_spread[zflip] = zoomed_spread[zflip][..., ::-1]
             zoomed = np.maximum(
-                _best_correlation(first[zoom, 0], second[zoom, 1:], second_spread[zoom, 1:]).max(axis=1),
-                _best_correlation(second[zoom, 0], first[zoom, 1:], first_spread[zoom, 1:]).max(axis=1),
+                _best_correlation(first[zoom], second_zoomed, zoomed_spread).max(axis=1),
+                _best_correlation(second[zoom], first_zoomed, spreads[a_spread[sl][zoom], 1:]).max(axis=1),
             )
             score[zoom] = np.maximum(score[zoom], zoomed)
-        scores[sl] = score
-    return scores
+        return score
+
+    blocks = [slice(start, start + _BLOCK) for start in range(0, len(a), _BLOCK)]
+    # numpy releases the GIL in the products, so threads share the cores without copying features.
+    with ThreadPoolExecutor(max_workers=_threads()) if len(blocks) > 1 else nullcontext() as pool:
+        parts = list(pool.map(block, blocks) if pool else map(block, blocks))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+
+
+def _threads() -> int:
+    return max(1, min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
 
 
 def best_similarity(feats: np.ndarray, a: np.ndarray, b: np.ndarray, zoom_from: float = ZOOM_FROM) -> np.ndarray:
@@ -247,19 +282,26 @@ def split_chains(
     members[a] = members[b] = True
     sizes = np.bincount(component[members], minlength=component.max() + 1)
     labels[members] = component[members]
+    # Members of each component of three or more, peeled where too big for all-pairs scores.
+    big = np.flatnonzero(members & (sizes[component] >= 3))
+    order = big[np.argsort(component[big], kind="stable")]
+    starts = np.flatnonzero(np.diff(component[order], prepend=-1))
+    parts = [part for comp in np.split(order, starts[1:]) if len(comp) for part in _peel(comp, a, b, score, min_similarity)]
+    labels[np.concatenate([p for p in parts if len(p) < 2] or [np.zeros(0, np.int64)])] = -1
+    parts = [p for p in parts if len(p) >= 2]
+    # Every within-part pair scored in one call (condensed order, which triu_indices matches).
+    pairs = [np.triu_indices(len(items), k=1) for items in parts]
+    firsts = np.concatenate([items[i] for items, (i, _) in zip(parts, pairs)] or [np.zeros(0, np.int64)])
+    seconds = np.concatenate([items[j] for items, (_, j) in zip(parts, pairs)] or [np.zeros(0, np.int64)])
+    distances = 1.0 - np.clip(score(firsts, seconds), -1.0, 1.0) if len(firsts) else np.zeros(0)
+    offsets = np.cumsum([0] + [len(i) for i, _ in pairs])
     next_label = n
-    for comp in np.flatnonzero(sizes >= 3):
-        for items in _peel(np.flatnonzero(members & (component == comp)), a, b, score, min_similarity):
-            if len(items) < 2:
-                labels[items] = -1
-                continue
-            i, j = np.triu_indices(len(items), k=1)
-            # Condensed distances in scipy's (i, j) order, which triu_indices matches.
-            tree = linkage(1.0 - np.clip(score(items[i], items[j]), -1.0, 1.0), method="complete")
-            cut = fcluster(tree, t=1.0 - (min_similarity - GROUP_SLACK), criterion="distance")
-            counts = np.bincount(cut)
-            labels[items] = np.where(counts[cut] >= 2, next_label + cut, -1)
-            next_label += len(counts)
+    for k, items in enumerate(parts):
+        tree = linkage(distances[offsets[k] : offsets[k + 1]], method="complete")
+        cut = fcluster(tree, t=1.0 - (min_similarity - GROUP_SLACK), criterion="distance")
+        counts = np.bincount(cut)
+        labels[items] = np.where(counts[cut] >= 2, next_label + cut, -1)
+        next_label += len(counts)
     return labels
 
 
@@ -305,9 +347,12 @@ def verify_duplicates(
 
     a, b = candidates["a"].to_numpy(), candidates["b"].to_numpy()
     zoom_from = min(ZOOM_FROM, min_similarity)
-    similarity = pair_similarity(feats, where(a), where(b), candidates["kind"].eq("mirror").to_numpy(), zoom_from)
+    # One BLAS thread (set once: threadpoolctl is slow to enter): the products are small.
+    with threadpool_limits(limits=1, user_api="blas"):
+        similarity = pair_similarity(feats, where(a), where(b), candidates["kind"].eq("mirror").to_numpy(), zoom_from)
     similarity = np.where(candidates["kind"].eq("exact").to_numpy(), 1.0, similarity).round(4)
     verified = similarity >= min_similarity + np.where(candidates["kind"].eq("mirror").to_numpy(), MIRROR_MARGIN, 0.0)
     scored = candidates.assign(similarity=similarity, verified=verified)
-    labels = split_chains(len(frame), a[verified], b[verified], score, min_similarity)
+    with threadpool_limits(limits=1, user_api="blas"):
+        labels = split_chains(len(frame), a[verified], b[verified], score, min_similarity)
     return scored, labels
