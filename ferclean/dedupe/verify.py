@@ -190,14 +190,15 @@ def _best_correlation(fixed: np.ndarray, moving: np.ndarray, spread: np.ndarray)
     norm = np.sqrt((crop * crop).sum(axis=(1, 2), keepdims=True))
     padded = np.zeros((p, side, SIZE), dtype=np.float32)
     padded[:, :, :side] = crop / np.where(norm > 1e-2, norm, np.inf)  # flat: rounding noise only
-    padded = padded.reshape(p, side * SIZE)
-    flat = np.zeros((p, k, SIZE * SIZE + 2 * MAX_SHIFT), dtype=np.float32)
-    flat[:, :, : SIZE * SIZE] = moving.reshape(p, k, -1)
+    # The last row's padding is never needed, so the longest window ends at the last pixel.
+    padded = padded.reshape(p, side * SIZE)[:, : side * SIZE - (SIZE - side)]
+    length = padded.shape[1]
+    flat = np.ascontiguousarray(moving, dtype=np.float32).reshape(p, k, SIZE * SIZE)
     dot = np.empty((p, k, shifts, shifts), dtype=np.float32)
     for dy in range(shifts):
         for dx in range(shifts):
             start = dy * SIZE + dx
-            dot[:, :, dy, dx] = np.einsum("pkj,pj->pk", flat[:, :, start : start + side * SIZE], padded)
+            dot[:, :, dy, dx] = np.einsum("pkj,pj->pk", flat[:, :, start : start + length], padded)
     return (dot / spread).reshape(p, k, -1).max(axis=2)
 
 
