@@ -248,6 +248,7 @@ def pair_similarity(
 
 
 def _threads() -> int:
+    """Scoring threads: both cores of the 2-core machine the targets are set on, fewer where fewer are ours."""
     return max(1, min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
 
 
