@@ -33,7 +33,7 @@ from ferclean.folds import assign_folds
 from ferclean.labels import class_order
 from ferclean.manifest import group_keys
 from ferclean.mislabel.features import load_images
-from ferclean.mislabel.probe import DEFAULT_FOLDS, PROBES, out_of_fold_probs
+from ferclean.mislabel.probe import DEFAULT_FOLDS, PROBES, combined_probs, members
 from ferclean.mislabel.saved_probs import SavedProbs, align, load_probs, save_probs
 from ferclean.mislabel.scoring import FLAG_RULES, RANKINGS, score
 from ferclean.scan import scan_dataset
@@ -92,11 +92,14 @@ def probe_probs(frame: pd.DataFrame, root: Path, labels: np.ndarray, k: int, arg
     images, ok = load_images([root / p for p in frame["path"]], args.jobs)
     assert ok.all(), "unreadable images in the benchmark set"
     loaded, loaded_cpu = time.perf_counter(), cpu_seconds()
-    folds = assign_folds(frame["path"].tolist(), labels, group_keys(frame).tolist(), args.folds, args.seed)
+    trained = members(args.probe)
+    folds_by_probe = {m: assign_folds(frame["path"].tolist(), labels, group_keys(frame).tolist(),
+                                      args.folds or DEFAULT_FOLDS[m], args.seed) for m in trained}
     build_cnn = None
-    if args.probe == "cnn":
+    if "cnn" in trained:
         from ferclean_train.models import probe_cnn as build_cnn
-    probs = out_of_fold_probs(images, labels, folds, k, args.probe, args.seed, args.epochs, build_cnn)
+    probs = combined_probs(images, labels, folds_by_probe, k, args.seed, args.epochs, build_cnn)
+    folds = folds_by_probe[trained[-1]]
     done, done_cpu = time.perf_counter(), cpu_seconds()
     timing = (f"probe {args.probe}: decode {loaded - wall:.1f} s wall / {loaded_cpu - cpu:.1f} s CPU,"
               f" folds+features+model {done - loaded:.1f} s wall / {done_cpu - loaded_cpu:.1f} s CPU,"
@@ -120,7 +123,7 @@ def real_mode(args: argparse.Namespace) -> None:
         probs, folds, timing = probe_probs(frame, root, labels, len(classes), args)
         if args.save_probs:
             save_probs(args.save_probs, SavedProbs(probs=probs, paths=paths, folds=folds, classes=classes,
-                                                   meta={"probe": args.probe, "folds": args.folds, "seed": args.seed}))
+                                                   meta={"probe": args.probe, "seed": args.seed}))
         tables = [(args.save_probs or Path(f"{args.probe} probe"), probs)]
     if len(tables) > 1:
         tables.append((Path("average of the above"), np.mean([p for _, p in tables], axis=0)))
@@ -195,7 +198,7 @@ def flips_mode(args: argparse.Namespace) -> None:
     theirs[theirs_ranked] = True
 
     print(f"\n{len(frame):,} images, {k} classes, {flipped.sum():,} labels flipped ({args.noise:.0%}, seed {args.seed}),"
-          f" probe {args.probe}, {args.folds} folds, {int(frame['group'].notna().sum()):,} images in duplicate groups")
+          f" probe {args.probe}, {args.folds or 'default'} folds, {int(frame['group'].notna().sum()):,} images in duplicate groups")
     print(f"probe accuracy out of fold: vs noisy labels {np.mean(probs.argmax(1) == noisy):.3f},"
           f" vs original labels {np.mean(probs.argmax(1) == true):.3f}")
     for rule, result in results.items():
@@ -215,14 +218,13 @@ def main() -> None:
                         help="real mode: score saved probs.npy (repeatable) instead of training a probe.")
     parser.add_argument("--save-probs", type=Path, default=None, help="real mode: save the probe's probs.npy here.")
     parser.add_argument("--noise", type=float, default=0.10, help="flips mode: share of labels flipped.")
-    parser.add_argument("--folds", type=int, default=None, help="Probe folds (default: the probe's own).")
+    parser.add_argument("--folds", type=int, default=None, help="Probe folds (default: each probe's own).")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--limit", type=int, default=0, help="Random subset of this many images (0: all).")
     parser.add_argument("--at", type=int, default=500, help="flips mode: cut-off for precision@N.")
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()
-    args.folds = args.folds or DEFAULT_FOLDS[args.probe]
     real_mode(args) if args.mode == "real" else flips_mode(args)
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ferclean.mislabel.features import cell_histograms, fast_features, hog, lbp_histograms, mirror, pool_cells
-from ferclean.mislabel.probe import out_of_fold_probs
+from ferclean.mislabel.probe import combined_probs, members, out_of_fold_probs
 
 
 def stripes(n_per_class: int = 30, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -74,3 +74,47 @@ def test_cnn_probe_runs_on_cpu() -> None:
     probs = out_of_fold_probs(images, labels, folds, 2, "cnn", seed=0, epochs=1, build_cnn=probe_cnn)
     assert probs.shape == (24, 2)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-4)
+
+
+class RecordingCnn:
+    """A stand-in for a compiled Keras model: remembers what it trained on and predicts a
+    fixed distribution, so the ensemble's plumbing is tested without training a CNN."""
+
+    built: list["RecordingCnn"] = []
+
+    def __init__(self, k: int, image_size: int, total_steps: int) -> None:
+        self.k, self.total_steps, self.seen = k, total_steps, np.empty((0, image_size, image_size, 1))
+        RecordingCnn.built.append(self)
+
+    def fit(self, x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, **_: object) -> None:
+        self.seen = x
+
+    def predict(self, x: np.ndarray, **_: object) -> np.ndarray:
+        return np.tile(np.linspace(1, 2, self.k) / np.linspace(1, 2, self.k).sum(), (len(x), 1))
+
+
+def test_ensemble_averages_each_member_on_its_own_folds_out_of_fold() -> None:
+    pytest.importorskip("keras")
+    images, labels = stripes()
+    fast_folds, cnn_folds = np.arange(60) % 5, (np.arange(60) // 7) % 2
+    RecordingCnn.built = []
+    probs = combined_probs(images, labels, {"fast": fast_folds, "cnn": cnn_folds}, 2, seed=0, epochs=3,
+                           build_cnn=RecordingCnn)
+    fast = out_of_fold_probs(images, labels, fast_folds, 2, "fast", seed=0)
+    cnn = out_of_fold_probs(images, labels, cnn_folds, 2, "cnn", seed=0, epochs=3, build_cnn=RecordingCnn)
+    np.testing.assert_allclose(probs, (fast + cnn) / 2)
+    # One CNN per fold, each trained only on the other fold's images, its schedule sized to them.
+    first, second = RecordingCnn.built[:2]
+    x = images[..., None].astype(np.float32) / 255.0
+    np.testing.assert_array_equal(first.seen, x[cnn_folds == 1])
+    np.testing.assert_array_equal(second.seen, x[cnn_folds == 0])
+    assert first.total_steps == 3 * -(-int((cnn_folds == 1).sum()) // 64)
+
+
+def test_members_name_the_trained_probes() -> None:
+    assert members("ensemble") == ("fast", "cnn")
+    assert members("fast") == ("fast",)
+    with pytest.raises(ValueError, match="probe must be one of"):
+        members("svm")
+    with pytest.raises(ValueError, match="combined_probs"):
+        out_of_fold_probs(*stripes(3), np.arange(6) % 2, 2, "ensemble", seed=0)

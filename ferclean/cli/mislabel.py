@@ -17,6 +17,7 @@ from ferclean.manifest import effective_labels, kept
 from ferclean.mislabel.decisions import apply_decisions, read_decisions
 from ferclean.mislabel.decisions import auto_relabel as relabel_confident
 from ferclean.mislabel.pipeline import PROBES, ReviewResult, review
+from ferclean.mislabel.probe import members
 from ferclean.mislabel.report import pair_counts
 
 
@@ -24,10 +25,12 @@ from ferclean.mislabel.report import pair_counts
 @click.argument("source", metavar="MANIFEST_OR_DATASET", type=click.Path(path_type=Path))
 @output_option()
 @click.option("--probe", type=click.Choice(PROBES), default="fast", show_default=True,
-              help="fast: two perceptrons on whitened HOG and HOG+LBP+pixel features (about 1.5 min on FER2013);"
-                   " cnn: the trainer's compact CNN per fold, stronger (about 30 min on a 2-core CPU).")
+              help="fast: two perceptrons on whitened HOG and HOG+LBP+pixel features (minutes on FER2013);"
+                   " cnn: the trainer's compact CNN per fold (about 30 min on a 2-core CPU); ensemble: the"
+                   " average of both, the best at finding real errors.")
 @click.option("--folds", type=click.IntRange(min=2), default=None,
-              help="Cross-validation folds [default: 5 for fast, 2 for cnn, which then costs one training].")
+              help="Cross-validation folds [default: 5 for fast, 2 for cnn, which then costs one training;"
+                   " an ensemble's members keep theirs].")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for folds and probe.")
 @click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True, help="Epochs per fold (cnn probe).")
 @click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -57,6 +60,7 @@ def mislabel_review(
     \b
     Example:
       ferclean mislabel-review manifests/fer2013.csv -o manifests/fer2013-review.csv
+      ferclean mislabel-review manifests/fer2013.csv --probe ensemble -o manifests/fer2013-review.csv
       ferclean mislabel-review manifests/fer2013-review.csv --apply decisions.csv -o manifests/fer2013-reviewed.csv
       ferclean mislabel-review manifests/fer2013.csv --probs manifests/fer2013-review_review/probs.npy \\
           --auto-relabel 0.9 -o manifests/fer2013-auto.csv
@@ -75,7 +79,7 @@ def mislabel_review(
     elif auto_relabel is None or probs_path is not None or "label_quality" not in frame.columns:
         with progress() as on_progress:
             result = review(
-                manifest, probe, folds, seed, epochs, probs_path, _probe_cnn() if probe == "cnn" else None,
+                manifest, probe, folds, seed, epochs, probs_path, _probe_cnn() if "cnn" in members(probe) else None,
                 report_dir, page_limit, jobs, on_progress, backend,
             )
         _print_review(result, report_dir)
