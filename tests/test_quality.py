@@ -12,7 +12,7 @@ from ferclean.manifest import read_manifest
 from ferclean.quality import (
     REASONS,
     face_residual,
-    face_space,
+    face_model,
     face_thumbnail,
     fit_face_space,
     flag_invalid,
@@ -25,9 +25,10 @@ from ferclean.quality import (
 
 def face_like(seed: int, size: int = 48) -> np.ndarray:
     """A smooth image drawn from the face space: passes every check, as a real face does."""
-    mean, components = face_space()
+    model = face_model()
+    mean, components = model.mean, model.components
     rng = np.random.default_rng(seed)
-    values = (mean + 3 * rng.normal(0, 1, len(components)) @ components).reshape(16, 16)
+    values = (mean + rng.normal(0, 1, len(components)) @ components).reshape(16, 16)
     scaled = (values - values.min()) / (values.max() - values.min()) * 255
     return np.asarray(Image.fromarray(scaled.astype(np.uint8)).resize((size, size), Image.Resampling.BICUBIC))
 
@@ -97,7 +98,8 @@ def test_fit_face_space_returns_orthonormal_components():
 
 @pytest.mark.parametrize("image", [face_like(3), stripes(), GENERATED["noise"](), rendered_text()], ids=["face", "stripes", "noise", "text"])
 def test_face_residual_equals_projecting_the_standardised_thumbnail(image):
-    mean, components = face_space()
+    model = face_model()
+    mean, components = model.mean, model.components
     centred = face_thumbnail(image) - mean
     direct = (centred @ centred - np.sum((components @ centred) ** 2)) / centred.size
     assert face_residual(image) == pytest.approx(direct, abs=1e-9)
