@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from PIL import Image
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from ferclean.manifest import mark
 
@@ -246,6 +246,12 @@ _C_LOG_C = np.concatenate([[0.0], (c := np.arange(1, WORK_SIDE * WORK_SIDE + 1))
 _BLOCK_PIXELS = (WORK_SIDE // FACE_SIDE) ** 2
 
 
+@lru_cache(maxsize=1)
+def _blas() -> ThreadpoolController:
+    """The process's BLAS thread pools, found once: finding them costs ~10 ms, limiting them µs."""
+    return ThreadpoolController()
+
+
 def quality_table(work: np.ndarray, width: np.ndarray, height: np.ndarray) -> dict[str, np.ndarray]:
     """Every quality signal of a batch: ``work`` is the (n, 48, 48) uint8 stack of
     :func:`work_copy` images, ``width`` and ``height`` their original sizes.
@@ -255,7 +261,7 @@ def quality_table(work: np.ndarray, width: np.ndarray, height: np.ndarray) -> di
     orientation histogram per image. ``smoothness`` is the share of the pixel variance that
     survives averaging 3x3 blocks: about 1/9 for noise, near 1 for a photograph.
     """
-    with threadpool_limits(limits=1, user_api="blas"):  # tiny products: extra threads only cost
+    with _blas().limit(limits=1, user_api="blas"):  # tiny products: extra threads only cost
         return _quality_table(np.ascontiguousarray(work, dtype=np.uint8), width, height)
 
 
