@@ -11,8 +11,8 @@ Thresholds are module constants, each chosen on its distribution over the FER201
 in ``shared/data/fer2013`` (FER+ non-faces removed there, so a flag is a false positive):
 near or beyond the 99.9th percentile, except not-a-face (the 99.3rd of the validation
 split), so that all reasons together flag under 1 % of real faces. ``bench/quality_bench.py``
-prints the percentiles (``--signals``) and scores generated non-face fixtures, which were
-not used to choose any threshold or model.
+prints the percentiles (``--signals``) and scores generated non-face fixtures, which no
+threshold or model was fitted or chosen on.
 """
 
 from __future__ import annotations
@@ -75,10 +75,11 @@ MIN_SMOOTHNESS = 0.55
 #: 24x24 copy; catches smooth photographs of objects whose pixels an eigenface space
 #: explains as well as a face's, e.g. a camera, coins or a clock). 1.15 is the 99.3rd
 #: percentile of the score over the FER2013 validation faces (1.153; training 1.135, test
-#: 1.154; 99.9th percentiles 1.54-1.81). Chosen over the pixel residual alone (0.62 % of FER2013 flagged at 0.62)
-#: and over 15 variants (orientations, cells, components, with or without the residual)
-#: by the share caught of non-faces that are not the bench's fixtures: 4,013 crops of 13
-#: other scikit-image pictures and the 100 non-face crops of ``skimage.data.lfw_subset``.
+#: 1.154; 99.9th percentiles 1.54-1.81). Chosen over the pixel residual alone and over 15
+#: variants (orientations, cells, components, with or without the residual) by the share
+#: caught of non-faces that are not the bench's fixtures: 3,913 crops of 13 other
+#: scikit-image pictures and the 100 non-face crops of ``skimage.data.lfw_subset``
+#: (``bench/quality_bench.py`` prints them as held-out non-faces).
 MAX_FACE_DISTANCE = 1.15
 
 #: Side of the copy the content signals are computed on: FER2013's size, so thresholds
