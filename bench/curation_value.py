@@ -104,7 +104,9 @@ def auto_decisions(review: pd.DataFrame, steps: set[str], relabel_min: float) ->
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["path", "decision", "new_label"])
 
 
-def build_curated(raw_path: Path, curated_path: Path, steps: set[str], probe: str, relabel_min: float) -> None:
+def build_curated(
+    raw_path: Path, curated_path: Path, steps: set[str], probe: str, relabel_min: float, probs: Path | None
+) -> None:
     """The curated arm's manifest, from the raw one, through the ferclean commands of ``steps``.
 
     A probe's review in the work folder is reused (it is the slow part); decisions are redone.
@@ -117,7 +119,8 @@ def build_curated(raw_path: Path, curated_path: Path, steps: set[str], probe: st
     if steps & {"relabel", "drop"}:
         review = work / f"review-{'dedup' if 'dedupe' in steps else 'raw'}-{probe}.csv"
         if not review.exists():
-            ferclean("mislabel-review", source, "--probe", probe, "-o", review)
+            reuse = ("--probs", probs) if probs else ()
+            ferclean("mislabel-review", source, "--probe", probe, *reuse, "-o", review)
         decisions = auto_decisions(read_manifest(review).frame, steps, relabel_min)
         decisions_path = curated_path.with_suffix(".decisions.csv")
         decisions.to_csv(decisions_path, index=False)
@@ -147,6 +150,9 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1", help="Comma-separated training seeds.")
     parser.add_argument("--steps", default=",".join(STEPS), help=f"Curation steps to run, of {','.join(STEPS)}.")
     parser.add_argument("--probe", default="fast", help="mislabel-review --probe.")
+    parser.add_argument("--probs", type=Path, default=None,
+                        help="mislabel-review --probs: the probe's saved probs.npy over these images (e.g. from "
+                             "bench/mislabel_bench.py --save-probs), instead of training it again.")
     parser.add_argument("--relabel-min", type=float, default=0.6, help="Relabel a flagged image when its suggestion has p >= this.")
     parser.add_argument("--split-seed", type=int, default=0, help="Seed of the holdout draw.")
     args = parser.parse_args()
@@ -178,7 +184,7 @@ def main() -> None:
         tag += f"-{args.probe}-p{args.relabel_min:g}"
     curated_path = work / f"curated-{tag}.csv"
     if "curated" in arms:
-        build_curated(raw_path, curated_path, steps, args.probe, args.relabel_min)
+        build_curated(raw_path, curated_path, steps, args.probe, args.relabel_min, args.probs)
 
     results: dict[str, list[dict]] = {"raw": [], "curated": []}
     manifests = {"raw": raw_path, "curated": curated_path}

@@ -9,7 +9,14 @@ distance band and per verification-score band (bench/dedupe_checkset.py draws th
 marked by eye: ``same`` = 1 for the same photograph (re-encoded, re-lit, shifted, cropped,
 watermarked), 0 for a different photo, including another frame of the same shoot. Each row's
 ``weight`` is the number of candidate pairs its band cell stands for, so weighted figures
-estimate recall and precision over all candidates within 12 bits.
+estimate recall and precision over all candidates within 12 bits. ``source`` says which
+sample a row came from: ``v1`` (211 pairs, per hash distance and the first score's bands),
+``v2`` (45 pairs drawn at 8-12 bits from the bands around the threshold of the second score,
+equalised and zoom-searched, where its verdicts differ most from the first; marked without
+seeing the score, on the pair aligned by a small zoom and shift search with its difference
+image beside it); five ``v1`` rows were re-marked 0 -> 1 on that aligned view (the aligned
+difference showed only resampling edges or an overlay). The v1 and v2 weights come from
+different samplings, so the weighted figures are approximate; the raw ones are the headline.
 """
 
 from __future__ import annotations

@@ -44,6 +44,7 @@ FERPLUS_CLASSES = {"neutral": "neutral", "happiness": "happy", "surprise": "surp
                    "anger": "angry", "disgust": "disgust", "fear": "fear"}
 CLEAR_VOTES = 6
 CUTS = (500, 1000, 2000)
+RELABEL_THRESHOLDS = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
 def cpu_seconds() -> float:
@@ -144,10 +145,28 @@ def real_mode(args: argparse.Namespace) -> None:
                   + " ".join(f"{p:7.3f}" for p in precision)
                   + f" {suggestion:9.3f} {flags.sum():8,} {clear[flags].mean():9.3f} {flags[clear].mean():8.3f}"
                   f" {result.estimated_errors:8,}")
+    print_relabel_policy(tables, labels, has, majority)
     print("p@N: share of clear errors among the N training images ranked most doubtful; sugg=FER+: share of the"
           f" clear errors in the top {CUTS[1]} whose suggested label is the FER+ majority; flagged/flag prec/flag rec:"
           " the default flag rule on training images; estimate: calibrated confident-joint off-diagonal total"
           " over all images; * the default ranking")
+
+
+def print_relabel_policy(tables: list[tuple[Path, np.ndarray]], labels: np.ndarray, has: np.ndarray,
+                         majority: np.ndarray) -> None:
+    """What ``--auto-relabel P`` would do to the flagged training images, judged by the FER+ vote
+    plurality: how many it relabels, how many of those it fixes (new label = plurality) and
+    breaks (old label was the plurality), and the net change in labels agreeing with FER+."""
+    print(f"\n{'probabilities':<28} {'auto-relabel P':>14} {'relabelled':>10} {'fixed':>7} {'broken':>7} {'net':>7}")
+    for name, probs in tables:
+        result = score(labels, probs)
+        candidates = result.flagged & has & (result.suggested != labels)
+        for threshold in RELABEL_THRESHOLDS:
+            relabel = candidates & (result.suggested_confidence >= threshold)
+            fixed = int((result.suggested[relabel] == majority[relabel]).sum())
+            broken = int((labels[relabel] == majority[relabel]).sum())
+            print(f"{str(name)[-28:]:<28} {threshold:>14.2f} {int(relabel.sum()):>10,} {fixed:>7,} {broken:>7,}"
+                  f" {fixed - broken:>+7,}")
 
 
 def flips_figures(name: str, flags: np.ndarray, ranked: np.ndarray, flipped: np.ndarray, at: int) -> None:

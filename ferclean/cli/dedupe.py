@@ -45,9 +45,10 @@ from ferclean.dedupe.report import REPORT_FILES, write_report
     type=click.FloatRange(0.0, 1.0),
     default=DEFAULT_MIN_SIMILARITY,
     show_default=True,
-    help="With --verify: lowest score (best normalised cross-correlation of edge detail over shifts of up to"
-    " 4 px; 1 = same pixels up to brightness and contrast) for a pair to count as a duplicate. Raise it for"
-    " fewer false matches, lower it to catch more edited copies.",
+    help="With --verify: lowest score (best normalised cross-correlation of the equalised images' edge detail"
+    " over shifts of up to 4 px and crops up to 16 % tighter; 1 = same pixels up to a tone change) for a pair"
+    " to count as a duplicate; mirror candidates need 0.1 more. Raise it for fewer false matches, lower it to"
+    " catch more edited copies.",
 )
 @click.option("--policy", type=click.Choice(POLICIES), default="report", show_default=True, help="What to do with duplicates.")
 @click.option(
@@ -90,7 +91,7 @@ def dedupe(
 
     Hash candidates within --threshold bits are verified on the pixels (--verify) and a
     group must hold together: every two members score at least --min-similarity minus
-    0.15, so a chain A~B~C where A and C differ is cut (the closer pair stays a group).
+    0.35, so a chain A~B~C where A and C differ is cut (the closer pair stays a group).
     pairs.csv lists every candidate with its hash distance, similarity and verdict.
 
     \b

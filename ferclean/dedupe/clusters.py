@@ -6,13 +6,14 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 
 def cluster_ids(n: int, pairs: np.ndarray, sort_keys: Sequence[str]) -> np.ndarray:
     """Cluster id per item (-1 for items in no pair), numbered 0, 1, ... in order of each
     cluster's smallest ``sort_keys`` entry, so ids do not depend on row order."""
+    from scipy.sparse import coo_matrix  # scipy loads only when there are pairs to cluster
+    from scipy.sparse.csgraph import connected_components
+
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     labels = np.full(n, -1, dtype=np.int64)
     if len(pairs):

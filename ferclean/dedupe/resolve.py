@@ -20,10 +20,10 @@ from ferclean.dedupe.search import hamming, mirror_pairs
 #: (re-crops, contrast changes, small shifts), 12 of 16 at 6 bits and 1 of 6 at 8 bits; pair
 #: counts jump from 8 bits on (6.8k at 8, 38k at 10). Raise it with --threshold to catch more.
 DEFAULT_THRESHOLD = 4
-#: Hash radius of the candidates that pixel verification checks (--verify). Measured on
-#: FER2013 (bench/dedupe_bench.py): same-photo pairs still make up a tenth of the pairs
-#: at 10 bits but under 1% at 12, where candidates grow five-fold (52k -> 256k).
-CANDIDATE_RADIUS = 10
+#: Hash radius of the candidates that pixel verification checks (--verify). On FER2013 half
+#: of the marked candidates at 12 bits are the same photo cropped 5-15 % tighter
+#: (bench/dedupe_marks.csv), so 12, though candidates grow five-fold from 10 bits (52k -> 256k).
+CANDIDATE_RADIUS = 12
 
 #: Largest threshold any command accepts: half the bits, past which unrelated faces match.
 MAX_THRESHOLD = 32

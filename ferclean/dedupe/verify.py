@@ -1,11 +1,13 @@
 """Pixel verification of near-duplicate candidates, and groups that do not chain.
 
-A perceptual hash cannot tell a re-encoded, re-lit or slightly shifted copy (a few bits
-apart) from a different face with a similar layout (also a few bits apart). So hash
-candidates at a wide radius are checked on the pixels: both images are reduced to a small
-aligned thumbnail and scored by their best normalised cross-correlation over small shifts
-(``MAX_SHIFT`` thumbnail pixels each way), which ignores brightness and contrast changes.
-Mirror candidates are compared against the mirrored image.
+A perceptual hash cannot tell a re-encoded, re-lit, re-cropped or slightly shifted copy (a
+few bits apart) from a different face with a similar layout (also a few bits apart). So
+hash candidates at a wide radius are checked on the pixels. Each image is histogram-
+equalised (so any monotone change of brightness, contrast or gamma disappears), reduced to
+small high-passed thumbnails at ``ZOOMS`` (central crops, for copies cropped tighter), and
+a pair scores the best normalised cross-correlation of one image's central crop against the
+other's thumbnails over shifts of up to ``MAX_SHIFT`` thumbnail pixels, each image zoomed in
+turn. Mirror candidates are compared against the mirrored image.
 
 Groups are then built from verified pairs only, and a group must hold together as a whole:
 where A~B and B~C verify but A and C are different faces, complete-linkage clustering of
@@ -15,62 +17,135 @@ the group's members (every two members of a final group score at least
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 from PIL import Image
-from scipy.cluster.hierarchy import fcluster, linkage
-from scipy.ndimage import gaussian_filter
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
+from threadpoolctl import threadpool_limits
 
 from ferclean.image_batch import decode_one, map_chunks
 from ferclean.parallel import Backend, Progress
 
 #: Side of the thumbnails compared (FER2013's 48 px faces are halved).
 SIZE = 24
+#: Images are box-filtered to this side before equalisation (a no-op for FER2013).
+BASE = 2 * SIZE
+#: Zoom factors of the thumbnails: the central 1/z of the image. FER2013's copies are often
+#: cropped 5-15 % tighter, which no shift aligns.
+ZOOMS = (1.0, 1.08, 1.16)
 #: Largest shift tried, in thumbnail pixels each way (2 px here = 4 px of a 48 px face).
 MAX_SHIFT = 2
 #: Width of the Gaussian whose blur is subtracted: the score looks at edges and texture,
 #: not at the face-shaped light and dark blobs that all aligned faces share.
 HIGH_PASS_SIGMA = 1.5
+#: Pairs whose unzoomed score is below this are not tried at the other zooms (a zoom
+#: search on every candidate would cost five times as much): on the check set no
+#: same-photo pair scores under 0.45 unzoomed.
+ZOOM_FROM = 0.4
 #: Default lowest verification score of a duplicate pair, chosen on the hand-marked check
-#: set (bench/dedupe_marks.csv, bench/dedupe_bench.py): same-photo recall 0.83 at pair
-#: precision 0.95 (0.60: 0.86 / 0.94; 0.68: 0.78 / 0.96).
-DEFAULT_MIN_SIMILARITY = 0.64
-_BLOCK = 512
+#: set (bench/dedupe_marks.csv, 256 pairs; bench/dedupe_bench.py prints recall and precision).
+DEFAULT_MIN_SIMILARITY = 0.68
+#: Mirror candidates must score this much more: mirrored copies are rare in FER2013 (3 of
+#: 48 marked mirror candidates), while a mirrored different face often scores 0.7-0.8.
+MIRROR_MARGIN = 0.1
+_BLOCK = 1024
 #: Largest component clustered by all-pairs scores; bigger ones are peeled into stars first.
 _LINKAGE_MAX = 400
 #: How far below min_similarity two members of one group may score (complete linkage cut):
-#: copies that each verify against the original may differ more from each other (a crop
-#: and a watermarked copy). On the check set 0.15 finds 0.83 of same-photo pairs against
-#: 0.74 at 0, at the same precision; 0.2 lets groups grow to 30.
-GROUP_SLACK = 0.15
+#: copies that each verify against the original may differ more from each other (a tight
+#: and a loose crop are further apart than ZOOMS reaches). On the check set 0.35 keeps 0.98
+#: of same-photo pairs together against 0.92 at 0.15, at the same precision, and the largest
+#: FER2013 group stays at 30.
+GROUP_SLACK = 0.35
 
 
 def features(images: np.ndarray) -> np.ndarray:
-    """(n, SIZE, SIZE) float32 high-passed thumbnails from a (n, h, w) uint8 stack
-    (box-filtered to SIZE x SIZE first where it is another size)."""
+    """(n, len(ZOOMS), SIZE, SIZE) float32 verification features of a (n, h, w) uint8 stack."""
     images = np.asarray(images, dtype=np.uint8)
-    if images.shape[1:] != (SIZE, SIZE):
-        images = np.stack([_box(Image.fromarray(im)) for im in images]) if len(images) else images.reshape(0, SIZE, SIZE)
-    thumbs = images.astype(np.float32)
-    return (thumbs - gaussian_filter(thumbs, (0, HIGH_PASS_SIGMA, HIGH_PASS_SIGMA))).astype(np.float32)
+    bases = np.stack([_base(Image.fromarray(im)) for im in images]) if len(images) else np.zeros((0, BASE, BASE), np.uint8)
+    with threadpool_limits(limits=1, user_api="blas"):
+        return high_pass(zoomed_thumbnails(bases))
 
 
 def thumbnails(paths: list[str]) -> np.ndarray:
-    """(n, SIZE, SIZE) uint8 box-filtered greyscale thumbnails; zeros for unreadable files."""
-    out = np.zeros((len(paths), SIZE, SIZE), dtype=np.uint8)
+    """(n, len(ZOOMS), SIZE, SIZE) uint8 equalised thumbnails of ``paths``; zeros for unreadable files."""
+    bases = np.zeros((len(paths), BASE, BASE), dtype=np.uint8)
     for k, path in enumerate(paths):
         gray, _ = decode_one(path)
         if gray is not None:
-            out[k] = _box(gray)
+            bases[k] = _base(gray)
+    return zoomed_thumbnails(bases)
+
+
+def _base(gray: Image.Image) -> np.ndarray:
+    return np.asarray(gray if gray.size == (BASE, BASE) else gray.resize((BASE, BASE), Image.Resampling.BOX))
+
+
+def zoomed_thumbnails(bases: np.ndarray) -> np.ndarray:
+    """Equalise each (BASE, BASE) uint8 image and area-resample its central 1/z crops to SIZE (uint8)."""
+    bases = np.asarray(bases, dtype=np.uint8)
+    n = len(bases)
+    flat = bases.reshape(n, -1)
+    # Histogram equalisation with mid-ranks: a pixel's value becomes the share of pixels darker than it.
+    offsets = (np.arange(n, dtype=np.int64) * 256)[:, None]
+    counts = np.bincount((flat + offsets).ravel(), minlength=256 * n).reshape(n, 256).astype(np.float32)
+    mid = np.cumsum(counts, axis=1) - counts / 2
+    equalised = np.take_along_axis(mid * np.float32(255.0 / flat.shape[1]), flat.astype(np.intp), axis=1)
+    out = np.empty((n, len(ZOOMS), SIZE, SIZE), dtype=np.uint8)
+    # One BLAS thread: these products are small, and extra threads only spin against the other workers.
+    with threadpool_limits(limits=1, user_api="blas"):
+        _zoom_into(out, equalised.reshape(n, BASE, BASE))
     return out
 
 
-def _box(gray: Image.Image) -> np.ndarray:
-    return np.asarray(gray.resize((SIZE, SIZE), Image.Resampling.BOX))
+def _zoom_into(out: np.ndarray, equalised: np.ndarray) -> None:
+    n = len(equalised)
+    for k, resample in enumerate(_zoom_matrices()):
+        # Two plain GEMMs over the whole stack: along rows, then (transposed) along columns.
+        across = (equalised.reshape(n * BASE, BASE) @ resample.T).reshape(n, BASE, SIZE)
+        both = (across.transpose(0, 2, 1).reshape(n * SIZE, BASE) @ resample.T).reshape(n, SIZE, SIZE)
+        out[:, k] = np.rint(both.transpose(0, 2, 1)).clip(0, 255)
+
+
+@lru_cache(maxsize=1)
+def _zoom_matrices() -> list[np.ndarray]:
+    """(SIZE, BASE) area-averaging matrices, one per zoom, for the central BASE/z pixels."""
+    edges = np.arange(BASE + 1, dtype=np.float64)
+    mats = []
+    for zoom in ZOOMS:
+        side = BASE / zoom
+        cuts = (BASE - side) / 2 + side * np.arange(SIZE + 1) / SIZE
+        lo, hi = cuts[:-1, None], cuts[1:, None]
+        overlap = np.clip(np.minimum(hi, edges[None, 1:]) - np.maximum(lo, edges[None, :-1]), 0, None)
+        mats.append((overlap / overlap.sum(axis=1, keepdims=True)).astype(np.float32))
+    return mats
+
+
+@lru_cache(maxsize=1)
+def _blur_matrix() -> np.ndarray:
+    """(SIZE, SIZE) Gaussian blur of width HIGH_PASS_SIGMA with mirrored edges (scipy.ndimage's 'reflect')."""
+    radius = int(4 * HIGH_PASS_SIGMA + 0.5)
+    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / HIGH_PASS_SIGMA) ** 2)
+    taps /= taps.sum()
+    mat = np.zeros((SIZE, SIZE))
+    for i in range(SIZE):
+        for offset, weight in zip(range(-radius, radius + 1), taps):
+            j = i + offset
+            j = -j - 1 if j < 0 else 2 * SIZE - j - 1 if j >= SIZE else j
+            mat[i, j] += weight
+    return mat.astype(np.float32)
+
+
+def high_pass(thumbs: np.ndarray) -> np.ndarray:
+    """Thumbnails minus their Gaussian blur, as float32 (what the scores correlate)."""
+    thumbs = np.asarray(thumbs, dtype=np.float32)
+    blur = _blur_matrix()
+    return thumbs - blur @ thumbs @ blur.T
 
 
 def load_features(
@@ -78,53 +153,109 @@ def load_features(
 ) -> np.ndarray:
     """Decode ``paths`` (in parallel, or on ``backend``) into verification features; unreadable files give zeros."""
     parts = map_chunks(thumbnails, paths, jobs, on_progress, "Verifying candidates", backend)
-    return features(np.concatenate(parts) if parts else np.zeros((0, SIZE, SIZE), dtype=np.uint8))
+    empty = np.zeros((0, len(ZOOMS), SIZE, SIZE), dtype=np.uint8)
+    with threadpool_limits(limits=1, user_api="blas"):
+        return high_pass(np.concatenate(parts) if parts else empty)
 
 
-def _centre(thumbs: np.ndarray) -> np.ndarray:
-    """The central crop of each thumbnail, zero-mean and unit-norm (flat constant crops stay zero)."""
-    crop = thumbs[:, MAX_SHIFT : SIZE - MAX_SHIFT, MAX_SHIFT : SIZE - MAX_SHIFT].reshape(len(thumbs), -1)
-    crop = crop - crop.mean(axis=1, keepdims=True)
-    norm = np.linalg.norm(crop, axis=1, keepdims=True)
-    return crop / np.where(norm > 1e-6, norm, np.inf)
+def _window_spread(thumbs: np.ndarray) -> np.ndarray:
+    """(n, k, shifts, shifts) root of the centred energy of every shifted window of ``thumbs``
+    (n, k, SIZE, SIZE): the NCC denominator, from box sums written as two GEMMs each."""
+    side, shifts = SIZE - 2 * MAX_SHIFT, 2 * MAX_SHIFT + 1
+    box = ((np.arange(SIZE)[None, :] - np.arange(shifts)[:, None]) % SIZE < side).astype(np.float32).T  # (SIZE, shifts)
+    values = np.asarray(thumbs, dtype=np.float32).reshape(-1, SIZE, SIZE)
+    m = len(values)
+
+    def window_sums(x: np.ndarray) -> np.ndarray:
+        across = (x.reshape(m * SIZE, SIZE) @ box).reshape(m, SIZE, shifts)
+        return (across.transpose(0, 2, 1).reshape(m * shifts, SIZE) @ box).reshape(m, shifts, shifts).transpose(0, 2, 1)
+
+    total, energy = window_sums(values), window_sums(values * values)
+    spread = np.sqrt(np.maximum(energy - total * total / (side * side), 1e-2))
+    return spread.reshape(*thumbs.shape[:-2], shifts, shifts)
 
 
-def _best_correlation(fixed: np.ndarray, moving: np.ndarray) -> np.ndarray:
-    """Max over shifts of the NCC between ``fixed``'s central crop and each same-size window of ``moving``."""
-    side = SIZE - 2 * MAX_SHIFT
-    a = _centre(fixed)  # (p, side*side)
-    windows = np.lib.stride_tricks.sliding_window_view(moving, (side, side), axis=(1, 2))  # (p, s, s, side, side)
-    shifts = (2 * MAX_SHIFT + 1) ** 2
-    windows = windows.reshape(len(moving), shifts, side * side)
-    dot = np.einsum("psk,pk->ps", windows, a)  # a is zero-mean, so no need to centre the windows
-    total = windows.sum(axis=2)
-    energy = np.einsum("psk,psk->ps", windows, windows) - total * total / (side * side)
-    score = dot / np.sqrt(np.maximum(energy, 1e-6))
-    return score.max(axis=1)
+def _best_correlation(fixed: np.ndarray, moving: np.ndarray, spread: np.ndarray) -> np.ndarray:
+    """(p, k) best NCC over shifts of each ``fixed`` (p, SIZE, SIZE) central crop against each
+    of the k ``moving`` (p, k, SIZE, SIZE) thumbnails, whose :func:`_window_spread` is ``spread``.
+
+    Each shifted window is a contiguous run of the flattened moving image once the fixed
+    crop is padded to whole rows (its padding is zero, so the wrap into the next row adds
+    nothing); the crop is zero-mean, so the windows need no centring.
+    """
+    p, k = moving.shape[:2]
+    side, shifts = SIZE - 2 * MAX_SHIFT, 2 * MAX_SHIFT + 1
+    crop = fixed[:, MAX_SHIFT : SIZE - MAX_SHIFT, MAX_SHIFT : SIZE - MAX_SHIFT]
+    crop = crop - crop.mean(axis=(1, 2), keepdims=True)
+    norm = np.sqrt((crop * crop).sum(axis=(1, 2), keepdims=True))
+    padded = np.zeros((p, side, SIZE), dtype=np.float32)
+    padded[:, :, :side] = crop / np.where(norm > 1e-2, norm, np.inf)  # flat: rounding noise only
+    # The last row's padding is never needed, so the longest window ends at the last pixel.
+    padded = padded.reshape(p, side * SIZE)[:, : side * SIZE - (SIZE - side)]
+    length = padded.shape[1]
+    flat = np.ascontiguousarray(moving, dtype=np.float32).reshape(p, k, SIZE * SIZE)
+    dot = np.empty((p, k, shifts, shifts), dtype=np.float32)
+    for dy in range(shifts):
+        for dx in range(shifts):
+            start = dy * SIZE + dx
+            dot[:, :, dy, dx] = np.einsum("pkj,pj->pk", flat[:, :, start : start + length], padded)
+    return (dot / spread).reshape(p, k, -1).max(axis=2)
 
 
-def pair_similarity(thumbs: np.ndarray, a: np.ndarray, b: np.ndarray, mirror: np.ndarray | None = None) -> np.ndarray:
-    """Verification score of each pair (``thumbs[a]``, ``thumbs[b]``), ``b`` mirrored where ``mirror``.
+def pair_similarity(
+    feats: np.ndarray, a: np.ndarray, b: np.ndarray, mirror: np.ndarray | None = None, zoom_from: float = ZOOM_FROM
+) -> np.ndarray:
+    """Verification score of each pair (``feats[a]``, ``feats[b]``), ``b`` mirrored where ``mirror``.
 
-    The best normalised cross-correlation of the :func:`features` over shifts, in [-1, 1]:
-    1 for copies that differ only in brightness, contrast or a shift of up to MAX_SHIFT
-    thumbnail pixels; flat images (no texture) score 0.
+    The best normalised cross-correlation of the :func:`features` over shifts and zooms, in
+    [-1, 1]: 1 for copies that differ only by a monotone tone change, a shift of up to
+    MAX_SHIFT thumbnail pixels or a crop matching one of ZOOMS; flat images score 0. Pairs
+    scoring under ``zoom_from`` unzoomed keep that score (no zoom search).
     """
     a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
     mirror = np.zeros(len(a), dtype=bool) if mirror is None else np.asarray(mirror, dtype=bool)
-    scores = np.empty(len(a), dtype=np.float32)
-    for start in range(0, len(a), _BLOCK):
-        sl = slice(start, start + _BLOCK)
-        moving = thumbs[b[sl]]
-        moving = np.where(mirror[sl, None, None], moving[:, :, ::-1], moving)
-        scores[sl] = _best_correlation(thumbs[a[sl]], moving)
-    return scores
+    used, inverse = np.unique(np.concatenate([a, b]), return_inverse=True)
+    spreads = _window_spread(feats[used])  # once per image, not per pair
+    a_spread, b_spread = inverse[: len(a)], inverse[len(a) :]
+
+    def block(sl: slice) -> np.ndarray:
+        flip = mirror[sl]
+        first, second = feats[a[sl], 0], feats[b[sl], 0]
+        second[flip] = second[flip, :, ::-1]
+        # A mirrored image's window at x-shift dx is the mirror of the window at 2 * MAX_SHIFT - dx.
+        second_spread = spreads[b_spread[sl], :1]
+        second_spread[flip] = second_spread[flip, :, :, ::-1]
+        score = _best_correlation(first, second[:, None], second_spread)[:, 0]
+        zoom = np.flatnonzero(score >= zoom_from)
+        if len(zoom) and len(ZOOMS) > 1:
+            za, zb, zflip = a[sl][zoom], b[sl][zoom], flip[zoom]
+            first_zoomed, second_zoomed = feats[za, 1:], feats[zb, 1:]
+            second_zoomed[zflip] = second_zoomed[zflip][..., ::-1]
+            zoomed_spread = spreads[b_spread[sl][zoom], 1:]
+            zoomed_spread[zflip] = zoomed_spread[zflip][..., ::-1]
+            zoomed = np.maximum(
+                _best_correlation(first[zoom], second_zoomed, zoomed_spread).max(axis=1),
+                _best_correlation(second[zoom], first_zoomed, spreads[a_spread[sl][zoom], 1:]).max(axis=1),
+            )
+            score[zoom] = np.maximum(score[zoom], zoomed)
+        return score
+
+    blocks = [slice(start, start + _BLOCK) for start in range(0, len(a), _BLOCK)]
+    # numpy releases the GIL in the products, so threads share the cores without copying features.
+    with ThreadPoolExecutor(max_workers=_threads()) if len(blocks) > 1 else nullcontext() as pool:
+        parts = list(pool.map(block, blocks) if pool else map(block, blocks))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
 
 
-def best_similarity(thumbs: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _threads() -> int:
+    """Scoring threads: both cores of the 2-core machine the targets are set on, fewer where fewer are ours."""
+    return max(1, min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+
+
+def best_similarity(feats: np.ndarray, a: np.ndarray, b: np.ndarray, zoom_from: float = ZOOM_FROM) -> np.ndarray:
     """Score of each pair as it is or with ``b`` mirrored, whichever is higher."""
     flips = np.ones(len(a), dtype=bool)
-    return np.maximum(pair_similarity(thumbs, a, b), pair_similarity(thumbs, a, b, flips))
+    return np.maximum(pair_similarity(feats, a, b, zoom_from=zoom_from), pair_similarity(feats, a, b, flips, zoom_from))
 
 
 def split_chains(
@@ -139,6 +270,10 @@ def split_chains(
     the third image on its own.
     Labels are arbitrary integers; number them with :func:`ferclean.dedupe.clusters.number_groups`.
     """
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
     labels = np.full(n, -1, dtype=np.int64)
     if not len(a):
@@ -149,19 +284,26 @@ def split_chains(
     members[a] = members[b] = True
     sizes = np.bincount(component[members], minlength=component.max() + 1)
     labels[members] = component[members]
+    # Members of each component of three or more, peeled where too big for all-pairs scores.
+    big = np.flatnonzero(members & (sizes[component] >= 3))
+    order = big[np.argsort(component[big], kind="stable")]
+    starts = np.flatnonzero(np.diff(component[order], prepend=-1))
+    parts = [part for comp in np.split(order, starts[1:]) if len(comp) for part in _peel(comp, a, b, score, min_similarity)]
+    labels[np.concatenate([p for p in parts if len(p) < 2] or [np.zeros(0, np.int64)])] = -1
+    parts = [p for p in parts if len(p) >= 2]
+    # Every within-part pair scored in one call (condensed order, which triu_indices matches).
+    pairs = [np.triu_indices(len(items), k=1) for items in parts]
+    firsts = np.concatenate([items[i] for items, (i, _) in zip(parts, pairs)] or [np.zeros(0, np.int64)])
+    seconds = np.concatenate([items[j] for items, (_, j) in zip(parts, pairs)] or [np.zeros(0, np.int64)])
+    distances = 1.0 - np.clip(score(firsts, seconds), -1.0, 1.0) if len(firsts) else np.zeros(0)
+    offsets = np.cumsum([0] + [len(i) for i, _ in pairs])
     next_label = n
-    for comp in np.flatnonzero(sizes >= 3):
-        for items in _peel(np.flatnonzero(members & (component == comp)), a, b, score, min_similarity):
-            if len(items) < 2:
-                labels[items] = -1
-                continue
-            i, j = np.triu_indices(len(items), k=1)
-            # Condensed distances in scipy's (i, j) order, which triu_indices matches.
-            tree = linkage(1.0 - np.clip(score(items[i], items[j]), -1.0, 1.0), method="complete")
-            cut = fcluster(tree, t=1.0 - (min_similarity - GROUP_SLACK), criterion="distance")
-            counts = np.bincount(cut)
-            labels[items] = np.where(counts[cut] >= 2, next_label + cut, -1)
-            next_label += len(counts)
+    for k, items in enumerate(parts):
+        tree = linkage(distances[offsets[k] : offsets[k + 1]], method="complete")
+        cut = fcluster(tree, t=1.0 - (min_similarity - GROUP_SLACK), criterion="distance")
+        counts = np.bincount(cut)
+        labels[items] = np.where(counts[cut] >= 2, next_label + cut, -1)
+        next_label += len(counts)
     return labels
 
 
@@ -193,7 +335,8 @@ def verify_duplicates(
     ``candidates`` are :func:`ferclean.dedupe.find_duplicate_pairs` rows (positions ``a``,
     ``b`` into ``frame``); ``feats[k]`` are the :func:`features` of frame position
     ``rows[k]`` (sorted). Returns the candidates with ``similarity`` and ``verified``
-    columns (exact copies score 1), and a group label per frame row (-1 for none).
+    columns (exact copies score 1; mirror candidates need MIRROR_MARGIN more), and a group
+    label per frame row (-1 for none).
     """
     if not 0.0 <= min_similarity <= 1.0:
         raise ValueError("min_similarity must be between 0 and 1")
@@ -202,12 +345,16 @@ def verify_duplicates(
 
     def score(i: np.ndarray, j: np.ndarray) -> np.ndarray:
         same = digests[i] == digests[j]
-        return np.where(same, 1.0, best_similarity(feats, where(i), where(j)))
+        return np.where(same, 1.0, best_similarity(feats, where(i), where(j), zoom_from))
 
     a, b = candidates["a"].to_numpy(), candidates["b"].to_numpy()
-    similarity = pair_similarity(feats, where(a), where(b), candidates["kind"].eq("mirror").to_numpy())
+    zoom_from = min(ZOOM_FROM, min_similarity)
+    # One BLAS thread (set once: threadpoolctl is slow to enter): the products are small.
+    with threadpool_limits(limits=1, user_api="blas"):
+        similarity = pair_similarity(feats, where(a), where(b), candidates["kind"].eq("mirror").to_numpy(), zoom_from)
     similarity = np.where(candidates["kind"].eq("exact").to_numpy(), 1.0, similarity).round(4)
-    verified = similarity >= min_similarity
+    verified = similarity >= min_similarity + np.where(candidates["kind"].eq("mirror").to_numpy(), MIRROR_MARGIN, 0.0)
     scored = candidates.assign(similarity=similarity, verified=verified)
-    labels = split_chains(len(frame), a[verified], b[verified], score, min_similarity)
+    with threadpool_limits(limits=1, user_api="blas"):
+        labels = split_chains(len(frame), a[verified], b[verified], score, min_similarity)
     return scored, labels
