@@ -24,7 +24,7 @@ from threadpoolctl import threadpool_limits
 
 from ferclean.images import UnreadableImage, open_gray, pixel_sha256, too_small
 from ferclean.parallel import Backend, Progress, no_progress
-from ferclean.quality import quality_reasons, quality_signals
+from ferclean.quality import WORK_SIDE, quality_notes, quality_table, work_copy
 
 HASH_SIZE = 8
 #: imagehash's phash works on a (hash_size * highfreq_factor)^2 thumbnail.
@@ -83,18 +83,19 @@ def decode_files(paths: Sequence[str], quality: bool = False) -> DecodedBatch:
     """Decode ``paths`` in this process; unreadable files get an error instead of raising.
 
     With ``quality``, each readable image's :mod:`ferclean.quality` reasons (comma list,
-    empty for a usable face) are checked on the pixels decoded here."""
+    empty for a usable face) are checked on the pixels decoded here, as one batch."""
     n = len(paths)
     width, height = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
     thumbs = np.zeros((n, THUMB, THUMB), dtype=np.uint8)
     flips = np.zeros_like(thumbs)
-    digests, errors, reasons = [""] * n, [""] * n, [""] * n
+    work = np.zeros((n if quality else 0, WORK_SIDE, WORK_SIDE), dtype=np.uint8)
+    digests, errors = [""] * n, [""] * n
     for k, path in enumerate(paths):
         gray, errors[k] = decode_one(path)
         if gray is None:
             continue
         if quality:
-            reasons[k] = ", ".join(quality_reasons(quality_signals(np.asarray(gray))))
+            work[k] = work_copy(np.asarray(gray))
         width[k], height[k] = gray.size
         digests[k] = pixel_sha256(gray)
         thumbs[k] = np.asarray(gray.resize((THUMB, THUMB), Image.Resampling.LANCZOS))
@@ -102,6 +103,12 @@ def decode_files(paths: Sequence[str], quality: bool = False) -> DecodedBatch:
             flips[k] = thumbs[k, :, ::-1]
         else:
             flips[k] = np.asarray(gray.transpose(Image.Transpose.FLIP_LEFT_RIGHT).resize((THUMB, THUMB), Image.Resampling.LANCZOS))
+    reasons = [""] * n
+    if quality:
+        readable = np.array([e == "" for e in errors], dtype=bool)
+        notes = quality_notes(quality_table(work[readable], width[readable], height[readable]))
+        for k, note in zip(np.flatnonzero(readable), notes):
+            reasons[k] = note
     return DecodedBatch(width, height, digests, thumbs, flips, errors, reasons)
 
 

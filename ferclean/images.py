@@ -22,7 +22,7 @@ import imagehash
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ferclean.quality import quality_reasons, quality_signals
+from ferclean.quality import image_notes
 
 IMAGE_SUFFIXES: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 
@@ -180,7 +180,7 @@ def inspect_image(path: str | Path, hash_method: str = "phash", quality: bool = 
         "sha256": pixel_sha256(gray),
         "phash": phash,
         "phash_flip": phash_flip,
-        "quality": ", ".join(quality_reasons(quality_signals(np.asarray(gray)))) if quality else "",
+        "quality": image_notes([np.asarray(gray)])[0] if quality else "",
         "error": "",
         "review": too_small(gray.width, gray.height),
     }

@@ -12,22 +12,27 @@ from ferclean.manifest import read_manifest
 from ferclean.quality import (
     REASONS,
     face_residual,
-    face_space,
+    face_model,
     face_thumbnail,
     fit_face_space,
     flag_invalid,
+    image_notes,
     invalid_mask,
+    orientation_bins,
+    orientation_histograms,
     quality_reasons,
     quality_signals,
     reason_counts,
 )
+from ferclean.image_batch import decode_files
 
 
 def face_like(seed: int, size: int = 48) -> np.ndarray:
     """A smooth image drawn from the face space: passes every check, as a real face does."""
-    mean, components = face_space()
+    model = face_model()
+    mean, components = model.mean, model.components
     rng = np.random.default_rng(seed)
-    values = (mean + 3 * rng.normal(0, 1, len(components)) @ components).reshape(16, 16)
+    values = (mean + rng.normal(0, 1, len(components)) @ components).reshape(16, 16)
     scaled = (values - values.min()) / (values.max() - values.min()) * 255
     return np.asarray(Image.fromarray(scaled.astype(np.uint8)).resize((size, size), Image.Resampling.BICUBIC))
 
@@ -87,6 +92,56 @@ def test_face_residual_is_one_for_a_blank_and_lower_for_a_face_than_a_texture():
     assert face_residual(face_like(0)) < face_residual(stripes())
 
 
+def diagonal_shading() -> np.ndarray:
+    """Smooth shading across the frame, as on a plain object: pixels an eigenface space explains."""
+    y, x = np.mgrid[0:48, 0:48]
+    return np.clip(128 + 2.5 * (x + y - 47), 0, 255).astype(np.uint8)
+
+
+def test_smooth_shading_is_not_a_face_by_its_gradient_orientations_alone():
+    signals = quality_signals(diagonal_shading())
+    assert signals["face_residual"] < 0.1 * face_model().residual_scale
+    assert quality_reasons(signals) == ["not_a_face"]
+
+
+def test_orientation_bins_match_the_arctangent():
+    rng = np.random.default_rng(0)
+    gx, gy = rng.normal(size=(2, 5000)).astype(np.float32)
+    expected = np.floor((np.arctan2(gy, gx) % np.pi) / (np.pi / 8)).astype(int)
+    np.testing.assert_array_equal(orientation_bins(gx, gy), expected)
+    # Opposite gradients share a bin; horizontal ones are 0 deg and vertical ones 90 deg.
+    np.testing.assert_array_equal(orientation_bins(-gx, -gy), expected)
+    edges = np.array([1, -1, 0, 0], np.float32), np.array([0, 0, 1, -1], np.float32)
+    assert orientation_bins(*edges).tolist() == [0, 0, 3, 3]
+
+
+def test_orientation_histograms_see_where_edges_run():
+    vertical_edges = np.repeat(np.where(np.arange(48) % 8 < 4, 40, 200)[None, :], 48, axis=0).astype(np.uint8)
+    histograms = orientation_histograms(np.stack([vertical_edges, vertical_edges.T.copy()]))
+    assert histograms.shape == (2, 72)
+    np.testing.assert_allclose(histograms.sum(axis=1), 1.0)
+    by_orientation = histograms.reshape(2, 9, 8).sum(axis=1)
+    assert by_orientation[0, 0] == pytest.approx(1.0) and by_orientation[1, 3] == pytest.approx(1.0)
+
+
+def test_a_batch_gives_each_image_its_own_reasons():
+    images = [face_like(0), GENERATED["noise"](), rendered_text(), face_like(1, 96), GENERATED["extreme_aspect"](), diagonal_shading()]
+    notes = image_notes(images)
+    assert notes == [", ".join(quality_reasons(quality_signals(image))) for image in images]
+    assert notes[0] == notes[3] == "" and "noise" in notes[1] and "extreme_aspect" in notes[4]
+
+
+def test_decode_files_checks_quality_on_the_readable_images_only(tmp_path):
+    Image.fromarray(face_like(2)).save(tmp_path / "face.png")
+    Image.fromarray(GENERATED["near_uniform"]()).save(tmp_path / "blank.png")
+    (tmp_path / "broken.png").write_bytes(b"not an image")
+    paths = [str(tmp_path / name) for name in ("face.png", "broken.png", "blank.png")]
+    batch = decode_files(paths, quality=True)
+    assert batch.quality[0] == "" and batch.quality[1] == "" and batch.error[1] != ""
+    assert batch.quality[2].startswith("near_uniform")
+    assert decode_files(paths).quality == ["", "", ""]
+
+
 def test_fit_face_space_returns_orthonormal_components():
     images = np.random.default_rng(0).integers(0, 256, (50, 48, 48), dtype=np.uint8)
     thumbs = np.stack([face_thumbnail(image) for image in images])
@@ -97,7 +152,8 @@ def test_fit_face_space_returns_orthonormal_components():
 
 @pytest.mark.parametrize("image", [face_like(3), stripes(), GENERATED["noise"](), rendered_text()], ids=["face", "stripes", "noise", "text"])
 def test_face_residual_equals_projecting_the_standardised_thumbnail(image):
-    mean, components = face_space()
+    model = face_model()
+    mean, components = model.mean, model.components
     centred = face_thumbnail(image) - mean
     direct = (centred @ centred - np.sum((components @ centred) ** 2)) / centred.size
     assert face_residual(image) == pytest.approx(direct, abs=1e-9)
