@@ -50,6 +50,7 @@ class DecodedBatch:
     flip_thumbs: np.ndarray  # thumbnails of the mirrored images
     error: list[str]
     quality: list[str] = field(default_factory=list)  # scan's quality reasons, when asked for
+    pixels: np.ndarray | None = None  # (n, side, side) uint8 grey copies (small_copy), when asked for
 
 
 @lru_cache(maxsize=64)
@@ -79,21 +80,31 @@ def decode_one(path: str) -> tuple[Image.Image | None, str]:
         return None, str(exc)
 
 
-def decode_files(paths: Sequence[str], quality: bool = False) -> DecodedBatch:
+def small_copy(gray: Image.Image, side: int) -> np.ndarray:
+    """(side, side) uint8 pixels of ``gray``, box-filtered (the image itself when it is already that size)."""
+    return np.asarray(gray if gray.size == (side, side) else gray.resize((side, side), Image.Resampling.BOX))
+
+
+def decode_files(paths: Sequence[str], quality: bool = False, side: int | None = None) -> DecodedBatch:
     """Decode ``paths`` in this process; unreadable files get an error instead of raising.
 
     With ``quality``, each readable image's :mod:`ferclean.quality` reasons (comma list,
-    empty for a usable face) are checked on the pixels decoded here, as one batch."""
+    empty for a usable face) are checked on the pixels decoded here, as one batch. With
+    ``side``, ``pixels`` keeps a :func:`small_copy` of each image (zeros where unreadable),
+    so that a later step (dedupe's verification) need not decode the files again."""
     n = len(paths)
     width, height = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
     thumbs = np.zeros((n, THUMB, THUMB), dtype=np.uint8)
     flips = np.zeros_like(thumbs)
     work = np.zeros((n if quality else 0, WORK_SIDE, WORK_SIDE), dtype=np.uint8)
+    pixels = None if side is None else np.zeros((n, side, side), dtype=np.uint8)
     digests, errors = [""] * n, [""] * n
     for k, path in enumerate(paths):
         gray, errors[k] = decode_one(path)
         if gray is None:
             continue
+        if pixels is not None:
+            pixels[k] = small_copy(gray, pixels.shape[1])
         if quality:
             work[k] = work_copy(np.asarray(gray))
         width[k], height[k] = gray.size
@@ -109,7 +120,7 @@ def decode_files(paths: Sequence[str], quality: bool = False) -> DecodedBatch:
         notes = quality_notes(quality_table(work[readable], width[readable], height[readable]))
         for k, note in zip(np.flatnonzero(readable), notes):
             reasons[k] = note
-    return DecodedBatch(width, height, digests, thumbs, flips, errors, reasons)
+    return DecodedBatch(width, height, digests, thumbs, flips, errors, reasons, pixels)
 
 
 def map_chunks(
@@ -146,12 +157,14 @@ def decode_files_parallel(
     stage: str = "Reading images",
     backend: Backend | None = None,
     quality: bool = False,
+    side: int | None = None,
 ) -> DecodedBatch:
     """:func:`decode_files` over ``jobs`` processes or ``backend`` (:func:`map_chunks`), joined in order."""
-    parts = map_chunks(partial(decode_files, quality=quality), paths, jobs, on_progress, stage, backend)
+    parts = map_chunks(partial(decode_files, quality=quality, side=side), paths, jobs, on_progress, stage, backend)
     if not parts:
         empty = np.zeros((0, THUMB, THUMB), dtype=np.uint8)
-        return DecodedBatch(np.zeros(0, np.int64), np.zeros(0, np.int64), [], empty, empty.copy(), [])
+        pixels = None if side is None else np.zeros((0, side, side), dtype=np.uint8)
+        return DecodedBatch(np.zeros(0, np.int64), np.zeros(0, np.int64), [], empty, empty.copy(), [], [], pixels)
     return DecodedBatch(
         np.concatenate([p.width for p in parts]),
         np.concatenate([p.height for p in parts]),
@@ -160,6 +173,7 @@ def decode_files_parallel(
         np.concatenate([p.flip_thumbs for p in parts]),
         [e for p in parts for e in p.error],
         [r for p in parts for r in p.quality],
+        None if side is None else np.concatenate([p.pixels for p in parts]),
     )
 
 
@@ -255,7 +269,11 @@ def describe_files(
     :func:`ferclean.images.inspect_image` gives them: ``error`` for unreadable files (NA or
     empty values elsewhere), ``review`` for images too small to show a face and, with
     ``quality``, ``quality`` for scan's quality reasons."""
-    batch = decode_files_parallel(paths, jobs, on_progress, backend=backend, quality=quality)
+    return describe_batch(decode_files_parallel(paths, jobs, on_progress, backend=backend, quality=quality))
+
+
+def describe_batch(batch: DecodedBatch) -> pd.DataFrame:
+    """The :func:`describe_files` table of decoded files (their hashes computed here)."""
     direct, mirrored = phash_pair(batch.thumbs, batch.flip_thumbs)
     bad = np.array([e != "" for e in batch.error], dtype=bool)
     return pd.DataFrame(

@@ -7,23 +7,32 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ferclean.errors import FercleanError
 from ferclean.images import IMAGE_SUFFIXES, inspect_image, visible_dirs
 from ferclean.labels import SPLIT_ALIASES, normalise_class, normalise_split
-from ferclean.image_batch import describe_files
+from ferclean.image_batch import decode_files_parallel, describe_batch
 from ferclean.manifest import Manifest, mark, normalise_frame
 from ferclean.parallel import Backend, Progress, default_jobs, parallel_map
 from ferclean.quality import flag_invalid
 
 
+#: Largest memory (bytes) scan spends keeping small grey copies of the images for a later
+#: step (``keep_pixels``): 1 GiB holds 466k 48x48 copies; past it the step decodes again.
+PIXELS_BUDGET = 1 << 30
+
+
 @dataclass
 class Listing:
-    """Image files found under a root, with their split and class, before any decoding."""
+    """Image files found under a root, with their split and class, and what scan kept of
+    their pixels: ``pixels`` (n, side, side) uint8 per manifest row when ``keep_pixels``
+    was asked for and fitted PIXELS_BUDGET (zeros for unreadable images), else None."""
 
     frame: pd.DataFrame
     ignored: list[str] = field(default_factory=list)
+    pixels: np.ndarray | None = None
 
 
 def _class_dir(folder: Path, root: Path, extra: Iterable[str]) -> str:
@@ -90,6 +99,20 @@ def describe_images(
     backend: Backend | None = None,
     invalid: str | None = None,
 ) -> pd.DataFrame:
+    """Decode every row's image (in parallel) and fill size and hashes (:func:`describe_and_keep`)."""
+    return describe_and_keep(frame, root, hash_method, jobs, on_progress, backend, invalid)[0]
+
+
+def describe_and_keep(
+    frame: pd.DataFrame,
+    root: Path,
+    hash_method: str,
+    jobs: int | None = None,
+    on_progress: Progress | None = None,
+    backend: Backend | None = None,
+    invalid: str | None = None,
+    keep_pixels: int | None = None,
+) -> tuple[pd.DataFrame, np.ndarray | None]:
     """Decode every row's image (in parallel) and fill size and hashes.
 
     Unreadable files (bombs included) stay in the table with ``status=drop`` and the reason
@@ -98,12 +121,15 @@ def describe_images(
     no status is ever lowered (manifest.mark). ``backend`` (e.g. ``DaskBackend``) overrides ``jobs``.
     With ``invalid`` (``review`` or ``drop``) the quality checks of :mod:`ferclean.quality` run
     on the same decoded pixels and images that fail them are raised to that status with an
-    ``invalid: <reasons>`` note.
+    ``invalid: <reasons>`` note. With ``keep_pixels`` (a side, phash only) the second value is
+    a :func:`ferclean.image_batch.small_copy` of every row's image from the same decoding.
     """
     paths = [str(Path(root) / p) for p in frame["path"]]
     quality = invalid is not None
+    pixels = None
     if hash_method == "phash":  # the batch path: same values, hashed as one numpy stack
-        described = describe_files(paths, jobs or default_jobs(), on_progress, backend, quality)
+        batch = decode_files_parallel(paths, jobs or default_jobs(), on_progress, backend=backend, quality=quality, side=keep_pixels)
+        described, pixels = describe_batch(batch), batch.pixels
         described.index = frame.index
     else:
         inspect = partial(inspect_image, hash_method=hash_method, quality=quality)
@@ -123,7 +149,7 @@ def describe_images(
     out = mark(out, review != "", "review", review)
     if invalid is not None:
         out = flag_invalid(out, described["quality"].fillna(""), invalid)
-    return out
+    return out, pixels
 
 
 def scan_dataset(
@@ -134,16 +160,21 @@ def scan_dataset(
     on_progress: Progress | None = None,
     backend: Backend | None = None,
     invalid: str | None = "review",
+    keep_pixels: int | None = None,
 ) -> tuple[Manifest, Listing]:
     """List and decode a dataset folder into a manifest whose paths are relative to ``root``.
 
     ``invalid`` is the status given to images failing the quality checks (``review`` or
-    ``drop``); ``None`` skips the checks.
+    ``drop``); ``None`` skips the checks. ``keep_pixels`` (a side in pixels) keeps a small
+    grey copy of every image in ``Listing.pixels`` where they fit PIXELS_BUDGET, for dedupe's
+    verification to reuse.
     """
     root = Path(root).resolve()
     extra = sorted({c.strip().lower() for c in extra_classes})
     listing = list_images(root, extra)
-    frame = describe_images(listing.frame, root, hash_method, jobs, on_progress, backend, invalid)
+    if keep_pixels is not None and len(listing.frame) * keep_pixels**2 > PIXELS_BUDGET:
+        keep_pixels = None
+    frame, listing.pixels = describe_and_keep(listing.frame, root, hash_method, jobs, on_progress, backend, invalid, keep_pixels)
     frame["source"] = root.name
     meta = {"hash": hash_method, "root": str(root), "quality": invalid or "off", **({"classes": extra} if extra else {})}
     manifest = Manifest(frame=normalise_frame(frame), root=root, meta=meta)

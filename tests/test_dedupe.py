@@ -188,3 +188,44 @@ def test_scan_and_dedupe_on_a_real_slice(tmp_path, fer2013):
     leaking = clusters.index[clusters["cross_split"] & ~clusters["conflict"]]
     survivors = kept[kept["group"].isin(leaking)]
     assert len(survivors) == len(leaking) and (survivors["split"] == "test").all()
+
+
+def _plant_copies(root: Path, original: Image.Image) -> None:
+    """Edited copies of the original (resized, re-encoded, mirrored, re-lit) in several splits."""
+    original.resize((64, 64), Image.Resampling.BICUBIC).save(root / "test" / "neutral" / "big.png")
+    original.save(root / "val" / "sad" / "jpeg.jpg", quality=70)
+    original.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(root / "train" / "happy" / "mirror.png")
+    original.point(lambda v: min(255, int(v * 0.7) + 60)).save(root / "train" / "happy" / "relit.png")
+    (root / "val" / "sad" / "broken.png").write_bytes(b"\x89PNG broken")
+
+
+def test_verification_on_scan_pixels_equals_decoding_the_candidates(dataset):
+    """A folder's dedupe reuses scan's decoded pixels; a manifest's decodes the candidates: same result."""
+    from ferclean.dedupe import BASE, find_duplicates
+
+    root, original = dataset
+    _plant_copies(root, original)
+    manifest, listing = scan_dataset(root, jobs=1, keep_pixels=BASE)
+    assert listing.pixels is not None and listing.pixels.shape == (len(manifest.frame), BASE, BASE)
+    from_pixels = find_duplicates(manifest, policy="keep-one", pixels=listing.pixels)
+    decoded = find_duplicates(manifest, policy="keep-one")
+    assert len(decoded.pairs) >= 4 and decoded.pairs["verified"].sum() >= 3
+    pd.testing.assert_frame_equal(from_pixels.pairs, decoded.pairs)
+    pd.testing.assert_frame_equal(from_pixels.manifest.frame, decoded.manifest.frame)
+    with pytest.raises(ValueError, match="pixels must have shape"):
+        find_duplicates(manifest, pixels=listing.pixels[1:])
+
+
+def test_cli_dedupe_of_a_folder_equals_dedupe_of_its_scan(tmp_path, dataset):
+    root, original = dataset
+    _plant_copies(root, original)
+    runner = CliRunner()
+    scanned = tmp_path / "s.csv"
+    assert runner.invoke(main, ["scan", str(root), "-o", str(scanned), "--no-quality"]).exit_code == 0
+    for source, name in ((root, "folder"), (scanned, "manifest")):
+        result = runner.invoke(main, ["dedupe", str(source), "-o", str(tmp_path / f"{name}.csv"), "--policy", "keep-one"])
+        assert result.exit_code == 0, result.output
+    for report in ("pairs.csv", "groups.csv", "actions.csv"):
+        folder, manifest = (pd.read_csv(tmp_path / f"{name}_dedupe" / report) for name in ("folder", "manifest"))
+        pd.testing.assert_frame_equal(folder, manifest)
+    assert len(pd.read_csv(tmp_path / "folder_dedupe" / "groups.csv")) >= 1

@@ -115,3 +115,23 @@ def test_cli_errors_are_one_line_without_traceback(args, message):
     assert message in result.output
     assert "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_scan_keeps_small_grey_copies_only_when_asked_and_within_budget(tmp_path, make_dataset, monkeypatch):
+    import numpy as np
+    from PIL import Image
+
+    import ferclean.scan
+
+    make_dataset(tmp_path, {"train": {"happy": 2}}, size=40)
+    (tmp_path / "train" / "happy" / "zz_garbage.png").write_bytes(b"not an image")
+    manifest, listing = scan_dataset(tmp_path, jobs=1, keep_pixels=24)
+    assert listing.pixels.shape == (3, 24, 24) and listing.pixels.dtype == np.uint8
+    first = Image.open(tmp_path / manifest.frame["path"][0]).convert("L")
+    assert np.array_equal(listing.pixels[0], np.asarray(first.resize((24, 24), Image.Resampling.BOX)))
+    assert manifest.frame["path"][2].endswith("zz_garbage.png") and not listing.pixels[2].any()
+    assert scan_dataset(tmp_path, jobs=1)[1].pixels is None
+    monkeypatch.setattr(ferclean.scan, "PIXELS_BUDGET", 3 * 24 * 24 - 1)
+    kept, over = scan_dataset(tmp_path, jobs=1, keep_pixels=24)
+    assert over.pixels is None
+    pd.testing.assert_frame_equal(kept.frame, manifest.frame)

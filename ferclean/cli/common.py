@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
 from rich.table import Table
 
 from ferclean.cli.console import console, progress
@@ -30,16 +31,30 @@ def load_input(
     ``invalid`` is the status for images failing scan's quality checks; only ``ferclean scan``
     runs them (``None``: no checks), so other commands given a folder index it as before.
     """
+    return load_input_and_pixels(source, classes, hash_method, jobs, backend, invalid)[0]
+
+
+def load_input_and_pixels(
+    source: str | Path,
+    classes: str | None = None,
+    hash_method: str = "phash",
+    jobs: int | None = None,
+    backend: Backend | None = None,
+    invalid: str | None = None,
+    keep_pixels: int | None = None,
+) -> tuple[Manifest, np.ndarray | None]:
+    """:func:`load_input`, and for a dataset folder scan's ``keep_pixels`` grey copies of its
+    images (None for a manifest, or where scan did not keep them)."""
     source = Path(source)
     if source.is_dir():
         with progress() as on_progress:
             manifest, listing = scan_dataset(
-                source, parse_class_list(classes), hash_method, jobs, on_progress, backend, invalid
+                source, parse_class_list(classes), hash_method, jobs, on_progress, backend, invalid, keep_pixels
             )
         report_unreadable(manifest)
         if listing.ignored:
             console.print(f"[yellow]Ignored {len(listing.ignored)} non-image file(s), e.g. {listing.ignored[0]}")
-        return manifest
+        return manifest, listing.pixels
     if source.suffix.lower() == ".csv" or source.is_file():
         manifest = read_manifest(source, parse_class_list(classes))
         missing = manifest.missing_paths()
@@ -48,7 +63,7 @@ def load_input(
                 f"[yellow]Warning: {len(missing):,} of {len(manifest.frame):,} image path(s) in {source} do not exist,"
                 f" e.g. {missing[0]} (root {manifest.root})."
             )
-        return manifest
+        return manifest, None
     raise FercleanError(f"{source} does not exist; give a dataset folder or a manifest .csv.")
 
 

@@ -7,11 +7,12 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from ferclean.cli.common import check_outputs, command_line, load_input, save
+from ferclean.cli.common import check_outputs, command_line, load_input_and_pixels, save
 from ferclean.cli.options import backend_options, classes_option, hash_option, jobs_option, output_option, threshold_option
 from ferclean.parallel import Backend
 from ferclean.cli.console import console, progress
 from ferclean.dedupe import (
+    BASE,
     CANDIDATE_RADIUS,
     CONFLICT_ACTIONS,
     DEFAULT_MIN_SIMILARITY,
@@ -104,11 +105,12 @@ def dedupe(
     check_outputs(source, None, outputs)
     times: list = []
     with timed("scan and hash", times):
-        manifest = load_input(source, classes, hash_method, jobs, backend)
+        # A folder is decoded once: the hashing pass keeps the small copies verification reads.
+        manifest, pixels = load_input_and_pixels(source, classes, hash_method, jobs, backend, keep_pixels=BASE if verify else None)
     check_outputs(source, manifest, outputs)
     with progress() as on_progress:
         result = find_duplicates(
-            manifest, threshold, policy, on_conflict, hash_method, jobs, on_progress, backend, verify, min_similarity
+            manifest, threshold, policy, on_conflict, hash_method, jobs, on_progress, backend, verify, min_similarity, pixels
         )
     with timed("report", times):
         report_dir = write_report(result, report_dir)

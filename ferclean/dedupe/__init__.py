@@ -29,12 +29,13 @@ from ferclean.dedupe.resolve import (
     leakage_table,
     resolve,
 )
-from ferclean.dedupe.verify import DEFAULT_MIN_SIMILARITY, load_features, verify_duplicates
+from ferclean.dedupe.verify import BASE, DEFAULT_MIN_SIMILARITY, features_of_pixels, load_features, verify_duplicates
 from ferclean.manifest import Manifest
 from ferclean.parallel import Backend, Progress, default_jobs, no_progress
 from ferclean.scan import ensure_hashes
 
 __all__ = [
+    "BASE",
     "CANDIDATE_RADIUS",
     "CONFLICT_ACTIONS",
     "DEFAULT_MIN_SIMILARITY",
@@ -102,6 +103,7 @@ def find_duplicates(
     backend: Backend | None = None,
     verify: bool = True,
     min_similarity: float = DEFAULT_MIN_SIMILARITY,
+    pixels: np.ndarray | None = None,
 ) -> DedupeResult:
     """Group duplicates of ``manifest`` and apply ``policy`` (``report`` changes nothing).
 
@@ -111,7 +113,9 @@ def find_duplicates(
     ``verify``, DEFAULT_THRESHOLD without). With ``verify`` each candidate is checked on the
     pixels (score at least ``min_similarity``) and groups are cut where they would chain
     different faces (:mod:`ferclean.dedupe.verify`); without it, groups are the connected
-    components of the candidates.
+    components of the candidates. ``pixels`` are (n, BASE, BASE) uint8 copies of the
+    manifest's rows from the decoding that hashed them (``scan_dataset(keep_pixels=BASE)``):
+    verification then reads them instead of decoding the candidates' files again.
     """
     if policy not in POLICIES:
         raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
@@ -119,6 +123,8 @@ def find_duplicates(
         raise ValueError(f"on_conflict must be one of {CONFLICT_ACTIONS}, got {on_conflict!r}")
     if not 0.0 <= min_similarity <= 1.0:
         raise ValueError(f"min_similarity must be between 0 and 1, got {min_similarity}")
+    if pixels is not None and np.shape(pixels) != (len(manifest.frame), BASE, BASE):
+        raise ValueError(f"pixels must have shape ({len(manifest.frame)}, {BASE}, {BASE}), got {np.shape(pixels)}")
     report = on_progress or no_progress
     times: list[StageTime] = []
     with timed("hash", times):
@@ -132,8 +138,11 @@ def find_duplicates(
     if verify:
         with timed("verify", times):
             rows = np.unique(pairs[["a", "b"]].to_numpy())
-            paths = [str(manifest.root / p) for p in manifest.frame["path"].iloc[rows]]
-            feats = load_features(paths, jobs or default_jobs(), on_progress, backend)
+            if pixels is not None:
+                feats = features_of_pixels(pixels, rows)
+            else:
+                paths = [str(manifest.root / p) for p in manifest.frame["path"].iloc[rows]]
+                feats = load_features(paths, jobs or default_jobs(), on_progress, backend)
             pairs, labels = verify_duplicates(manifest.frame, pairs, feats, rows, min_similarity)
     with timed("group and resolve", times):
         grouped = assign_groups(manifest.frame, pairs[pairs["verified"]] if verify else pairs, labels)

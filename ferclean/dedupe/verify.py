@@ -25,10 +25,11 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
+from numpy.lib.stride_tricks import as_strided
 from PIL import Image
 from threadpoolctl import threadpool_limits
 
-from ferclean.image_batch import decode_one, map_chunks
+from ferclean.image_batch import decode_one, map_chunks, small_copy
 from ferclean.parallel import Backend, Progress
 
 #: Side of the thumbnails compared (FER2013's 48 px faces are halved).
@@ -54,6 +55,7 @@ DEFAULT_MIN_SIMILARITY = 0.68
 #: 48 marked mirror candidates), while a mirrored different face often scores 0.7-0.8.
 MIRROR_MARGIN = 0.1
 _BLOCK = 1024
+_THUMB_BLOCK = 256
 #: Largest component clustered by all-pairs scores; bigger ones are peeled into stars first.
 _LINKAGE_MAX = 400
 #: How far below min_similarity two members of one group may score (complete linkage cut):
@@ -83,24 +85,31 @@ def thumbnails(paths: list[str]) -> np.ndarray:
 
 
 def _base(gray: Image.Image) -> np.ndarray:
-    return np.asarray(gray if gray.size == (BASE, BASE) else gray.resize((BASE, BASE), Image.Resampling.BOX))
+    return small_copy(gray, BASE)
 
 
 def zoomed_thumbnails(bases: np.ndarray) -> np.ndarray:
     """Equalise each (BASE, BASE) uint8 image and area-resample its central 1/z crops to SIZE (uint8)."""
     bases = np.asarray(bases, dtype=np.uint8)
+    out = np.empty((len(bases), len(ZOOMS), SIZE, SIZE), dtype=np.uint8)
+    # One BLAS thread: these products are small, and extra threads only spin against the other workers.
+    with threadpool_limits(limits=1, user_api="blas"):
+        # Blocks keep the int64 and float temporaries in cache (a whole stack's are ~100x bigger).
+        for start in range(0, len(bases), _THUMB_BLOCK):
+            block = bases[start : start + _THUMB_BLOCK]
+            _zoom_into(out[start : start + len(block)], _equalise(block).reshape(len(block), BASE, BASE))
+    return out
+
+
+def _equalise(bases: np.ndarray) -> np.ndarray:
+    """(n, BASE * BASE) float32 histogram equalisation with mid-ranks: a pixel's value becomes
+    the share of pixels darker than it."""
     n = len(bases)
     flat = bases.reshape(n, -1)
-    # Histogram equalisation with mid-ranks: a pixel's value becomes the share of pixels darker than it.
     offsets = (np.arange(n, dtype=np.int64) * 256)[:, None]
     counts = np.bincount((flat + offsets).ravel(), minlength=256 * n).reshape(n, 256).astype(np.float32)
     mid = np.cumsum(counts, axis=1) - counts / 2
-    equalised = np.take_along_axis(mid * np.float32(255.0 / flat.shape[1]), flat.astype(np.intp), axis=1)
-    out = np.empty((n, len(ZOOMS), SIZE, SIZE), dtype=np.uint8)
-    # One BLAS thread: these products are small, and extra threads only spin against the other workers.
-    with threadpool_limits(limits=1, user_api="blas"):
-        _zoom_into(out, equalised.reshape(n, BASE, BASE))
-    return out
+    return np.take_along_axis(mid * np.float32(255.0 / flat.shape[1]), flat.astype(np.intp), axis=1)
 
 
 def _zoom_into(out: np.ndarray, equalised: np.ndarray) -> None:
@@ -154,8 +163,30 @@ def load_features(
     """Decode ``paths`` (in parallel, or on ``backend``) into verification features; unreadable files give zeros."""
     parts = map_chunks(thumbnails, paths, jobs, on_progress, "Verifying candidates", backend)
     empty = np.zeros((0, len(ZOOMS), SIZE, SIZE), dtype=np.uint8)
+    thumbs = np.concatenate(parts) if parts else empty
+    out = np.empty(thumbs.shape, dtype=np.float32)
     with threadpool_limits(limits=1, user_api="blas"):
-        return high_pass(np.concatenate(parts) if parts else empty)
+        for start in range(0, len(thumbs), _THUMB_BLOCK):
+            out[start : start + _THUMB_BLOCK] = high_pass(thumbs[start : start + _THUMB_BLOCK])
+    return out
+
+
+def features_of_pixels(pixels: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """:func:`load_features` of ``pixels[rows]``, images already decoded into (n, BASE, BASE)
+    uint8 copies (scan's ``keep_pixels=BASE``), so a folder is decoded once for hashing and
+    verification. Worked in blocks: whole-stack temporaries cost more in page faults than
+    the arithmetic."""
+    if np.ndim(pixels) != 3 or np.shape(pixels)[1:] != (BASE, BASE):
+        raise ValueError(f"pixels must have shape (n, {BASE}, {BASE}), got {np.shape(pixels)}")
+    rows = np.asarray(rows, dtype=np.int64)
+    out = np.empty((len(rows), len(ZOOMS), SIZE, SIZE), dtype=np.float32)
+    with threadpool_limits(limits=1, user_api="blas"):
+        for start in range(0, len(rows), _THUMB_BLOCK):
+            block = np.asarray(pixels[rows[start : start + _THUMB_BLOCK]], dtype=np.uint8)
+            thumbs = np.empty((len(block), len(ZOOMS), SIZE, SIZE), dtype=np.uint8)
+            _zoom_into(thumbs, _equalise(block).reshape(len(block), BASE, BASE))
+            out[start : start + len(block)] = high_pass(thumbs)
+    return out
 
 
 def _window_spread(thumbs: np.ndarray) -> np.ndarray:
@@ -181,7 +212,9 @@ def _best_correlation(fixed: np.ndarray, moving: np.ndarray, spread: np.ndarray)
 
     Each shifted window is a contiguous run of the flattened moving image once the fixed
     crop is padded to whole rows (its padding is zero, so the wrap into the next row adds
-    nothing); the crop is zero-mean, so the windows need no centring.
+    nothing); the crop is zero-mean, so the windows need no centring. All the windows are
+    one strided view, so a single einsum reads each moving image while it is in cache
+    (25 separate passes over the block cost twice as much).
     """
     p, k = moving.shape[:2]
     side, shifts = SIZE - 2 * MAX_SHIFT, 2 * MAX_SHIFT + 1
@@ -192,13 +225,15 @@ def _best_correlation(fixed: np.ndarray, moving: np.ndarray, spread: np.ndarray)
     padded[:, :, :side] = crop / np.where(norm > 1e-2, norm, np.inf)  # flat: rounding noise only
     # The last row's padding is never needed, so the longest window ends at the last pixel.
     padded = padded.reshape(p, side * SIZE)[:, : side * SIZE - (SIZE - side)]
-    length = padded.shape[1]
     flat = np.ascontiguousarray(moving, dtype=np.float32).reshape(p, k, SIZE * SIZE)
-    dot = np.empty((p, k, shifts, shifts), dtype=np.float32)
-    for dy in range(shifts):
-        for dx in range(shifts):
-            start = dy * SIZE + dx
-            dot[:, :, dy, dx] = np.einsum("pkj,pj->pk", flat[:, :, start : start + length], padded)
+    pair_stride, zoom_stride, pixel = flat.strides
+    windows = as_strided(
+        flat,
+        shape=(p, k, shifts, shifts, padded.shape[1]),
+        strides=(pair_stride, zoom_stride, SIZE * pixel, pixel, pixel),
+        writeable=False,
+    )
+    dot = np.einsum("pkyxj,pj->pkyx", windows, padded)
     return (dot / spread).reshape(p, k, -1).max(axis=2)
 
 
