@@ -128,7 +128,9 @@ def describe_and_keep(
     quality = invalid is not None
     pixels = None
     if hash_method == "phash":  # the batch path: same values, hashed as one numpy stack
-        batch = decode_files_parallel(paths, jobs or default_jobs(), on_progress, backend=backend, quality=quality, side=keep_pixels)
+        batch = decode_files_parallel(
+            paths, jobs or default_jobs(), on_progress, backend=backend, quality=quality, side=keep_pixels
+        )
         described, pixels = describe_batch(batch), batch.pixels
         described.index = frame.index
     else:

@@ -106,7 +106,9 @@ def dedupe(
     times: list = []
     with timed("scan and hash", times):
         # A folder is decoded once: the hashing pass keeps the small copies verification reads.
-        manifest, pixels = load_input_and_pixels(source, classes, hash_method, jobs, backend, keep_pixels=BASE if verify else None)
+        manifest, pixels = load_input_and_pixels(
+            source, classes, hash_method, jobs, backend, keep_pixels=BASE if verify else None
+        )
     check_outputs(source, manifest, outputs)
     with progress() as on_progress:
         result = find_duplicates(
