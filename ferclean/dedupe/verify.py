@@ -189,26 +189,30 @@ def features_of_pixels(pixels: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return out
 
 
-def _window_spread(thumbs: np.ndarray) -> np.ndarray:
+def window_spreads(thumbs: np.ndarray) -> np.ndarray:
     """(n, k, shifts, shifts) root of the centred energy of every shifted window of ``thumbs``
-    (n, k, SIZE, SIZE): the NCC denominator, from box sums written as two GEMMs each."""
+    (n, k, SIZE, SIZE): the NCC denominator, from box sums written as two GEMMs each, in
+    blocks (whole-stack temporaries cost more in page faults than the arithmetic)."""
     side, shifts = SIZE - 2 * MAX_SHIFT, 2 * MAX_SHIFT + 1
     box = ((np.arange(SIZE)[None, :] - np.arange(shifts)[:, None]) % SIZE < side).astype(np.float32).T  # (SIZE, shifts)
     values = np.asarray(thumbs, dtype=np.float32).reshape(-1, SIZE, SIZE)
-    m = len(values)
+    spread = np.empty((len(values), shifts, shifts), dtype=np.float32)
 
     def window_sums(x: np.ndarray) -> np.ndarray:
+        m = len(x)
         across = (x.reshape(m * SIZE, SIZE) @ box).reshape(m, SIZE, shifts)
         return (across.transpose(0, 2, 1).reshape(m * shifts, SIZE) @ box).reshape(m, shifts, shifts).transpose(0, 2, 1)
 
-    total, energy = window_sums(values), window_sums(values * values)
-    spread = np.sqrt(np.maximum(energy - total * total / (side * side), 1e-2))
+    for start in range(0, len(values), _THUMB_BLOCK):
+        block = values[start : start + _THUMB_BLOCK]
+        total, energy = window_sums(block), window_sums(block * block)
+        spread[start : start + len(block)] = np.sqrt(np.maximum(energy - total * total / (side * side), 1e-2))
     return spread.reshape(*thumbs.shape[:-2], shifts, shifts)
 
 
 def _best_correlation(fixed: np.ndarray, moving: np.ndarray, spread: np.ndarray) -> np.ndarray:
     """(p, k) best NCC over shifts of each ``fixed`` (p, SIZE, SIZE) central crop against each
-    of the k ``moving`` (p, k, SIZE, SIZE) thumbnails, whose :func:`_window_spread` is ``spread``.
+    of the k ``moving`` (p, k, SIZE, SIZE) thumbnails, whose :func:`window_spreads` is ``spread``.
 
     Each shifted window is a contiguous run of the flattened moving image once the fixed
     crop is padded to whole rows (its padding is zero, so the wrap into the next row adds
@@ -238,20 +242,29 @@ def _best_correlation(fixed: np.ndarray, moving: np.ndarray, spread: np.ndarray)
 
 
 def pair_similarity(
-    feats: np.ndarray, a: np.ndarray, b: np.ndarray, mirror: np.ndarray | None = None, zoom_from: float = ZOOM_FROM
+    feats: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    mirror: np.ndarray | None = None,
+    zoom_from: float = ZOOM_FROM,
+    spreads: np.ndarray | None = None,
 ) -> np.ndarray:
     """Verification score of each pair (``feats[a]``, ``feats[b]``), ``b`` mirrored where ``mirror``.
 
     The best normalised cross-correlation of the :func:`features` over shifts and zooms, in
     [-1, 1]: 1 for copies that differ only by a monotone tone change, a shift of up to
     MAX_SHIFT thumbnail pixels or a crop matching one of ZOOMS; flat images score 0. Pairs
-    scoring under ``zoom_from`` unzoomed keep that score (no zoom search).
+    scoring under ``zoom_from`` unzoomed keep that score (no zoom search). ``spreads`` is
+    :func:`window_spreads` of all of ``feats``, for callers that score several batches.
     """
     a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
     mirror = np.zeros(len(a), dtype=bool) if mirror is None else np.asarray(mirror, dtype=bool)
-    used, inverse = np.unique(np.concatenate([a, b]), return_inverse=True)
-    spreads = _window_spread(feats[used])  # once per image, not per pair
-    a_spread, b_spread = inverse[: len(a)], inverse[len(a) :]
+    if spreads is None:
+        used, inverse = np.unique(np.concatenate([a, b]), return_inverse=True)
+        spreads = window_spreads(feats[used])  # once per image, not per pair
+        a_spread, b_spread = inverse[: len(a)], inverse[len(a) :]
+    else:
+        a_spread, b_spread = a, b
 
     def block(sl: slice) -> np.ndarray:
         flip = mirror[sl]
@@ -287,10 +300,13 @@ def _threads() -> int:
     return max(1, min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
 
 
-def best_similarity(feats: np.ndarray, a: np.ndarray, b: np.ndarray, zoom_from: float = ZOOM_FROM) -> np.ndarray:
+def best_similarity(
+    feats: np.ndarray, a: np.ndarray, b: np.ndarray, zoom_from: float = ZOOM_FROM, spreads: np.ndarray | None = None
+) -> np.ndarray:
     """Score of each pair as it is or with ``b`` mirrored, whichever is higher."""
     flips = np.ones(len(a), dtype=bool)
-    return np.maximum(pair_similarity(feats, a, b, zoom_from=zoom_from), pair_similarity(feats, a, b, flips, zoom_from))
+    direct = pair_similarity(feats, a, b, zoom_from=zoom_from, spreads=spreads)
+    return np.maximum(direct, pair_similarity(feats, a, b, flips, zoom_from, spreads))
 
 
 def split_chains(
@@ -380,13 +396,14 @@ def verify_duplicates(
 
     def score(i: np.ndarray, j: np.ndarray) -> np.ndarray:
         same = digests[i] == digests[j]
-        return np.where(same, 1.0, best_similarity(feats, where(i), where(j), zoom_from))
+        return np.where(same, 1.0, best_similarity(feats, where(i), where(j), zoom_from, spreads))
 
     a, b = candidates["a"].to_numpy(), candidates["b"].to_numpy()
     zoom_from = min(ZOOM_FROM, min_similarity)
     # One BLAS thread (set once: threadpoolctl is slow to enter): the products are small.
     with threadpool_limits(limits=1, user_api="blas"):
-        similarity = pair_similarity(feats, where(a), where(b), candidates["kind"].eq("mirror").to_numpy(), zoom_from)
+        spreads = window_spreads(feats)  # once for the candidates and the chain splitting
+        similarity = pair_similarity(feats, where(a), where(b), candidates["kind"].eq("mirror").to_numpy(), zoom_from, spreads)
     similarity = np.where(candidates["kind"].eq("exact").to_numpy(), 1.0, similarity).round(4)
     verified = similarity >= min_similarity + np.where(candidates["kind"].eq("mirror").to_numpy(), MIRROR_MARGIN, 0.0)
     scored = candidates.assign(similarity=similarity, verified=verified)
