@@ -25,6 +25,15 @@ def test_faiss_returns_exactly_the_brute_force_pairs(method, seed, n, threshold,
     np.testing.assert_array_equal(faiss_pairs(hashes, threshold, method), brute_force_pairs(hashes, threshold))
 
 
+def test_flat_search_leaves_faiss_threads_as_it_found_them():
+    import faiss
+
+    before = faiss.omp_get_max_threads()
+    hashes = _with_planted_neighbours(0, 3000, 3)
+    np.testing.assert_array_equal(faiss_pairs(hashes, 6, "flat"), brute_force_pairs(hashes, 6))
+    assert faiss.omp_get_max_threads() == before
+
+
 @pytest.mark.parametrize("threshold", [0, 1, 4, 8, 12])
 def test_multihash_layout_is_exact_by_pigeonhole(threshold):
     tables, bits, flips = multihash_layout(10_000_000, threshold)
