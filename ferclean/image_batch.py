@@ -103,12 +103,13 @@ def decode_files(paths: Sequence[str], quality: bool = False, side: int | None =
         gray, errors[k] = decode_one(path)
         if gray is None:
             continue
+        values = np.asarray(gray)  # one copy out of PIL for the digest, the checks and the kept pixels
         if pixels is not None:
-            pixels[k] = small_copy(gray, pixels.shape[1])
+            pixels[k] = values if values.shape == pixels.shape[1:] else small_copy(gray, pixels.shape[1])
         if quality:
-            work[k] = work_copy(np.asarray(gray))
+            work[k] = work_copy(values)
         width[k], height[k] = gray.size
-        digests[k] = pixel_sha256(gray)
+        digests[k] = pixel_sha256(values)
         thumbs[k] = np.asarray(gray.resize((THUMB, THUMB), Image.Resampling.LANCZOS))
         if _resize_commutes_with_flip(*gray.size):
             flips[k] = thumbs[k, :, ::-1]

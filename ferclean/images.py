@@ -147,10 +147,14 @@ def too_small(width: int, height: int) -> str:
     return ""
 
 
-def pixel_sha256(gray: Image.Image) -> str:
-    """SHA-256 of the decoded greyscale pixels and size: equal for re-saved or re-tagged copies."""
-    digest = hashlib.sha256(f"{gray.width}x{gray.height}:".encode())
-    digest.update(gray.tobytes())
+def pixel_sha256(gray: Image.Image | np.ndarray) -> str:
+    """SHA-256 of the decoded greyscale pixels and size: equal for re-saved or re-tagged copies.
+
+    Takes the 8-bit grey image or its (height, width) pixel array (the same digest)."""
+    values = np.ascontiguousarray(gray, dtype=np.uint8)
+    height, width = values.shape
+    digest = hashlib.sha256(f"{width}x{height}:".encode())
+    digest.update(values.data)
     return digest.hexdigest()
 
 

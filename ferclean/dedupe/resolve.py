@@ -54,8 +54,9 @@ def find_duplicate_pairs(frame: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD
     digests = frame["sha256"].to_numpy()[rows]
     found = mirror_pairs(direct, flipped, threshold, method)
     exact = _exact_pairs(digests)
-    both = np.unique(np.concatenate([found, exact]), axis=0) if len(found) or len(exact) else np.empty((0, 2), int)
-    i, j = both[:, 0], both[:, 1]
+    both, n = np.concatenate([found, exact]).astype(np.int64), max(len(rows), 1)
+    keys = np.unique(both[:, 0] * n + both[:, 1])  # sorted and unique by (i, j), without a row sort
+    i, j = keys // n, keys % n
     d_direct = hamming(direct[i], direct[j]).astype(np.int64)
     # Both-mirrored is a direct match seen through the flip; one-mirrored is a mirror copy.
     d_direct = np.minimum(d_direct, hamming(flipped[i], flipped[j]))

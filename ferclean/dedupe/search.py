@@ -177,4 +177,4 @@ def mirror_pairs(direct: np.ndarray, flipped: np.ndarray, threshold: int, method
     found = find_pairs(np.concatenate([direct, flipped]), threshold, method) % max(n, 1)
     found = found[found[:, 0] != found[:, 1]]
     found.sort(axis=1)
-    return np.unique(found, axis=0) if len(found) else found.reshape(0, 2)
+    return _unique_pairs([found], max(n, 1))  # one sort of int64 keys, not np.unique's row sort
