@@ -166,15 +166,20 @@ def test_rehashes_only_when_the_method_changes(tmp_path, dataset):
     assert (before.frame["phash"] != after.frame["phash"]).any()
 
 
-@pytest.mark.slow
-def test_scan_and_dedupe_on_a_real_slice(tmp_path, fer2013):
-    """2,000 real FER2013 images (train and test of three classes): leaks are found and resolved."""
+def _real_slice(fer2013: Path, root: Path) -> Path:
+    """2,000 real FER2013 images (train and test surprise), linked into ``root``."""
     files = sorted((fer2013 / "train" / "surprise").glob("*.png"))[:1587] + sorted((fer2013 / "test" / "surprise").glob("*.png"))
-    root = tmp_path / "slice"
     for f in files:
         target = root / f.parent.parent.name / f.parent.name / f.name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.symlink_to(f)
+    return root
+
+
+@pytest.mark.slow
+def test_scan_and_dedupe_on_a_real_slice(tmp_path, fer2013):
+    """2,000 real FER2013 images (train and test of three classes): leaks are found and resolved."""
+    root = _real_slice(fer2013, tmp_path / "slice")
     out = tmp_path / "slice.csv"
     result = CliRunner().invoke(main, ["dedupe", str(root), "-o", str(out), "--policy", "keep-one"])
     assert result.exit_code == 0, result.output
@@ -229,3 +234,16 @@ def test_cli_dedupe_of_a_folder_equals_dedupe_of_its_scan(tmp_path, dataset):
         folder, manifest = (pd.read_csv(tmp_path / f"{name}_dedupe" / report) for name in ("folder", "manifest"))
         pd.testing.assert_frame_equal(folder, manifest)
     assert len(pd.read_csv(tmp_path / "folder_dedupe" / "groups.csv")) >= 1
+
+
+@pytest.mark.slow
+def test_real_folder_and_its_scan_give_the_same_pairs_and_groups(tmp_path, fer2013):
+    """On real faces too, verifying from scan's kept pixels equals decoding the candidates again."""
+    from ferclean.dedupe import BASE, find_duplicates
+
+    manifest, listing = scan_dataset(_real_slice(fer2013, tmp_path / "slice"), jobs=2, invalid=None, keep_pixels=BASE)
+    from_pixels = find_duplicates(manifest, policy="keep-one", pixels=listing.pixels)
+    decoded = find_duplicates(manifest, policy="keep-one")
+    assert from_pixels.pairs["verified"].sum() > 20
+    pd.testing.assert_frame_equal(from_pixels.pairs, decoded.pairs)
+    pd.testing.assert_frame_equal(from_pixels.manifest.frame, decoded.manifest.frame)

@@ -296,8 +296,14 @@ def pair_similarity(
 
 
 def _threads() -> int:
-    """Scoring threads: both cores of the 2-core machine the targets are set on, fewer where fewer are ours."""
-    return max(1, min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+    """Scoring threads: both cores of the 2-core machine the targets are set on, fewer where fewer
+    are ours, and one where the machine is already busy (load average above the cores): there
+    the threads mostly wait for each other's GIL hand-offs while descheduled (FER2013's scoring
+    at load 11 on 2 cores: 6 s of wall on one thread, 26 s on two; the scores are the same)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if hasattr(os, "getloadavg") and os.getloadavg()[0] > cores:
+        return 1
+    return max(1, min(2, cores))
 
 
 def best_similarity(
