@@ -21,7 +21,9 @@ the same evaluation images with the same labels:
 - neither: the test split with its own labels.
 The last line printed is ``curated_minus_raw_points=X.XX`` (mean accuracy difference in points).
 
-On a shared machine use ``--epochs N``: a wall-clock budget would give the arms different schedules.
+On a shared machine use ``--epochs N``: the raw arm trains N epochs and a curated arm the same number
+of optimizer steps (more epochs when curation made its training set smaller), as an equal
+wall-clock budget would on quiet cores.
 ``--arms raw`` trains the raw arm alone (for instance while the probe is being chosen); a later run
 with the same ``--work`` reuses every finished model and probe review.
 """
@@ -129,6 +131,29 @@ def build_curated(
         write_manifest(read_manifest(source), curated_path, command="bench/curation_value.py: curated arm")
 
 
+def leaked_paths(work: Path, raw_path: Path) -> set[str]:
+    """Evaluation images with a duplicate among the raw arm's training images (``dedupe --policy
+    report`` groups): a raw model may have learned them by heart."""
+    groups_path = work / "raw-groups.csv"
+    if not groups_path.exists():
+        ferclean("dedupe", raw_path, "--policy", "report", "-o", groups_path)
+    frame = read_manifest(groups_path).frame
+    train_groups = set(frame.loc[(frame["split"] == "train") & frame["group"].notna(), "group"])
+    return set(frame.loc[(frame["split"] == "test") & frame["group"].isin(train_groups), "path"])
+
+
+def accuracy_without(predictions: Path, leaked: set[str]) -> float:
+    """Accuracy over the evaluated images outside ``leaked``."""
+    frame = pd.read_csv(predictions)
+    clean = ~frame["path"].isin(leaked)
+    return float((frame["label"] == frame["predicted"])[clean].mean())
+
+
+def arm_epochs(epochs: int, raw_path: Path, manifest_path: Path) -> int:
+    """``epochs`` scaled by raw / this arm's training images: the raw arm's number of steps."""
+    return max(1, round(epochs * trained_on(raw_path) / trained_on(manifest_path)))
+
+
 def trained_on(manifest_path: Path) -> int:
     frame = read_manifest(manifest_path).frame
     return int(((frame["split"] == "train") & kept(frame)).sum())
@@ -142,8 +167,11 @@ def main() -> None:
     parser.add_argument("--holdout", type=int, default=0, help="Training images held out and scored by --truth.")
     parser.add_argument("--max-minutes", type=float, default=45.0, help="Training budget of every model.")
     parser.add_argument("--epochs", type=int, default=None,
-                        help="Train every model for exactly this many epochs instead of --max-minutes: on a shared "
-                             "machine a wall-clock budget would give the arms different schedules.")
+                        help="Train the raw arm this many epochs, and each curated arm as many optimizer steps "
+                             "(epochs scaled by its training-set size), instead of --max-minutes: on a shared machine "
+                             "a wall-clock budget would give the arms unequal compute.")
+    parser.add_argument("--same-epochs", action="store_true",
+                        help="With --epochs: every arm trains exactly --epochs epochs (fewer steps for a smaller set).")
     parser.add_argument("--arms", default="raw,curated",
                         help="Arms to train now (raw, curated); finished runs in --work are reused, so the raw arm "
                              "can train while the curated arm's probe is still being chosen.")
@@ -165,7 +193,6 @@ def main() -> None:
     arms = [a.strip() for a in args.arms.split(",") if a.strip()]
     if not arms or set(arms) - {"raw", "curated"}:
         parser.error("--arms: choose raw, curated or both, comma-separated.")
-    schedule = ("--epochs", args.epochs) if args.epochs else ("--max-minutes", args.max_minutes)
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -188,34 +215,52 @@ def main() -> None:
 
     results: dict[str, list[dict]] = {"raw": [], "curated": []}
     manifests = {"raw": raw_path, "curated": curated_path}
+    schedules = {arm: ("--max-minutes", args.max_minutes) for arm in manifests}
+    if args.epochs and args.same_epochs:
+        schedules = {arm: ("--epochs", args.epochs) for arm in manifests}
+    elif args.epochs:
+        # As many optimizer steps for each arm, as a shared wall-clock budget would give: a smaller
+        # curated set trains proportionally more epochs.
+        schedules = {arm: ("--epochs", arm_epochs(args.epochs, raw_path, path)) for arm, path in manifests.items()
+                     if arm in arms}
+    leaked = leaked_paths(work, raw_path)
     for arm in arms:
         for seed in seeds:
-            name = f"{arm}-seed{seed}" if arm == "raw" else f"curated-{tag}-seed{seed}"
+            option, amount = schedules[arm]
+            name = f"raw-seed{seed}" if arm == "raw" else f"curated-{tag}-{option[2:]}{amount:g}-seed{seed}"
             run_dir = work / "runs" / f"{name}-1"
             if not (run_dir / "model.keras").exists():
-                ferclean("train", "--manifest", manifests[arm], *schedule, "--seed", seed,
+                ferclean("train", "--manifest", manifests[arm], *schedules[arm], "--seed", seed,
                          "--runs-dir", work / "runs", "--name", name, "--version", 1)
             out = work / "eval" / name
             truth_args = ("--truth", args.truth) if args.truth else ()
             ferclean("evaluate", run_dir, "--manifest", eval_path, "--split", "test", *truth_args, "-o", out)
-            results[arm].append(json.loads((out / "metrics.json").read_text()))
+            metrics = json.loads((out / "metrics.json").read_text())
+            metrics["leak_free_accuracy"] = accuracy_without(out / "predictions.csv", leaked)
+            results[arm].append(metrics)
 
-    per_model = f"{args.epochs} epochs" if args.epochs else f"{args.max_minutes:g} min"
+    per_model = f"{args.max_minutes:g} min"
+    if args.epochs:
+        per_model = f"{args.epochs} epochs" if args.same_epochs else f"the steps of {args.epochs} raw epochs"
     table = Table(title=f"Raw vs curated FER2013 ({per_model} per model, steps: {', '.join(sorted(steps))})")
-    for column in ("arm", "trained on", "seed", "evaluated", "accuracy", "macro-F1"):
+    for column in ("arm", "trained on", "seed", "evaluated", "accuracy", "macro-F1", "leak-free accuracy"):
         table.add_column(column, justify="left" if column == "arm" else "right")
     means = {}
     for arm in arms:
         n = trained_on(manifests[arm])
         accuracies = [m["accuracy"] for m in results[arm]]
         for seed, m in zip(seeds, results[arm]):
-            table.add_row(arm, f"{n:,}", str(seed), f"{m['images']:,}", f"{m['accuracy']:.2%}", f"{m['macro_f1']:.3f}")
+            table.add_row(arm, f"{n:,}", str(seed), f"{m['images']:,}", f"{m['accuracy']:.2%}", f"{m['macro_f1']:.3f}",
+                          f"{m['leak_free_accuracy']:.2%}")
         spread = statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0
         f1s = [m["macro_f1"] for m in results[arm]]
+        leak_free = statistics.mean(m["leak_free_accuracy"] for m in results[arm])
         table.add_row(f"{arm} mean ± sd", "", "", "", f"{statistics.mean(accuracies):.2%} ± {spread:.2%}",
-                      f"{statistics.mean(f1s):.3f}", style="bold")
+                      f"{statistics.mean(f1s):.3f}", f"{leak_free:.2%}", style="bold")
         table.add_section()
         means[arm] = statistics.mean(accuracies)
+    table.caption = (f"leak-free accuracy: over the {len(evaluation) - len(leaked):,} evaluation images without a"
+                     f" duplicate among the raw arm's training images ({len(leaked):,} have one)")
     console.print(table)
     left_out = results[arms[0]][0].get("truth", {})
     if left_out:
