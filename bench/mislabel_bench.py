@@ -33,7 +33,7 @@ from ferclean.folds import assign_folds
 from ferclean.labels import class_order
 from ferclean.manifest import group_keys
 from ferclean.mislabel.features import load_images
-from ferclean.mislabel.probe import DEFAULT_FOLDS, PROBES, combined_probs, members
+from ferclean.mislabel.probe import PROBES, combined_probs, member_folds
 from ferclean.mislabel.saved_probs import SavedProbs, align, load_probs, save_probs
 from ferclean.mislabel.scoring import FLAG_RULES, RANKINGS, score
 from ferclean.scan import scan_dataset
@@ -92,14 +92,14 @@ def probe_probs(frame: pd.DataFrame, root: Path, labels: np.ndarray, k: int, arg
     images, ok = load_images([root / p for p in frame["path"]], args.jobs)
     assert ok.all(), "unreadable images in the benchmark set"
     loaded, loaded_cpu = time.perf_counter(), cpu_seconds()
-    trained = members(args.probe)
-    folds_by_probe = {m: assign_folds(frame["path"].tolist(), labels, group_keys(frame).tolist(),
-                                      args.folds or DEFAULT_FOLDS[m], args.seed) for m in trained}
+    counts = member_folds(args.probe, args.folds)
+    folds_by_probe = {m: assign_folds(frame["path"].tolist(), labels, group_keys(frame).tolist(), n, args.seed)
+                      for m, n in counts.items()}
     build_cnn = None
-    if "cnn" in trained:
+    if "cnn" in counts:
         from ferclean_train.models import probe_cnn as build_cnn
     probs = combined_probs(images, labels, folds_by_probe, k, args.seed, args.epochs, build_cnn)
-    folds = folds_by_probe[trained[-1]]
+    folds = folds_by_probe[list(counts)[-1]]
     done, done_cpu = time.perf_counter(), cpu_seconds()
     timing = (f"probe {args.probe}: decode {loaded - wall:.1f} s wall / {loaded_cpu - cpu:.1f} s CPU,"
               f" folds+features+model {done - loaded:.1f} s wall / {done_cpu - loaded_cpu:.1f} s CPU,"

@@ -188,9 +188,14 @@ def kept(frame: pd.DataFrame) -> pd.Series:
 
 
 def group_keys(frame: pd.DataFrame) -> pd.Series:
-    """A key per row that is shared by duplicates: the ``group`` id, or a unique key for singletons."""
-    singles = "row" + frame.index.astype(str)
-    return frame["group"].astype("string").fillna(pd.Series(singles, index=frame.index))
+    """A key per row that is shared by duplicates: the ``group`` id (dedupe's), else the pixel
+    hash, so exact copies stay together even in a manifest that was never deduped, else a key
+    of its own."""
+    singles = pd.Series("row" + frame.index.astype(str), index=frame.index)
+    if "sha256" in frame.columns:
+        digest = frame["sha256"].astype("string")
+        singles = ("sha" + digest).where(digest.notna() & (digest != ""), singles)
+    return frame["group"].astype("string").fillna(singles)
 
 
 def append_note(notes: pd.Series, reason: pd.Series | str) -> pd.Series:

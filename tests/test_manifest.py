@@ -48,3 +48,15 @@ def test_effective_labels_and_group_keys():
     assert effective_labels(frame).tolist() == ["sad", "sad", "happy"]
     keys = group_keys(frame)
     assert keys[0] == keys[2] != keys[1]
+
+
+def test_group_keys_keep_exact_copies_together_without_dedupe() -> None:
+    frame = pd.DataFrame({
+        "path": ["a.png", "b.png", "c.png", "d.png", "e.png"],
+        "sha256": ["x", "x", "y", "", "y"],
+        "group": [None, None, None, None, "3"],
+    })
+    keys = group_keys(frame)
+    assert keys[0] == keys[1]  # same pixels, never deduped
+    assert keys[2] != keys[0] and keys[3] not in set(keys.drop(3))  # no hash: a key of its own
+    assert keys[4] == "3"  # dedupe's group wins over the hash

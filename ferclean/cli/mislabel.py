@@ -29,8 +29,8 @@ from ferclean.mislabel.report import pair_counts
                    " cnn: the trainer's compact CNN per fold (about 30 min on a 2-core CPU); ensemble: the"
                    " average of both, the best at finding real errors.")
 @click.option("--folds", type=click.IntRange(min=2), default=None,
-              help="Cross-validation folds [default: 5 for fast, 2 for cnn, which then costs one training;"
-                   " an ensemble's members keep theirs].")
+              help="Cross-validation folds [default: 3 for fast; 2 for cnn, which then costs one training;"
+                   " ensemble: 5 for its fast member, 2 for its cnn].")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for folds and probe.")
 @click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True, help="Epochs per fold (cnn probe).")
 @click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path), default=None,

@@ -15,7 +15,7 @@ from ferclean.labels import class_order
 from ferclean.manifest import Manifest, effective_labels, group_keys, kept
 from ferclean.mislabel.annotate import annotate
 from ferclean.mislabel.features import load_images
-from ferclean.mislabel.probe import DEFAULT_FOLDS, PROBES, CnnBuilder, combined_probs, members
+from ferclean.mislabel.probe import PROBES, CnnBuilder, combined_probs, member_folds
 from ferclean.mislabel.report import review_table, write_report
 from ferclean.mislabel.saved_probs import SavedProbs, align, load_probs
 from ferclean.mislabel.scoring import score
@@ -70,12 +70,12 @@ def review(
 ) -> ReviewResult:
     """Flag kept images whose label a probe trained on the other folds finds unlikely.
 
-    ``folds`` defaults to each probe's ``DEFAULT_FOLDS`` (an ensemble's members keep their own). ``probs`` reuses the ``probs.npy`` of an
+    ``folds`` defaults to the probe's ``DEFAULT_FOLDS`` (per member for an ensemble). ``probs`` reuses the ``probs.npy`` of an
     earlier run instead of training. ``probe="cnn"`` or ``"ensemble"``
     needs ``build_cnn`` (e.g. ``ferclean_train.models.probe_cnn``). With ``report_dir``
     the report folder is written too (``report.write_report``).
     """
-    trained = members(probe)
+    counts = member_folds(probe, folds)
     frame = manifest.frame
     rows = np.flatnonzero(kept(frame).to_numpy())
     if len(rows) == 0:
@@ -105,15 +105,14 @@ def review(
             raise FercleanError(f"Only one class ({class_names[0]}) among the kept images; a probe needs two or more.")
         labels = np.array([class_names.index(n) for n in label_names], dtype=np.int64)
         groups = group_keys(frame).iloc[rows].tolist()
-        folds_by_probe = {m: assign_folds(paths, labels, groups, folds or DEFAULT_FOLDS[m], seed) for m in trained}
+        folds_by_probe = {m: assign_folds(paths, labels, groups, k, seed) for m, k in counts.items()}
         out_of_fold = combined_probs(
             stack, labels, folds_by_probe, len(class_names), seed, epochs, build_cnn, on_progress, backend
         )
         # An ensemble records its last member's folds (the cnn's): the one the review shows.
-        fold_of = folds_by_probe[trained[-1]]
+        fold_of = folds_by_probe[list(counts)[-1]]
         saved = SavedProbs(probs=out_of_fold, paths=paths, folds=fold_of, classes=class_names,
-                           meta={"probe": probe, "folds": {m: int(f.max()) + 1 for m, f in folds_by_probe.items()},
-                                 "seed": seed})
+                           meta={"probe": probe, "folds": counts, "seed": seed})
         images = dict(zip(paths, stack))
     labels = np.array([class_names.index(n) for n in label_names], dtype=np.int64)
     scores = score(labels, out_of_fold)

@@ -33,9 +33,11 @@ ENSEMBLE: tuple[str, ...] = ("fast", "cnn")
 #: ``(size, size, 1)`` floats in [0, 1]; ``total_steps`` sizes its learning-rate schedule.
 CnnBuilder = Callable[[int, int, int], Any]
 
-#: Folds each probe uses unless told otherwise. Two CNN folds cost one training over the whole
-#: set (each model sees half); five would cost four.
-DEFAULT_FOLDS: dict[str, int] = {"fast": 5, "cnn": 2}
+#: Folds each probe uses unless told otherwise, per member. Two CNN folds cost one training over
+#: the whole set (each model sees half); five would cost four. The fast probe alone takes three,
+#: ranking as well as five (precision@1000 0.545 against 0.547) in 63 s instead of 104 s on two
+#: cores; in the ensemble it keeps five, which averaged better with the CNN (0.690 against 0.669).
+DEFAULT_FOLDS: dict[str, dict[str, int]] = {"fast": {"fast": 3}, "cnn": {"cnn": 2}, "ensemble": {"fast": 5, "cnn": 2}}
 
 #: Dimensions the feature vectors are reduced to before the classifiers.
 PCA_COMPONENTS = 256
@@ -172,6 +174,11 @@ def members(probe: str) -> tuple[str, ...]:
     if probe not in PROBES:
         raise ValueError(f"probe must be one of {PROBES}, got {probe!r}")
     return ENSEMBLE if probe == "ensemble" else (probe,)
+
+
+def member_folds(probe: str, folds: int | None = None) -> dict[str, int]:
+    """How many folds each member of ``probe`` trains: ``folds`` for all, or their defaults."""
+    return {m: folds or DEFAULT_FOLDS[probe][m] for m in members(probe)}
 
 
 def combined_probs(
