@@ -90,19 +90,6 @@ def list_images(root: str | Path, extra_classes: Iterable[str] = ()) -> Listing:
     return Listing(frame=frame, ignored=ignored)
 
 
-def describe_images(
-    frame: pd.DataFrame,
-    root: Path,
-    hash_method: str,
-    jobs: int | None = None,
-    on_progress: Progress | None = None,
-    backend: Backend | None = None,
-    invalid: str | None = None,
-) -> pd.DataFrame:
-    """Decode every row's image (in parallel) and fill size and hashes (:func:`describe_and_keep`)."""
-    return describe_and_keep(frame, root, hash_method, jobs, on_progress, backend, invalid)[0]
-
-
 def describe_and_keep(
     frame: pd.DataFrame,
     root: Path,
@@ -209,7 +196,7 @@ def ensure_hashes(
     readable = ~unreadable_mask(frame)
     stale = readable if manifest.meta.get("hash", "phash") != hash_method else readable & (frame["phash"] == "")
     if stale.any():
-        refreshed = describe_images(frame[stale], manifest.root, hash_method, jobs, on_progress, backend)
+        refreshed = describe_and_keep(frame[stale], manifest.root, hash_method, jobs, on_progress, backend)[0]
         frame = frame.copy()
         frame.loc[stale, refreshed.columns] = refreshed
     return manifest.with_frame(normalise_frame(frame), hash=hash_method)
