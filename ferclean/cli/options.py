@@ -6,6 +6,7 @@ a dict of quotas or overrides). Errors here name the command-line flag.
 
 from __future__ import annotations
 
+import abc
 import functools
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -116,7 +117,7 @@ PER_CLASS_FORM = "CLASS=N"
 MAP_FORM = "EXPRESSION=CLASS or EXPRESSION=drop"
 
 
-class _Parsed(click.ParamType):
+class _Parsed(click.ParamType, abc.ABC):
     """A ParamType whose parser raises FercleanError: the message (which names the flag) is
     shown as click's one-line ``Error: ...`` with exit status 1, as for every input error."""
 
@@ -128,8 +129,9 @@ class _Parsed(click.ParamType):
         except FercleanError as exc:
             raise click.ClickException(str(exc)) from None
 
-    def parse(self, text: str):  # noqa: ANN201
-        raise NotImplementedError
+    @abc.abstractmethod
+    def parse(self, text: str):  # noqa: ANN201 - each type returns its own value
+        """The option's value from its text; raise FercleanError naming the flag if it is bad."""
 
 
 class Ratios(_Parsed):
