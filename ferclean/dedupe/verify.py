@@ -90,14 +90,19 @@ def _base(gray: Image.Image) -> np.ndarray:
 
 def zoomed_thumbnails(bases: np.ndarray) -> np.ndarray:
     """Equalise each (BASE, BASE) uint8 image and area-resample its central 1/z crops to SIZE (uint8)."""
-    bases = np.asarray(bases, dtype=np.uint8)
-    out = np.empty((len(bases), len(ZOOMS), SIZE, SIZE), dtype=np.uint8)
     # One BLAS thread: these products are small, and extra threads only spin against the other workers.
     with threadpool_limits(limits=1, user_api="blas"):
-        # Blocks keep the int64 and float temporaries in cache (a whole stack's are ~100x bigger).
-        for start in range(0, len(bases), _THUMB_BLOCK):
-            block = bases[start : start + _THUMB_BLOCK]
-            _zoom_into(out[start : start + len(block)], _equalise(block).reshape(len(block), BASE, BASE))
+        return _zoomed(bases)
+
+
+def _zoomed(bases: np.ndarray) -> np.ndarray:
+    """:func:`zoomed_thumbnails` under the caller's thread limit (threadpoolctl is slow to enter)."""
+    bases = np.asarray(bases, dtype=np.uint8)
+    out = np.empty((len(bases), len(ZOOMS), SIZE, SIZE), dtype=np.uint8)
+    # Blocks keep the int64 and float temporaries in cache (a whole stack's are ~100x bigger).
+    for start in range(0, len(bases), _THUMB_BLOCK):
+        block = bases[start : start + _THUMB_BLOCK]
+        _zoom_into(out[start : start + len(block)], _equalise(block).reshape(len(block), BASE, BASE))
     return out
 
 
@@ -182,10 +187,8 @@ def features_of_pixels(pixels: np.ndarray, rows: np.ndarray) -> np.ndarray:
     out = np.empty((len(rows), len(ZOOMS), SIZE, SIZE), dtype=np.float32)
     with threadpool_limits(limits=1, user_api="blas"):
         for start in range(0, len(rows), _THUMB_BLOCK):
-            block = np.asarray(pixels[rows[start : start + _THUMB_BLOCK]], dtype=np.uint8)
-            thumbs = np.empty((len(block), len(ZOOMS), SIZE, SIZE), dtype=np.uint8)
-            _zoom_into(thumbs, _equalise(block).reshape(len(block), BASE, BASE))
-            out[start : start + len(block)] = high_pass(thumbs)
+            block = pixels[rows[start : start + _THUMB_BLOCK]]
+            out[start : start + len(block)] = high_pass(_zoomed(block))
     return out
 
 
