@@ -23,7 +23,7 @@ from PIL import Image
 from threadpoolctl import threadpool_limits
 
 from ferclean.images import UnreadableImage, open_gray, pixel_sha256, too_small
-from ferclean.parallel import Backend, Progress, no_progress
+from ferclean.parallel import Backend, LocalBackend, Progress, default_jobs, no_progress
 from ferclean.quality import WORK_SIDE, quality_notes, quality_table, work_copy
 
 HASH_SIZE = 8
@@ -41,13 +41,14 @@ _MIRROR_SIGNS = np.tile((-1.0) ** np.arange(HASH_SIZE), HASH_SIZE)
 
 @dataclass
 class DecodedBatch:
-    """What decoding a list of files gives: per file size, pixel digest, 32x32 thumbnail, error."""
+    """What decoding a list of files gives: per file size, pixel digest, phash of the image and
+    of its mirror (hashed where decoded, so only 16 bytes per image leave a worker), error."""
 
     width: np.ndarray
     height: np.ndarray
     sha256: list[str]
-    thumbs: np.ndarray  # (n, 32, 32) uint8, zeros where unreadable
-    flip_thumbs: np.ndarray  # thumbnails of the mirrored images
+    phash: np.ndarray  # (n,) uint64, zero where unreadable
+    phash_flip: np.ndarray  # phash of the mirrored images
     error: list[str]
     quality: list[str] = field(default_factory=list)  # scan's quality reasons, when asked for
     pixels: np.ndarray | None = None  # (n, side, side) uint8 grey copies (small_copy), when asked for
@@ -86,7 +87,7 @@ def small_copy(gray: Image.Image, side: int) -> np.ndarray:
 
 
 def decode_files(paths: Sequence[str], quality: bool = False, side: int | None = None) -> DecodedBatch:
-    """Decode ``paths`` in this process; unreadable files get an error instead of raising.
+    """Decode and phash ``paths`` in this process; unreadable files get an error instead of raising.
 
     With ``quality``, each readable image's :mod:`ferclean.quality` reasons (comma list,
     empty for a usable face) are checked on the pixels decoded here, as one batch. With
@@ -115,13 +116,15 @@ def decode_files(paths: Sequence[str], quality: bool = False, side: int | None =
             flips[k] = thumbs[k, :, ::-1]
         else:
             flips[k] = np.asarray(gray.transpose(Image.Transpose.FLIP_LEFT_RIGHT).resize((THUMB, THUMB), Image.Resampling.LANCZOS))
+    readable = np.array([e == "" for e in errors], dtype=bool)
+    direct, mirrored = np.zeros(n, dtype=np.uint64), np.zeros(n, dtype=np.uint64)
+    direct[readable], mirrored[readable] = phash_pair(thumbs[readable], flips[readable])
     reasons = [""] * n
     if quality:
-        readable = np.array([e == "" for e in errors], dtype=bool)
         notes = quality_notes(quality_table(work[readable], width[readable], height[readable]))
         for k, note in zip(np.flatnonzero(readable), notes):
             reasons[k] = note
-    return DecodedBatch(width, height, digests, thumbs, flips, errors, reasons, pixels)
+    return DecodedBatch(width, height, digests, direct, mirrored, errors, reasons, pixels)
 
 
 def map_chunks(
@@ -136,6 +139,8 @@ def map_chunks(
     counting progress in chunks), in order, calling ``on_progress(stage, done, total)`` after
     each chunk. ``fn`` must be module-level."""
     chunks = [list(paths[i : i + _CHUNK]) for i in range(0, len(paths), _CHUNK)]
+    if isinstance(backend, LocalBackend):  # its in-process shortcut is for many small items, not these chunks
+        jobs, backend = backend.jobs or default_jobs(), None
     if backend is not None:
         return backend.map(fn, chunks, stage, on_progress or no_progress)
     parts: list[T] = []
@@ -163,15 +168,15 @@ def decode_files_parallel(
     """:func:`decode_files` over ``jobs`` processes or ``backend`` (:func:`map_chunks`), joined in order."""
     parts = map_chunks(partial(decode_files, quality=quality, side=side), paths, jobs, on_progress, stage, backend)
     if not parts:
-        empty = np.zeros((0, THUMB, THUMB), dtype=np.uint8)
+        empty = np.zeros(0, dtype=np.uint64)
         pixels = None if side is None else np.zeros((0, side, side), dtype=np.uint8)
         return DecodedBatch(np.zeros(0, np.int64), np.zeros(0, np.int64), [], empty, empty.copy(), [], [], pixels)
     return DecodedBatch(
         np.concatenate([p.width for p in parts]),
         np.concatenate([p.height for p in parts]),
         [d for p in parts for d in p.sha256],
-        np.concatenate([p.thumbs for p in parts]),
-        np.concatenate([p.flip_thumbs for p in parts]),
+        np.concatenate([p.phash for p in parts]),
+        np.concatenate([p.phash_flip for p in parts]),
         [e for p in parts for e in p.error],
         [r for p in parts for r in p.quality],
         None if side is None else np.concatenate([p.pixels for p in parts]),
@@ -274,8 +279,8 @@ def describe_files(
 
 
 def describe_batch(batch: DecodedBatch) -> pd.DataFrame:
-    """The :func:`describe_files` table of decoded files (their hashes computed here)."""
-    direct, mirrored = phash_pair(batch.thumbs, batch.flip_thumbs)
+    """The :func:`describe_files` table of decoded files."""
+    direct, mirrored = batch.phash, batch.phash_flip
     bad = np.array([e != "" for e in batch.error], dtype=bool)
     return pd.DataFrame(
         {

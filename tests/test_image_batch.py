@@ -68,7 +68,7 @@ def test_parallel_decoding_gives_the_same_rows_in_order(tmp_path, make_image):
 def test_batch_phash_matches_imagehash_on_real_fer2013(fer2013):
     files = sorted(fer2013.rglob("*.png"))[::40]
     batch = decode_files([str(f) for f in files])
-    direct, mirrored = phash_pair(batch.thumbs, batch.flip_thumbs)
+    direct, mirrored = batch.phash, batch.phash_flip
     expected = [_imagehash_pair(Image.open(f).convert("L")) for f in files]
     assert to_hex(direct) == [e[0] for e in expected]
     assert to_hex(mirrored) == [e[1] for e in expected]
