@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -73,21 +74,60 @@ def list_images(root: str | Path, extra_classes: Iterable[str] = ()) -> Listing:
                 f" nor a known class; declare a class with --classes {bad.name.lower()}."
             )
         class_dirs = [("", c) for c in top]
-    rows, ignored = [], []
+    paths, splits, labels, ignored = [], [], [], []
     for split, folder in class_dirs:
         label = _class_dir(folder, root, extra)
-        for file in sorted(folder.rglob("*")):
-            if not file.is_file() or file.name.startswith("."):
+        prefix = folder.relative_to(root).as_posix()
+        for parts in sorted(_files_under(str(folder))):
+            if parts[-1].startswith("."):
                 continue
-            relative = file.relative_to(root).as_posix()
-            if file.suffix.lower() in IMAGE_SUFFIXES:
-                rows.append({"path": relative, "split": split, "label": label})
+            relative = "/".join((prefix, *parts))
+            if _suffix(parts[-1]).lower() in IMAGE_SUFFIXES:
+                paths.append(relative)
             else:
                 ignored.append(relative)
-    if not rows:
+        splits += [split] * (len(paths) - len(splits))
+        labels += [label] * (len(paths) - len(labels))
+    if not paths:
         raise FercleanError(f"No images found under {root} (looked for {', '.join(sorted(IMAGE_SUFFIXES))}).")
-    frame = pd.DataFrame(rows).sort_values("path", kind="stable").reset_index(drop=True)
+    frame = pd.DataFrame({"path": paths, "split": splits, "label": labels})
+    frame = frame.sort_values("path", kind="stable").reset_index(drop=True)
     return Listing(frame=frame, ignored=ignored)
+
+
+def _files_under(folder: str) -> list[tuple[str, ...]]:
+    """Every file below ``folder`` (hidden ones too) as its path parts under it, as
+    ``Path(folder).rglob("*")`` finds them: symlinked sub-folders are not entered, unreadable
+    ones are skipped. Plain ``os.scandir`` on strings: pathlib costs 10x more on 36k files."""
+    found: list[tuple[str, ...]] = []
+    pending: list[tuple[str, ...]] = [()]
+    while pending:
+        parts = pending.pop()
+        try:
+            with os.scandir(os.path.join(folder, *parts)) as listing:
+                entries = list(listing)
+        except PermissionError:
+            continue
+        for entry in entries:
+            if _is(entry.is_dir) and not entry.is_symlink():
+                pending.append((*parts, entry.name))
+            elif _is(entry.is_file):
+                found.append((*parts, entry.name))
+    return found
+
+
+def _is(test: Callable[[], bool]) -> bool:
+    """A ``DirEntry`` type test that answers False where the entry cannot be stat'ed (a broken link)."""
+    try:
+        return test()
+    except OSError:
+        return False
+
+
+def _suffix(name: str) -> str:
+    """``Path(name).suffix``: from the last dot, unless the name starts or ends with it."""
+    dot = name.rfind(".")
+    return name[dot:] if 0 < dot < len(name) - 1 else ""
 
 
 def describe_and_keep(
