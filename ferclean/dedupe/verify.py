@@ -179,16 +179,22 @@ def load_features(
 def features_of_pixels(pixels: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """:func:`load_features` of ``pixels[rows]``, images already decoded into (n, BASE, BASE)
     uint8 copies (scan's ``keep_pixels=BASE``), so a folder is decoded once for hashing and
-    verification. Worked in blocks: whole-stack temporaries cost more in page faults than
-    the arithmetic."""
+    verification. Worked in blocks (whole-stack temporaries cost more in page faults than
+    the arithmetic), on :func:`_threads` threads: numpy releases the GIL in the indexing and
+    the products, and each block writes its own rows, so the features are the same."""
     if np.ndim(pixels) != 3 or np.shape(pixels)[1:] != (BASE, BASE):
         raise ValueError(f"pixels must have shape (n, {BASE}, {BASE}), got {np.shape(pixels)}")
     rows = np.asarray(rows, dtype=np.int64)
     out = np.empty((len(rows), len(ZOOMS), SIZE, SIZE), dtype=np.float32)
+
+    def fill(start: int) -> None:
+        block = pixels[rows[start : start + _THUMB_BLOCK]]
+        out[start : start + len(block)] = high_pass(_zoomed(block))
+
+    starts = range(0, len(rows), _THUMB_BLOCK)
     with threadpool_limits(limits=1, user_api="blas"):
-        for start in range(0, len(rows), _THUMB_BLOCK):
-            block = pixels[rows[start : start + _THUMB_BLOCK]]
-            out[start : start + len(block)] = high_pass(_zoomed(block))
+        with ThreadPoolExecutor(max_workers=_threads()) if len(starts) > 1 else nullcontext() as pool:
+            list(pool.map(fill, starts) if pool else map(fill, starts))
     return out
 
 
