@@ -95,12 +95,11 @@ def cluster_table(frame: pd.DataFrame) -> pd.DataFrame:
     members = frame[frame["group"].notna()].assign(effective=effective_labels(frame))
     if members.empty:
         return pd.DataFrame(columns=["size", "splits", "labels", "cross_split", "conflict"])
-    grouped = members.groupby("group")
     table = pd.DataFrame(
         {
-            "size": grouped.size(),
-            "splits": grouped["split"].agg(lambda s: "+".join(sorted(set(s)))),
-            "labels": grouped["effective"].agg(lambda s: "+".join(sorted(set(s)))),
+            "size": members.groupby("group").size(),
+            "splits": _joined_sets(members["group"], members["split"], "+"),
+            "labels": _joined_sets(members["group"], members["effective"], "+"),
         }
     )
     table["cross_split"] = table["splits"].str.contains(r"\+", regex=True)
@@ -112,13 +111,30 @@ def leakage_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Per split pair (``train/test``...): duplicate groups spanning both and images in them."""
     members = frame[frame["group"].notna()]
     splits = sorted(set(frame["split"]) - {""}, key=lambda s: _SPLIT_PRIORITY.get(s, 9), reverse=True)
+    group, groups = pd.factorize(members["group"])
+    where = pd.Index(splits).get_indexer(members["split"])
+    spans = np.zeros((len(groups), len(splits) + 1), dtype=bool)  # which splits each group spans; -1: none
+    spans[group, where] = True
     rows = []
-    for first, second in combinations(splits, 2):
-        spans = members.groupby("group")["split"].agg(lambda s, f=first, g=second: {f, g} <= set(s))
-        leaking = spans[spans].index
-        images = members[members["group"].isin(leaking) & members["split"].isin([first, second])]
-        rows.append({"splits": f"{first}/{second}", "groups": len(leaking), "images": len(images)})
+    for (f, first), (s, second) in combinations(enumerate(splits), 2):
+        leaking = spans[:, f] & spans[:, s]
+        images = leaking[group] & ((where == f) | (where == s))
+        rows.append({"splits": f"{first}/{second}", "groups": int(leaking.sum()), "images": int(images.sum())})
     return pd.DataFrame(rows, columns=["splits", "groups", "images"])
+
+
+def _joined_sets(keys: pd.Series, values: pd.Series, sep: str) -> pd.Series:
+    """``values.groupby(keys).agg(lambda s: sep.join(sorted(set(s))))`` (rows without a key left
+    out) without a Python call per group: a key x value presence table, joined once per
+    distinct row of it."""
+    key_codes, key_index = pd.factorize(keys, sort=True)
+    value_codes, names = pd.factorize(values, sort=True)
+    seen = np.zeros((len(key_index), len(names)), dtype=bool)
+    keyed = key_codes >= 0
+    seen[key_codes[keyed], value_codes[keyed]] = True
+    patterns, pattern_of = np.unique(seen, axis=0, return_inverse=True)
+    joined = np.array([sep.join(names[row]) for row in patterns], dtype=object)
+    return pd.Series(joined[pattern_of.ravel()], index=pd.Index(key_index, name=keys.name), dtype=values.dtype)
 
 
 def resolve(frame: pd.DataFrame, policy: str = "report", on_conflict: str = "review") -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -143,14 +159,12 @@ def resolve(frame: pd.DataFrame, policy: str = "report", on_conflict: str = "rev
         _area=-(live["width"].fillna(0) * live["height"].fillna(0)).astype("int64"),
         _order=np.arange(len(live)),
     )
-    by_group = live.groupby("group")["_label"]
-    label_set = by_group.agg(lambda s: "/".join(sorted(set(s))))
-    conflict = live["group"].map(by_group.nunique()) > 1
+    conflict = live["group"].map(live.groupby("group")["_label"].nunique()) > 1
     decisions = []  # (rows, status, reasons), applied in this order
     candidates = live[~conflict]
     if conflict.any():
         clash = live[conflict]
-        names = clash["group"].map(label_set)
+        names = clash["group"].map(_joined_sets(clash["group"], clash["_label"], "/"))
         groups = clash["group"].astype("int64").astype(str)
         counts = clash.groupby(["group", "_label"]).size()
         top = counts.groupby(level="group").transform("max")
