@@ -49,5 +49,6 @@ def contact_sheet(rows: list[list[Cell]], out_path: str | Path, thumb: int = 96,
             for k, line in enumerate(lines):
                 draw.text((x, y + thumb + k * _LINE_HEIGHT), line, fill="black", font=font)
     with atomic_path(out_path) as temp:
-        sheet.save(temp, format="PNG")
+        # zlib's fastest level: a sheet is looked at, not archived (dedupe's FER2013 sheet: 10 % larger, 0.1 s less).
+        sheet.save(temp, format="PNG", compress_level=1)
     return out_path
