@@ -151,7 +151,7 @@ def describe_and_keep(
     ``invalid: <reasons>`` note. With ``keep_pixels`` (a side, phash only) the second value is
     a :func:`ferclean.image_batch.small_copy` of every row's image from the same decoding.
     """
-    paths = [str(Path(root) / p) for p in frame["path"]]
+    paths = [os.path.join(root, p) for p in frame["path"]]  # strings: a Path per row costs 0.1 s on FER2013
     quality = invalid is not None
     pixels = None
     if hash_method == "phash":  # the batch path: same values, hashed as one numpy stack
