@@ -5,6 +5,7 @@ import pytest
 from PIL import Image
 
 from ferclean.images import inspect_image
+from ferclean import image_batch
 from ferclean.image_batch import decode_files, describe_files, phash_pair, phash_stack, to_hex
 
 
@@ -72,3 +73,24 @@ def test_batch_phash_matches_imagehash_on_real_fer2013(fer2013):
     expected = [_imagehash_pair(Image.open(f).convert("L")) for f in files]
     assert to_hex(direct) == [e[0] for e in expected]
     assert to_hex(mirrored) == [e[1] for e in expected]
+
+
+@pytest.mark.parametrize("size", [(48, 48), (37, 53), (53, 37), (7, 9), (2, 200), (96, 64), (32, 100), (130, 140)])
+def test_decoding_thumbnails_and_hashes_are_pils_and_imagehashs_for_every_size(tmp_path, size):
+    """Small images are thumbnailed in numpy batches (PIL's fixed-point Lanczos, in the pass
+    order PIL picks for the size); big ones by PIL itself: the same pixels and hashes either way."""
+    rng = np.random.default_rng(size[0] * 1000 + size[1])
+    images = [rng.integers(0, 256, size[::-1], dtype=np.uint8) for _ in range(8)]
+    images += [np.where(im > 127, 255, 0).astype(np.uint8) for im in images[:4]]  # hard edges: ringing clipped
+    if size[0] * size[1] <= image_batch._BATCH_RESIZE_MAX:
+        order = image_batch._pil_resize_order(*size)
+        assert order is not None
+        expected = [np.asarray(Image.fromarray(im).resize((32, 32), Image.Resampling.LANCZOS)) for im in images]
+        assert np.array_equal(image_batch._thumbnails(np.stack(images), order), np.stack(expected))
+    paths = []
+    for k, im in enumerate(images):
+        Image.fromarray(im).save(tmp_path / f"{k}.png")
+        paths.append(str(tmp_path / f"{k}.png"))
+    batch = decode_files(paths)
+    pairs = [_imagehash_pair(Image.fromarray(im)) for im in images]
+    assert to_hex(batch.phash) == [p[0] for p in pairs] and to_hex(batch.phash_flip) == [p[1] for p in pairs]
