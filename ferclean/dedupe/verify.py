@@ -112,10 +112,10 @@ def _equalise(bases: np.ndarray) -> np.ndarray:
     the share of pixels darker than it."""
     n = len(bases)
     flat = bases.reshape(n, -1)
-    offsets = (np.arange(n, dtype=np.int64) * 256)[:, None]
-    counts = np.bincount((flat + offsets).ravel(), minlength=256 * n).reshape(n, 256).astype(np.float32)
+    keys = (flat + (np.arange(n, dtype=np.int64) * 256)[:, None]).ravel()  # image * 256 + grey level
+    counts = np.bincount(keys, minlength=256 * n).reshape(n, 256).astype(np.float32)
     mid = np.cumsum(counts, axis=1) - counts / 2
-    return np.take_along_axis(mid * np.float32(255.0 / flat.shape[1]), flat.astype(np.intp), axis=1)
+    return (mid * np.float32(255.0 / flat.shape[1])).ravel()[keys].reshape(flat.shape)
 
 
 def _zoom_into(out: np.ndarray, equalised: np.ndarray) -> None:
