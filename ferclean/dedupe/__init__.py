@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ferclean.dedupe.hashing import unique_keys
 from ferclean.dedupe.resolve import (
     CANDIDATE_RADIUS,
     CONFLICT_ACTIONS,
@@ -137,7 +138,7 @@ def find_duplicates(
     labels = None
     if verify:
         with timed("verify", times):
-            rows = np.unique(pairs[["a", "b"]].to_numpy())
+            rows = unique_keys(pairs[["a", "b"]].to_numpy())
             if pixels is not None:
                 feats = features_of_pixels(pixels, rows)
             else:

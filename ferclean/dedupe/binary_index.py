@@ -17,6 +17,7 @@ from math import comb
 import faiss
 import numpy as np
 
+from ferclean.dedupe.hashing import unique_keys
 from ferclean.parallel import default_jobs
 
 #: Up to this many hashes the exhaustive index is the fastest exact search at any radius.
@@ -84,7 +85,7 @@ def _pair_keys(index: faiss.IndexBinary, queries: np.ndarray, offset: int, thres
     query = np.repeat(np.arange(offset, offset + len(queries), dtype=np.int64), np.diff(limits.astype(np.int64)))
     found = found.astype(np.int64) + offset
     upper = query < found
-    keys = np.unique(query[upper] * n + found[upper])
+    keys = unique_keys(query[upper] * n + found[upper])
     return np.stack([keys // n, keys % n], axis=1)
 
 

@@ -16,6 +16,8 @@ from math import comb, log2
 
 import numpy as np
 
+from ferclean.dedupe.hashing import unique_keys
+
 _MAX_COMBINATIONS = 64
 _MAX_CANDIDATES = 256
 
@@ -73,5 +75,5 @@ def combination_pairs(hashes: np.ndarray, threshold: int, chunks: int | None = N
             close = np.bitwise_count(hashes[i] ^ hashes[j]) <= threshold
             lo, hi = np.minimum(i[close], j[close]), np.maximum(i[close], j[close])
             parts.append(lo.astype(np.int64) * n + hi)
-    keys = np.unique(np.concatenate(parts))
+    keys = unique_keys(np.concatenate(parts))
     return np.stack([keys // n, keys % n], axis=1)

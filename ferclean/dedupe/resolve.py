@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ferclean.dedupe.clusters import cluster_ids, number_groups
-from ferclean.dedupe.hashing import hex_to_uint64
+from ferclean.dedupe.hashing import hex_to_uint64, unique_keys
 from ferclean.manifest import effective_labels, mark
 from ferclean.dedupe.search import hamming, mirror_pairs
 
@@ -55,7 +55,7 @@ def find_duplicate_pairs(frame: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD
     found = mirror_pairs(direct, flipped, threshold, method)
     exact = _exact_pairs(digests)
     both, n = np.concatenate([found, exact]).astype(np.int64), max(len(rows), 1)
-    keys = np.unique(both[:, 0] * n + both[:, 1])  # sorted and unique by (i, j), without a row sort
+    keys = unique_keys(both[:, 0] * n + both[:, 1])  # sorted and unique by (i, j), without a row sort
     i, j = keys // n, keys % n
     d_direct = hamming(direct[i], direct[j]).astype(np.int64)
     # Both-mirrored is a direct match seen through the flip; one-mirrored is a mirror copy.

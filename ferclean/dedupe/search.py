@@ -18,6 +18,7 @@ import numpy as np
 from ferclean.dedupe.binary_index import FLAT_MAX, faiss_pairs
 from ferclean.dedupe.combo_index import choose_chunks as combination_chunks
 from ferclean.dedupe.combo_index import combination_pairs
+from ferclean.dedupe.hashing import unique_keys
 
 #: Below this many hashes brute force beats building the index (measured in bench/dedupe_bench.py).
 BRUTE_FORCE_MAX = 4096
@@ -40,7 +41,7 @@ def _unique_pairs(parts: list[np.ndarray], n: int) -> np.ndarray:
     if not parts:
         return np.empty((0, 2), dtype=np.int64)
     pairs = np.concatenate(parts)
-    keys = np.unique(pairs[:, 0] * n + pairs[:, 1])
+    keys = unique_keys(pairs[:, 0] * n + pairs[:, 1])
     return _as_pairs(keys // n, keys % n)
 
 
@@ -177,4 +178,4 @@ def mirror_pairs(direct: np.ndarray, flipped: np.ndarray, threshold: int, method
     found = find_pairs(np.concatenate([direct, flipped]), threshold, method) % max(n, 1)
     found = found[found[:, 0] != found[:, 1]]
     found.sort(axis=1)
-    return _unique_pairs([found], max(n, 1))  # one sort of int64 keys, not np.unique's row sort
+    return _unique_pairs([found], max(n, 1))  # one sort of int64 keys, not a row sort
