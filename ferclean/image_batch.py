@@ -2,7 +2,8 @@
 
 Bit-identical to ``imagehash.phash`` (and to the phash of the horizontal mirror that the
 manifest keeps in ``phash_flip``): each image is reduced to 32x32 by PIL's Lanczos resize
-exactly as imagehash does, then the stack goes through the low-frequency corner of the
+exactly as imagehash does (small images of one size together, in numpy, by PIL's own
+fixed-point arithmetic), then the stack goes through the low-frequency corner of the
 DCT-II as two matrix products and is thresholded at each image's median. The few images
 with a coefficient so close to their median that rounding could flip a bit are re-hashed
 with imagehash's own ``scipy.fftpack`` route, so no bit ever differs.
