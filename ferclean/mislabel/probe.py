@@ -70,14 +70,16 @@ def _full_columns(model_classes: np.ndarray, part: np.ndarray, k: int) -> np.nda
 
 def _whiten(features: np.ndarray, mirrored: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Both stacks projected on a whitened PCA fitted once, on a seeded sample of the two: it
-    never sees a label, so a held-out image's prediction still comes only from the other folds."""
+    never sees a label, so a held-out image's prediction still comes only from the other folds.
+    Returned in float32: the perceptrons then train in single precision, about twice as fast
+    on a CPU, with the same ranking (bench/mislabel_bench.py)."""
     # Whitening puts every kept component on an equal footing, so keep only as many as the
     # data can estimate (about ten images per component).
     components = max(2, min(PCA_COMPONENTS, features.shape[1], len(features) // 10))
     both = np.concatenate([features, mirrored])
     sample = np.sort(np.random.default_rng(seed).permutation(len(both))[:PCA_FIT_ROWS])
     pca = PCA(components, whiten=True, iterated_power=2, random_state=seed).fit(both[sample])
-    return pca.transform(features), pca.transform(mirrored)
+    return pca.transform(features).astype(np.float32), pca.transform(mirrored).astype(np.float32)
 
 
 def fast_probs(
