@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from ferclean.errors import FercleanError
@@ -131,43 +129,6 @@ def write_json(target: str | Path, data: object) -> Path:
 def write_csv(target: str | Path, frame: pd.DataFrame, **kwargs: object) -> Path:
     """Atomically write a table as CSV (``index=False`` unless given)."""
     kwargs.setdefault("index", False)
-    text = _plain_csv(frame) if kwargs == {"index": False} else None
     with atomic_path(target) as temp:
-        if text is None:
-            frame.to_csv(temp, **kwargs)
-        else:
-            temp.write_text(text, encoding="utf-8", newline="")
+        frame.to_csv(temp, **kwargs)
     return Path(target)
-
-
-#: Characters that make the csv module quote a field.
-_QUOTED = re.compile(r'[,"\r\n]')
-
-
-def _plain_csv(frame: pd.DataFrame) -> str | None:
-    """``frame.to_csv(index=False)`` for a plain table (strings needing no quotes, integers,
-    booleans, floats; two columns or more), from columns of text formatted as pandas formats
-    them; None for any other table. Two thirds of pandas' time on dedupe's 255k-pair list."""
-    names = list(frame.columns)
-    if len(names) < 2 or frame.columns.has_duplicates or not all(isinstance(name, str) for name in names):
-        return None
-    columns, strings = [], ["".join(names)]
-    for name in names:
-        column = frame[name]
-        if column.dtype == "Int64":
-            text = column.to_numpy(dtype=np.int64, na_value=0).astype(str).astype(object)
-            text[column.isna().to_numpy()] = ""
-        elif isinstance(column.dtype, np.dtype) and column.dtype.kind in "iubf":
-            values = column.to_numpy()
-            text = values.astype(str).astype(object)  # what to_csv does with these dtypes
-            if column.dtype.kind == "f":
-                text[np.isnan(values)] = ""
-        elif isinstance(column.dtype, pd.StringDtype) and not column.isna().any():
-            text = column.to_numpy(dtype=object)
-            strings.append("".join(pd.unique(text)))
-        else:
-            return None
-        columns.append(text)
-    if any(_QUOTED.search(joined) for joined in strings):
-        return None
-    return ",".join(names) + "\n" + "".join([",".join(row) + "\n" for row in zip(*columns)])

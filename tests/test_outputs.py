@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from ferclean.errors import FercleanError
 from ferclean.manifest import Manifest, normalise_frame, read_manifest, write_manifest
-from ferclean.outputs import atomic_path, guard_output, guard_outputs, image_roots, write_csv
+from ferclean.outputs import atomic_path, guard_output, guard_outputs, image_roots
 
 
 def test_image_roots_fold_nested_folders_and_resolve_links(tmp_path: Path) -> None:
@@ -61,20 +60,3 @@ def test_write_manifest_refuses_a_non_csv_name(tmp_path: Path) -> None:
         write_manifest(manifest, tmp_path / "m.json")
     write_manifest(manifest, tmp_path / "m.csv")
     assert read_manifest(tmp_path / "m.csv").frame["label"].tolist() == ["sad"]
-
-
-@pytest.mark.parametrize("strings", [["a/b.png", "", "é x"], ["a,b", "q\"r", "s\nt"], ["a", None, "c"]])
-def test_write_csv_writes_what_pandas_writes(tmp_path: Path, strings: list) -> None:
-    """Plain tables are joined as text, others go through pandas: the same bytes either way."""
-    frame = pd.DataFrame(
-        {
-            "path": pd.array(strings, dtype="str"),
-            "n": [3, -1, 10**15],
-            "ok": [True, False, True],
-            "score": np.array([0.1848, np.nan, 1e-7], dtype=np.float32),
-            "x": [0.1 + 0.2, -0.0, np.inf],
-            "group": pd.array([1, None, 7], dtype="Int64"),
-        }
-    )
-    write_csv(tmp_path / "t.csv", frame)
-    assert (tmp_path / "t.csv").read_bytes() == frame.to_csv(index=False).encode()
