@@ -29,6 +29,7 @@ from numpy.lib.stride_tricks import as_strided
 from PIL import Image
 from threadpoolctl import threadpool_limits
 
+from ferclean.dedupe.clusters import components
 from ferclean.image_batch import decode_one, map_chunks, small_copy
 from ferclean.parallel import Backend, Progress
 
@@ -336,16 +337,11 @@ def split_chains(
     the third image on its own.
     Labels are arbitrary integers; number them with :func:`ferclean.dedupe.clusters.number_groups`.
     """
-    from scipy.cluster.hierarchy import fcluster, linkage
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
     a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
     labels = np.full(n, -1, dtype=np.int64)
     if not len(a):
         return labels
-    graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
-    _, component = connected_components(graph, directed=False)
+    component = components(n, a, b)
     members = np.zeros(n, dtype=bool)
     members[a] = members[b] = True
     sizes = np.bincount(component[members], minlength=component.max() + 1)
@@ -365,12 +361,46 @@ def split_chains(
     offsets = np.cumsum([0] + [len(i) for i, _ in pairs])
     next_label = n
     for k, items in enumerate(parts):
-        tree = linkage(distances[offsets[k] : offsets[k + 1]], method="complete")
-        cut = fcluster(tree, t=1.0 - (min_similarity - GROUP_SLACK), criterion="distance")
+        cut = complete_linkage_cut(distances[offsets[k] : offsets[k + 1]], len(items), 1.0 - (min_similarity - GROUP_SLACK))
         counts = np.bincount(cut)
         labels[items] = np.where(counts[cut] >= 2, next_label + cut, -1)
         next_label += len(counts)
     return labels
+
+
+def complete_linkage_cut(distances: np.ndarray, n: int, cut: float) -> np.ndarray:
+    """Flat cluster (0, 1, ...) of each of ``n`` items under complete linkage of the condensed
+    ``distances``, cut at ``cut``: the partition of scipy's ``fcluster(linkage(distances,
+    "complete"), cut, "distance")``, merge for merge (its nearest-neighbour chain, ties broken
+    the same way), without importing scipy (with scipy.sparse, 0.2 s of a FER2013 dedupe).
+
+    Complete linkage is monotone, so the flat clusters are the merges of height at most ``cut``.
+    """
+    dist = np.full((n, n), np.inf)  # inf on the diagonal and, once merged away, for a cluster's row and column
+    upper = np.triu_indices(n, k=1)
+    dist[upper] = dist[upper[::-1]] = np.asarray(distances, dtype=np.float64)
+    flat, active = np.arange(n), np.ones(n, dtype=bool)
+    chain: list[int] = []
+    for _ in range(n - 1):
+        if not chain:
+            chain.append(int(np.argmax(active)))
+        while True:  # follow nearest neighbours until two are each other's (the previous one wins ties)
+            x = chain[-1]
+            y, nearest = (chain[-2], dist[x, chain[-2]]) if len(chain) > 1 else (-1, np.inf)
+            closest = int(np.argmin(dist[x]))
+            if dist[x, closest] < nearest:
+                y, nearest = closest, dist[x, closest]
+            if len(chain) > 1 and y == chain[-2]:
+                break
+            chain.append(y)
+        del chain[-2:]
+        x, y = min(x, y), max(x, y)  # the merged cluster lives on in the larger index, as in scipy
+        if nearest <= cut:
+            flat[flat == flat[x]] = flat[y]
+        dist[y] = dist[:, y] = np.maximum(dist[x], dist[y])
+        dist[x] = dist[:, x] = np.inf
+        active[x] = False
+    return np.unique(flat, return_inverse=True)[1].ravel()
 
 
 def _peel(
