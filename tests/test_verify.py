@@ -5,7 +5,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from ferclean.cli import main
-from ferclean.dedupe.clusters import cluster_ids, components, number_groups
+from ferclean.dedupe.clusters import cluster_ids, number_groups
 from ferclean.dedupe.verify import (
     DEFAULT_MIN_SIMILARITY,
     GROUP_SLACK,
@@ -152,21 +152,3 @@ def test_complete_linkage_cut_is_scipys_partition_ties_included():
         cut = float(rng.choice([0.0, 0.5, 0.67, rng.random()]))
         expected = fcluster(linkage(distances, method="complete"), t=cut, criterion="distance")
         assert _same_partition(complete_linkage_cut(distances, n, cut), expected), trial
-
-
-def test_components_are_scipys_connected_components():
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    rng = np.random.default_rng(1)
-    for trial in range(300):
-        n = int(rng.integers(1, 200))
-        if trial % 3:
-            a, b = rng.integers(0, n, int(rng.integers(0, 2 * n))), rng.integers(0, n, int(rng.integers(0, 2 * n)))
-            a, b = a[: min(len(a), len(b))], b[: min(len(a), len(b))]
-        else:  # one long chain in random order: the most passes
-            order = rng.permutation(n)
-            a, b = order[:-1], order[1:]
-        expected = connected_components(coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n)), directed=False)[1]
-        got = components(n, a, b)
-        assert _same_partition(got, expected) and (got < n).all(), trial
