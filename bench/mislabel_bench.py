@@ -15,6 +15,8 @@ own wrong labels count as false positives there, so precision is a lower bound.
     .venv/bin/python bench/mislabel_bench.py --save-probs runs/bench/probs.npy   # fast probe, all FER2013
     .venv/bin/python bench/mislabel_bench.py --probs runs/bench/probs.npy        # re-score, no training
     .venv/bin/python bench/mislabel_bench.py --probs a/probs.npy --probs b/probs.npy   # + their average
+    .venv/bin/python bench/mislabel_bench.py --probe ensemble --save-probs runs/bench/ens.npy  # each member, the ensemble
+    .venv/bin/python bench/mislabel_bench.py --probs runs/bench/ens-fast.npy --probs runs/bench/ens-cnn.npy
     .venv/bin/python bench/mislabel_bench.py --mode flips --probe cnn --limit 3000 --epochs 10
 """
 
@@ -33,7 +35,7 @@ from ferclean.folds import assign_folds
 from ferclean.labels import class_order
 from ferclean.manifest import group_keys
 from ferclean.mislabel.features import load_images
-from ferclean.mislabel.probe import PROBES, combined_probs, member_folds
+from ferclean.mislabel.probe import PROBES, average_members, member_folds, member_probs, members
 from ferclean.mislabel.saved_probs import SavedProbs, align, load_probs, save_probs
 from ferclean.mislabel.scoring import FLAG_RULES, RANKINGS, score
 from ferclean.scan import scan_dataset
@@ -86,24 +88,22 @@ def load_fer2013(data: Path, limit: int, seed: int, jobs: int) -> tuple[pd.DataF
     return frame, manifest.root
 
 
-def probe_probs(frame: pd.DataFrame, root: Path, labels: np.ndarray, k: int, args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, str]:
-    """Out-of-fold probabilities and folds, with a line of wall and CPU time per stage."""
+def probe_probs(frame: pd.DataFrame, root: Path, labels: np.ndarray, k: int, args: argparse.Namespace
+                ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], list[str]]:
+    """Each member's probabilities and folds, with a line of wall and CPU time per member."""
     wall, cpu = time.perf_counter(), cpu_seconds()
     images, ok = load_images([root / p for p in frame["path"]], args.jobs)
     assert ok.all(), "unreadable images in the benchmark set"
-    loaded, loaded_cpu = time.perf_counter(), cpu_seconds()
-    counts = member_folds(args.probe, args.folds)
-    folds_by_probe = {m: assign_folds(frame["path"].tolist(), labels, group_keys(frame).tolist(), n, args.seed)
-                      for m, n in counts.items()}
+    timing = [f"decode {time.perf_counter() - wall:.1f} s wall / {cpu_seconds() - cpu:.1f} s CPU"]
     build_cnn = None
-    if "cnn" in counts:
+    if "cnn" in members(args.probe):
         from ferclean_train.models import probe_cnn as build_cnn
-    probs = combined_probs(images, labels, folds_by_probe, k, args.seed, args.epochs, build_cnn)
-    folds = folds_by_probe[list(counts)[-1]]
-    done, done_cpu = time.perf_counter(), cpu_seconds()
-    timing = (f"probe {args.probe}: decode {loaded - wall:.1f} s wall / {loaded_cpu - cpu:.1f} s CPU,"
-              f" folds+features+model {done - loaded:.1f} s wall / {done_cpu - loaded_cpu:.1f} s CPU,"
-              f" total {done - wall:.1f} s wall / {done_cpu - cpu:.1f} s CPU")
+    probs, folds = {}, {}
+    for member, n in member_folds(args.probe, args.folds).items():
+        wall, cpu = time.perf_counter(), cpu_seconds()
+        folds[member] = assign_folds(frame["path"].tolist(), labels, group_keys(frame).tolist(), n, args.seed)
+        probs[member] = member_probs(images, labels, folds[member], k, member, args.seed, args.epochs, build_cnn)
+        timing.append(f"{member} probe ({n} folds): {time.perf_counter() - wall:.1f} s wall / {cpu_seconds() - cpu:.1f} s CPU")
     return probs, folds, timing
 
 
@@ -113,19 +113,27 @@ def real_mode(args: argparse.Namespace) -> None:
     classes = class_order(frame["label"])
     labels = np.array([classes.index(c) for c in frame["label"]], dtype=np.int64)
     if args.probs:
-        tables = []
+        tables, probes = [], []
         for npy in args.probs:
             saved = load_probs(npy)
             probs, _ = align(saved, paths, frame["label"].tolist())
             tables.append((npy, probs[:, [saved.classes.index(c) for c in classes]]))
+            probes.append(saved.meta.get("probe"))
         timing = "probabilities read from " + ", ".join(str(p) for p, _ in tables)
+        if sorted(probes) == sorted(members("ensemble")):
+            tables.append((Path("ensemble of the above"), average_members(dict(zip(probes, (p for _, p in tables))))))
     else:
-        probs, folds, timing = probe_probs(frame, root, labels, len(classes), args)
+        by_member, folds, lines = probe_probs(frame, root, labels, len(classes), args)
+        timing = "; ".join(lines)
+        tables = [(Path(f"{member} probe"), probs) for member, probs in by_member.items()]
+        if len(by_member) > 1:
+            tables.append((Path(f"{args.probe} probe"), average_members(by_member)))
         if args.save_probs:
-            save_probs(args.save_probs, SavedProbs(probs=probs, paths=paths, folds=folds, classes=classes,
-                                                   meta={"probe": args.probe, "seed": args.seed}))
-        tables = [(args.save_probs or Path(f"{args.probe} probe"), probs)]
-    if len(tables) > 1:
+            for member, probs in by_member.items():
+                target = args.save_probs.with_name(f"{args.save_probs.stem}-{member}.npy") if len(by_member) > 1 else args.save_probs
+                save_probs(target, SavedProbs(probs=probs, paths=paths, folds=folds[member], classes=classes,
+                                              meta={"probe": member, "seed": args.seed}))
+    if args.probs and len(tables) > 1:
         tables.append((Path("average of the above"), np.mean([p for _, p in tables], axis=0)))
     has, clear, majority = ferplus_truth(args.data / "ferplus" / "train_votes.csv", paths, classes, labels)
     print(f"\n{len(frame):,} images, {has.sum():,} with FER+ votes (training), of which {clear.sum():,}"
@@ -187,7 +195,8 @@ def flips_mode(args: argparse.Namespace) -> None:
     k = len(classes)
     true = np.array([classes.index(c) for c in frame["label"]], dtype=np.int64)
     noisy, flipped = flip_labels(true, k, args.noise, args.seed)
-    probs, _, timing = probe_probs(frame, root, noisy, k, args)
+    by_member, _, lines = probe_probs(frame, root, noisy, k, args)
+    probs, timing = average_members(by_member), "; ".join(lines)
     results = {rule: score(noisy, probs, rule) for rule in FLAG_RULES}
 
     from cleanlab.filter import find_label_issues
@@ -216,7 +225,7 @@ def main() -> None:
     parser.add_argument("--probe", choices=PROBES, default="fast")
     parser.add_argument("--probs", type=Path, action="append", default=[],
                         help="real mode: score saved probs.npy (repeatable) instead of training a probe.")
-    parser.add_argument("--save-probs", type=Path, default=None, help="real mode: save the probe's probs.npy here.")
+    parser.add_argument("--save-probs", type=Path, default=None, help="real mode: save the probe's probs.npy here (an ensemble: one per member, NAME-fast.npy, NAME-cnn.npy).")
     parser.add_argument("--noise", type=float, default=0.10, help="flips mode: share of labels flipped.")
     parser.add_argument("--folds", type=int, default=None, help="Probe folds (default: each probe's own).")
     parser.add_argument("--seed", type=int, default=0)

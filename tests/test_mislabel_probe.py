@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ferclean.mislabel.features import cell_histograms, fast_features, hog, lbp_histograms, mirror, pool_cells
-from ferclean.mislabel.probe import combined_probs, members, out_of_fold_probs
+from ferclean.mislabel.probe import MEMBER_WEIGHTS, combined_probs, member_probs, members, snapshot_epochs
 
 
 def stripes(n_per_class: int = 30, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -54,14 +54,14 @@ def test_fast_probe_is_out_of_fold_deterministic_and_accurate() -> None:
     images, labels = stripes()
     folds = np.arange(len(labels)) % 3
     stages: dict[str, tuple[int, int]] = {}
-    probs = out_of_fold_probs(images, labels, folds, 3, "fast", seed=0,
+    probs = member_probs(images, labels, folds, 3, "fast", seed=0,
                               on_progress=lambda stage, done, total: stages.__setitem__(stage, (done, total)))
     assert probs.shape == (60, 3)
     assert len(stages) == 3 and all(done == total for done, total in stages.values())
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-6)
     assert (probs[:, 2] == 0).all()  # a class no fold trained on gets probability 0
     assert (probs.argmax(axis=1) == labels).mean() > 0.9
-    np.testing.assert_array_equal(out_of_fold_probs(images, labels, folds, 3, "fast", seed=0), probs)
+    np.testing.assert_array_equal(member_probs(images, labels, folds, 3, "fast", seed=0), probs)
 
 
 @pytest.mark.slow
@@ -71,38 +71,61 @@ def test_cnn_probe_runs_on_cpu() -> None:
 
     images, labels = stripes(12)
     folds = np.arange(len(labels)) % 2
-    probs = out_of_fold_probs(images, labels, folds, 2, "cnn", seed=0, epochs=1, build_cnn=probe_cnn)
+    probs = member_probs(images, labels, folds, 2, "cnn", seed=0, epochs=1, build_cnn=probe_cnn)
     assert probs.shape == (24, 2)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-4)
 
 
 class RecordingCnn:
-    """A stand-in for a compiled Keras model: remembers what it trained on and predicts a
-    fixed distribution, so the ensemble's plumbing is tested without training a CNN."""
+    """A stand-in for a compiled Keras model: remembers what it trained on, calls the callbacks at
+    each epoch's end as Keras does, and predicts one distribution for the images it trains on and
+    another for the rest, so the probe's plumbing is tested without training a CNN."""
 
     built: list["RecordingCnn"] = []
 
     def __init__(self, k: int, image_size: int, total_steps: int) -> None:
         self.k, self.total_steps, self.seen = k, total_steps, np.empty((0, image_size, image_size, 1))
+        self.epoch, self.predicted_at = 0, []
         RecordingCnn.built.append(self)
 
-    def fit(self, x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, **_: object) -> None:
+    def fit(self, x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, callbacks=(), **_: object) -> None:
         self.seen = x
+        for self.epoch in range(epochs):
+            for callback in callbacks:
+                callback.on_epoch_end(self.epoch, {})
 
     def predict(self, x: np.ndarray, **_: object) -> np.ndarray:
-        return np.tile(np.linspace(1, 2, self.k) / np.linspace(1, 2, self.k).sum(), (len(x), 1))
+        self.predicted_at.append(self.epoch + 1)
+        trained = np.array([any(np.array_equal(row, s) for s in self.seen) for row in x])
+        return np.where(trained[:, None], TRAINED_PROBS[: self.k], HELD_PROBS[: self.k])
 
 
-def test_ensemble_averages_each_member_on_its_own_folds_out_of_fold() -> None:
+TRAINED_PROBS, HELD_PROBS = np.array([0.9, 0.1]), np.array([0.2, 0.8])
+
+
+def test_cnn_probe_averages_held_out_and_in_training_snapshots() -> None:
+    pytest.importorskip("keras")
+    images, labels = stripes()
+    folds = (np.arange(60) // 7) % 2
+    RecordingCnn.built = []
+    probs = member_probs(images, labels, folds, 2, "cnn", seed=0, epochs=10, build_cnn=RecordingCnn)
+    # Every image: half what the model that never saw it says, half what the one training on it says.
+    np.testing.assert_allclose(probs, np.tile((HELD_PROBS + TRAINED_PROBS) / 2, (60, 1)))
+    assert snapshot_epochs(10) == [5, 7, 9, 10] and snapshot_epochs(1) == [1]
+    for model in RecordingCnn.built:  # held out with its mirror, then the training images
+        assert model.predicted_at == [e for e in snapshot_epochs(10) for _ in range(3)]
+
+
+def test_ensemble_weighs_each_member_on_its_own_folds() -> None:
     pytest.importorskip("keras")
     images, labels = stripes()
     fast_folds, cnn_folds = np.arange(60) % 5, (np.arange(60) // 7) % 2
     RecordingCnn.built = []
     probs = combined_probs(images, labels, {"fast": fast_folds, "cnn": cnn_folds}, 2, seed=0, epochs=3,
                            build_cnn=RecordingCnn)
-    fast = out_of_fold_probs(images, labels, fast_folds, 2, "fast", seed=0)
-    cnn = out_of_fold_probs(images, labels, cnn_folds, 2, "cnn", seed=0, epochs=3, build_cnn=RecordingCnn)
-    np.testing.assert_allclose(probs, (fast + cnn) / 2)
+    fast = member_probs(images, labels, fast_folds, 2, "fast", seed=0)
+    cnn = member_probs(images, labels, cnn_folds, 2, "cnn", seed=0, epochs=3, build_cnn=RecordingCnn)
+    np.testing.assert_allclose(probs, (MEMBER_WEIGHTS["fast"] * fast + MEMBER_WEIGHTS["cnn"] * cnn) / 3)
     # One CNN per fold, each trained only on the other fold's images, its schedule sized to them.
     first, second = RecordingCnn.built[:2]
     x = images[..., None].astype(np.float32) / 255.0
@@ -117,4 +140,4 @@ def test_members_name_the_trained_probes() -> None:
     with pytest.raises(ValueError, match="probe must be one of"):
         members("svm")
     with pytest.raises(ValueError, match="combined_probs"):
-        out_of_fold_probs(*stripes(3), np.arange(6) % 2, 2, "ensemble", seed=0)
+        member_probs(*stripes(3), np.arange(6) % 2, 2, "ensemble", seed=0)

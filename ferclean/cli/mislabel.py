@@ -26,21 +26,21 @@ from ferclean.mislabel.report import pair_counts
 @output_option()
 @click.option("--probe", type=click.Choice(PROBES), default="fast", show_default=True,
               help="fast: two perceptrons on whitened HOG and HOG+LBP+pixel features (minutes on FER2013);"
-                   " cnn: the trainer's compact CNN per fold (about 30 min on a 2-core CPU); ensemble: the"
-                   " average of both, the best at finding real errors.")
+                   " cnn: the trainer's compact CNN per fold, judging each image held out and while training on it (about"
+                   " 20 min on a 2-core CPU); ensemble: cnn and fast averaged, the best at finding real errors.")
 @click.option("--folds", type=click.IntRange(min=2), default=None,
               help="Cross-validation folds [default: 3 for fast; 2 for cnn, which then costs one training;"
-                   " ensemble: 5 for its fast member, 2 for its cnn].")
+                   " ensemble: the same for each member].")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for folds and probe.")
 @click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True, help="Epochs per fold (cnn probe).")
 @click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for probs.npy, review.csv, review.html, confusion_matrix.png [default: <output stem>_review/].")
 @click.option("--probs", "probs_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Reuse the out-of-fold probabilities (probs.npy) of an earlier run instead of training.")
+              help="Reuse the probe's probabilities (probs.npy) of an earlier run instead of training.")
 @click.option("--apply", "decisions_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write a reviewer's decisions.csv (path, decision, new_label) into the manifest; no probe runs.")
 @click.option("--auto-relabel", type=click.FloatRange(0.0, 1.0), default=None, metavar="MIN_CONFIDENCE",
-              help="Relabel flagged images whose suggestion has at least this out-of-fold probability.")
+              help="Relabel flagged images whose suggestion has at least this probability.")
 @click.option("--page-limit", type=click.IntRange(min=1), default=2000, show_default=True,
               help="Most doubtful flagged images shown in review.html (review.csv lists them all).")
 @classes_option
@@ -53,7 +53,8 @@ def mislabel_review(
 ) -> None:
     """Flag images whose label a probe model, trained on the other folds, finds unlikely.
 
-    Every kept image gets an out-of-fold prediction (duplicates stay in one fold); confident
+    Every kept image gets an out-of-fold prediction (duplicates stay in one fold; the cnn probe
+    adds how well its models fit the image's label while training on it); confident
     learning then flags the doubtful ones (status=review) with a suggested label. Review them
     in the report's review.html, download decisions.csv, and apply it with --apply.
 
@@ -108,7 +109,7 @@ def _print_review(result: ReviewResult, report_dir: Path) -> None:
     table = _count_table(pair_counts(result.review), title, "given -> suggested")
     estimate = result.estimated_errors
     table.caption = (
-        f"probe agrees with the given label on {result.accuracy:.1%} of images (out of fold); estimated wrong"
+        f"probe agrees with the given label on {result.accuracy:.1%} of images; estimated wrong"
         f" labels {estimate:,} ({estimate / max(len(result.labels), 1):.1%}): images confidently in another class"
         " (p >= that class's mean self-confidence), calibrated to the label counts. The flagged are that many"
         " with the lowest normalized margin among those predicted as another class, most doubtful first."

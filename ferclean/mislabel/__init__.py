@@ -1,4 +1,5 @@
-"""Doubtful labels: an out-of-fold probe, confident-learning scores, a review page, decisions.
+"""Doubtful labels: a probe model judging every image, confident-learning scores, a review page,
+decisions.
 
 ``review`` is the whole step; ``decisions.apply_decisions`` and ``decisions.auto_relabel``
 write a reviewer's (or the probe's confident) choices back into a manifest.

@@ -1,4 +1,4 @@
-"""The mislabel review as one call: probe out of fold (or reuse saved probabilities), score,
+"""The mislabel review as one call: probe (or reuse saved probabilities), score,
 annotate the manifest, and optionally write the report folder."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ class ReviewResult:
 
     ``manifest``: the input with score columns and flagged rows at ``status=review``;
     ``review``: the flagged rows, most doubtful first; ``paths``/``labels``/``probs``: path,
-    given label index and out-of-fold probabilities of each probed row; ``saved``: the probabilities
+    given label index and probe probabilities of each probed row; ``saved``: the probabilities
     with their paths and folds (what ``probs.npy`` holds); ``estimated_errors``: how many given
     labels confident learning estimates wrong, the size of the flagged set (fewer only if fewer
     images are predicted as another class); ``skipped``: unreadable paths.
@@ -50,7 +50,7 @@ class ReviewResult:
 
     @property
     def accuracy(self) -> float:
-        """Share of probed images whose out-of-fold prediction is the given label."""
+        """Share of probed images whose probe prediction is the given label."""
         return float((self.probs.argmax(axis=1) == self.labels).mean())
 
 

@@ -1,11 +1,13 @@
-"""Out-of-fold class probabilities: every image is predicted by a model that never saw it.
+"""Class probabilities for confident learning, each image judged by models that did not learn it
+from its own label alone.
 
 ``fast`` averages two one-hidden-layer perceptrons (scikit-learn) on PCA-whitened hand-made
 features: HOG, and HOG at two scales with LBP histograms and small pixels (figures in
-bench/mislabel_bench.py); ``cnn`` trains a CNN per fold, built by the caller's ``build_cnn``
-(the CLI passes ``ferclean_train.models.probe_cnn``, the trainer's CPU recipe) so that this
-package does not depend on the trainer. ``ensemble`` averages the two, each on its own folds.
-Both learn from each image and its mirror and average the two predictions at test time.
+bench/mislabel_bench.py), out of fold. ``cnn`` trains a CNN per fold, built by the caller's
+``build_cnn`` (the CLI passes ``ferclean_train.models.probe_cnn``, the trainer's CPU recipe) so
+that this package does not depend on the trainer; its probabilities are half out of fold, half
+training dynamics (:func:`cnn_probs`). ``ensemble`` averages the two, each on its own folds.
+Both learn from each image and its mirror and average the two predictions of a held-out image.
 """
 
 from __future__ import annotations
@@ -30,14 +32,17 @@ PROBES: tuple[str, ...] = ("fast", "cnn", "ensemble")
 #: ``(size, size, 1)`` floats in [0, 1]; ``total_steps`` sizes its learning-rate schedule.
 CnnBuilder = Callable[[int, int, int], Any]
 
-#: The single probes each probe trains, with the folds each uses unless told otherwise.
-#: ``ensemble`` averages fast and cnn: on FER2013's real errors the pair ranks better than the
-#: CNN alone (precision@1000 0.690 against 0.644; bench/mislabel_bench.py). Two CNN folds cost one training over
-#: the whole set (each model sees half); five would cost four. The fast probe alone takes three,
-#: ranking as well as five (precision@1000 0.545 against 0.547) in 63 s instead of 104 s on two
-#: cores; in the ensemble it keeps five, which averaged better with the CNN (0.690 against 0.669).
-DEFAULT_FOLDS: dict[str, dict[str, int]] = {"fast": {"fast": 3}, "cnn": {"cnn": 2}, "ensemble": {"fast": 5, "cnn": 2}}
-
+#: The single probes each probe trains, with the folds each uses unless told otherwise. Two CNN
+#: folds cost one training over the whole set (each model sees half); three would cost two. The
+#: fast probe takes three, ranking as well as five (precision@1000 0.545 against 0.547) in 57 s
+#: on two cores.
+DEFAULT_FOLDS: dict[str, dict[str, int]] = {"fast": {"fast": 3}, "cnn": {"cnn": 2}, "ensemble": {"fast": 3, "cnn": 2}}
+#: Weights of the ensemble's members: the CNN's probabilities hold two estimates (held out and in
+#: training), the fast probe's one, and each estimate counts once. On FER2013's real errors this
+#: ranks better than the CNN alone, and an equal mean worse (bench/mislabel_bench.py).
+MEMBER_WEIGHTS: dict[str, float] = {"fast": 1.0, "cnn": 2.0}
+#: Shares of the CNN probe's epochs after which its models predict (:func:`snapshot_epochs`).
+SNAPSHOT_SHARES = (0.5, 0.7, 0.9, 1.0)
 #: Dimensions the feature vectors are reduced to before the classifiers.
 PCA_COMPONENTS = 256
 #: The PCA is fitted on at most this many rows (a seeded sample): enough to pin 256 directions,
@@ -126,6 +131,11 @@ def fast_probs(
     return probs
 
 
+def snapshot_epochs(epochs: int) -> list[int]:
+    """The epochs (1-based) after which the CNN probe predicts: half-way, 70 %, 90 % and the end."""
+    return sorted({max(1, round(epochs * share)) for share in SNAPSHOT_SHARES})
+
+
 def cnn_probs(
     images: np.ndarray,
     labels: np.ndarray,
@@ -137,37 +147,48 @@ def cnn_probs(
     batch_size: int = 64,
     on_progress: Progress | None = None,
 ) -> np.ndarray:
-    """Out-of-fold probabilities from a CNN made by ``build_cnn``, one model per fold; each
-    held-out image is predicted with its mirror and the two averaged."""
+    """Class probabilities from a CNN made by ``build_cnn``, one model per fold: the mean of what
+    the models that never saw an image say of it (with its mirror) and what the models training
+    on it say, each averaged over the :func:`snapshot_epochs`.
+
+    The held-out half is the out-of-fold estimate; the training half is training dynamics, as in
+    the area under the margin (Pleiss et al., 2020): a wrong label is learned late or never, so its
+    in-training margin stays low while the right labels around it are fitted. Averaging snapshots
+    smooths a cosine schedule's epoch-to-epoch swings. On FER2013's real errors each half ranks
+    better with the other (bench/mislabel_bench.py)."""
     import keras
 
     report = on_progress or no_progress
     fold_ids = np.unique(folds)
     stage = f"CNN probe ({len(fold_ids)} folds x {epochs} epochs)"
     total = len(fold_ids) * epochs
+    snapshots = snapshot_epochs(epochs)
     x = images[..., None].astype(np.float32) / 255.0
     onehot = np.eye(k, dtype=np.float32)[labels]
-    probs = np.zeros((len(images), k))
+    held, trained, times_trained = np.zeros((len(images), k)), np.zeros((len(images), k)), np.zeros(len(images))
     done = 0
-
-    def advance(*_: object) -> None:
-        nonlocal done
-        done += 1
-        report(stage, done, total)
-
     report(stage, 0, total)
     for fold in fold_ids:
         train, test = np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
+        x_train, x_test = x[train], x[test]
         keras.utils.set_random_seed(seed * 1000 + int(fold))
         model = build_cnn(k, images.shape[1], epochs * -(-len(train) // batch_size))
-        callback = keras.callbacks.LambdaCallback(on_epoch_end=advance)
-        model.fit(x[train], onehot[train], epochs=epochs, batch_size=batch_size, verbose=0, callbacks=[callback])
-        held = x[test]
-        part = (model.predict(held, batch_size=256, verbose=0)
-                + model.predict(held[:, :, ::-1], batch_size=256, verbose=0)) / 2
-        probs[test] = part
+
+        def snapshot(epoch: int, _logs: object = None, model: Any = model, train: np.ndarray = train,
+                     x_train: np.ndarray = x_train, test: np.ndarray = test, x_test: np.ndarray = x_test) -> None:
+            nonlocal done
+            if epoch + 1 in snapshots:
+                held[test] += (model.predict(x_test, batch_size=256, verbose=0)
+                               + model.predict(x_test[:, :, ::-1], batch_size=256, verbose=0)) / (2 * len(snapshots))
+                trained[train] += model.predict(x_train, batch_size=256, verbose=0)
+                times_trained[train] += 1
+            done += 1
+            report(stage, done, total)
+
+        callback = keras.callbacks.LambdaCallback(on_epoch_end=snapshot)
+        model.fit(x_train, onehot[train], epochs=epochs, batch_size=batch_size, verbose=0, callbacks=[callback])
         keras.backend.clear_session()
-    return probs
+    return (held + trained / np.maximum(times_trained, 1)[:, None]) / 2
 
 
 def members(probe: str) -> tuple[str, ...]:
@@ -193,18 +214,22 @@ def combined_probs(
     on_progress: Progress | None = None,
     backend: Backend | None = None,
 ) -> np.ndarray:
-    """The mean of each probe's out-of-fold probabilities, each on its own folds: every image is
-    still predicted only by models that never saw it."""
-    return np.mean(
-        [
-            out_of_fold_probs(images, labels, folds, k, probe, seed, epochs, build_cnn, on_progress, backend)
+    """:func:`average_members` of each probe's probabilities, each on its own folds: every image is
+    still predicted only by models that never saw it or that trained on it among all the others."""
+    return average_members(
+        {
+            probe: member_probs(images, labels, folds, k, probe, seed, epochs, build_cnn, on_progress, backend)
             for probe, folds in folds_by_probe.items()
-        ],
-        axis=0,
+        }
     )
 
 
-def out_of_fold_probs(
+def average_members(probs_by_probe: dict[str, np.ndarray]) -> np.ndarray:
+    """The ``MEMBER_WEIGHTS``-weighted mean of single probes' probabilities (one probe: its own)."""
+    return np.average(list(probs_by_probe.values()), axis=0, weights=[MEMBER_WEIGHTS[p] for p in probs_by_probe])
+
+
+def member_probs(
     images: np.ndarray,
     labels: np.ndarray,
     folds: np.ndarray,
@@ -216,8 +241,8 @@ def out_of_fold_probs(
     on_progress: Progress | None = None,
     backend: Backend | None = None,
 ) -> np.ndarray:
-    """``(n, k)`` probabilities of one single probe (``fast`` or ``cnn``), row i predicted by the
-    model of the fold that left image i out.
+    """``(n, k)`` probabilities of one single probe: ``fast`` (row i predicted by the model of the
+    fold that left image i out) or ``cnn`` (:func:`cnn_probs`).
 
     ``backend`` computes the fast probe's features (e.g. on a Dask cluster)."""
     if probe == "fast":
