@@ -25,7 +25,7 @@ from ferclean.mislabel.report import pair_counts
 @click.argument("source", metavar="MANIFEST_OR_DATASET", type=click.Path(path_type=Path))
 @output_option()
 @click.option("--probe", type=click.Choice(PROBES), default="fast", show_default=True,
-              help="fast: two perceptrons on whitened HOG and HOG+LBP+pixel features (minutes on FER2013);"
+              help="fast: two perceptrons on whitened HOG and HOG+LBP+pixel features (about a minute on FER2013);"
                    " cnn: the trainer's compact CNN per fold, judging each image held out and while training on it (about"
                    " 20 min on a 2-core CPU); ensemble: cnn and fast averaged, the best at finding real errors.")
 @click.option("--folds", type=click.IntRange(min=2), default=None,
