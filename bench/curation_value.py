@@ -5,12 +5,12 @@ Run by hand (it trains 2 arms x len(--seeds) models of --max-minutes each):
     .venv/bin/python bench/curation_value.py --truth ../shared/data/ferplus/train_votes.csv \\
         --holdout 3000 --max-minutes 45 --seeds 0,1 --work runs/curation
 
-The README's figures (20 epochs per model on a shared machine; the cnn probe's saved probabilities):
+The README's figures (20 epochs per model; the cnn probe's saved probabilities):
 
-    .venv/bin/python bench/mislabel_bench.py --probe cnn --save-probs runs/bench/cnn.npy
+    .venv/bin/python bench/mislabel_bench.py --probe ensemble --save-probs runs/bench/ens.npy
     .venv/bin/python bench/curation_value.py --truth ../shared/data/ferplus/train_votes.csv \\
         --holdout 3000 --epochs 20 --same-epochs --seeds 0,1 --steps dedupe,relabel \\
-        --probe cnn --probs runs/bench/cnn.npy --relabel-min 0.5 --work runs/curation
+        --probe cnn --probs runs/bench/ens-cnn.npy --relabel-min 0.4 --work runs/curation
 
 Arms, both built with the ``ferclean`` command line exactly as a user would run it:
 - **raw**: the original labels and splits;
