@@ -9,7 +9,7 @@ The README's figures (20 epochs per model; the cnn probe's saved probabilities):
 
     .venv/bin/python bench/mislabel_bench.py --probe ensemble --save-probs runs/bench/ens.npy
     .venv/bin/python bench/curation_value.py --truth ../shared/data/ferplus/train_votes.csv \\
-        --holdout 3000 --epochs 20 --same-epochs --seeds 0,1 --steps dedupe,relabel \\
+        --holdout 3000 --epochs 20 --same-epochs --seeds 0,1,2 --steps dedupe,relabel \\
         --probe cnn --probs runs/bench/ens-cnn.npy --relabel-min 0.4 --work runs/curation
 
 Arms, both built with the ``ferclean`` command line exactly as a user would run it:
