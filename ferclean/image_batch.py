@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from typing import TypeVar
@@ -25,7 +23,7 @@ from PIL import Image
 from threadpoolctl import threadpool_limits
 
 from ferclean.images import UnreadableImage, open_gray, pixel_sha256, too_small
-from ferclean.parallel import Backend, LocalBackend, Progress, default_jobs, no_progress
+from ferclean.parallel import Backend, Progress, map_batches
 from ferclean.quality import WORK_SIDE, quality_notes, quality_table, work_copy
 
 HASH_SIZE = 8
@@ -229,30 +227,15 @@ def decode_files(paths: Sequence[str], quality: bool = False, side: int | None =
 def map_chunks(
     fn: Callable[[list[str]], T],
     paths: Sequence[str],
-    jobs: int = 1,
+    jobs: int | None = 1,
     on_progress: Progress | None = None,
     stage: str = "",
     backend: Backend | None = None,
 ) -> list[T]:
-    """``fn`` on consecutive chunks of ``paths`` over ``jobs`` processes (or on ``backend``,
-    counting progress in chunks), in order, calling ``on_progress(stage, done, total)`` after
-    each chunk. ``fn`` must be module-level."""
+    """``fn`` on consecutive chunks of ``paths`` (:func:`ferclean.parallel.map_batches`), in order,
+    counting progress in paths (in chunks on a cluster). ``fn`` must be module-level."""
     chunks = [list(paths[i : i + _CHUNK]) for i in range(0, len(paths), _CHUNK)]
-    if isinstance(backend, LocalBackend):  # its in-process shortcut is for many small items, not these chunks
-        jobs, backend = backend.jobs or default_jobs(), None
-    if backend is not None:
-        return backend.map(fn, chunks, stage, on_progress or no_progress)
-    parts: list[T] = []
-    done = 0
-    if on_progress:
-        on_progress(stage, 0, len(paths))
-    with ProcessPoolExecutor(max_workers=jobs) if jobs > 1 and len(chunks) > 1 else nullcontext() as pool:
-        for chunk, part in zip(chunks, pool.map(fn, chunks) if pool else map(fn, chunks)):
-            parts.append(part)
-            done += len(chunk)
-            if on_progress:
-                on_progress(stage, done, len(paths))
-    return parts
+    return map_batches(fn, chunks, stage, jobs, on_progress, backend, sizes=[len(c) for c in chunks])
 
 
 def decode_files_parallel(

@@ -18,6 +18,7 @@ import math
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError, ProcessPoolExecutor
+from contextlib import nullcontext
 from typing import Any, Protocol, TypeVar
 
 from ferclean.errors import FercleanError
@@ -235,3 +236,34 @@ def parallel_map(
     worker processes, or to other machines.
     """
     return (backend or LocalBackend(jobs)).map(fn, items, stage, on_progress or no_progress)
+
+
+def map_batches(
+    fn: Callable[[T], R],
+    batches: Sequence[T],
+    stage: str,
+    jobs: int | None = None,
+    on_progress: Progress | None = None,
+    backend: Backend | None = None,
+    sizes: Sequence[int] | None = None,
+) -> list[R]:
+    """``[fn(b) for b in batches]`` in order, for batches that each hold many items (hundreds of
+    images): on a cluster ``backend`` as ``parallel_map`` would, else over ``jobs`` local processes
+    whenever there are two batches or more. ``LocalBackend``'s in-process shortcut is sized for
+    single files and would run a whole dataset's few dozen batches one by one. Locally, progress
+    counts ``sizes`` (the items in each batch) when given, else batches.
+    """
+    report = on_progress or no_progress
+    if backend is not None and not isinstance(backend, LocalBackend):
+        return backend.map(fn, batches, stage, report)
+    jobs = (backend.jobs if backend is not None else jobs) or default_jobs()
+    weights = list(sizes) if sizes is not None else [1] * len(batches)
+    results: list[R] = []
+    done, total = 0, sum(weights)
+    report(stage, 0, total)
+    with ProcessPoolExecutor(max_workers=jobs) if jobs > 1 and len(batches) > 1 else nullcontext() as pool:
+        for weight, result in zip(weights, pool.map(fn, batches) if pool else map(fn, batches)):
+            results.append(result)
+            done += weight
+            report(stage, done, total)
+    return results

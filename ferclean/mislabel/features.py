@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from ferclean.images import UnreadableImage, open_gray
-from ferclean.parallel import Backend, Progress, parallel_map
+from ferclean.parallel import Backend, Progress, map_batches, parallel_map
 
 #: Side of the square grey images every probe sees.
 IMAGE_SIZE = 48
@@ -170,7 +170,7 @@ def probe_features(
     chunk: int = 2048,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``fast_features`` of the images and of their mirrors, computed in chunks of ``chunk``
-    images on ``backend`` so that cores or a cluster share the work (a few chunks run in-process)."""
+    images over local processes or a cluster (:func:`ferclean.parallel.map_batches`)."""
     chunks = [images[i : i + chunk] for i in range(0, len(images), chunk)]
-    parts = parallel_map(fast_features, chunks, "Features (HOG, LBP, pixels; chunks)", jobs, on_progress, backend)
+    parts = map_batches(fast_features, chunks, "Features (HOG, LBP, pixels; chunks)", jobs, on_progress, backend)
     return np.concatenate([f for f, _ in parts]), np.concatenate([m for _, m in parts])

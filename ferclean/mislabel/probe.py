@@ -34,7 +34,7 @@ CnnBuilder = Callable[[int, int, int], Any]
 
 #: The single probes each probe trains, with the folds each uses unless told otherwise. Two CNN
 #: folds cost one training over the whole set (each model sees half); three would cost two. The
-#: fast probe takes three, ranking as well as five (precision@1000 0.545 against 0.547) in 57 s
+#: fast probe takes three, ranking as well as five (precision@1000 0.545 against 0.547) in 51 s
 #: on two cores.
 DEFAULT_FOLDS: dict[str, dict[str, int]] = {"fast": {"fast": 3}, "cnn": {"cnn": 2}, "ensemble": {"fast": 3, "cnn": 2}}
 #: Weights of the ensemble's members: the CNN's probabilities hold two estimates (held out and in
