@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "train": "ferclean.cli.train:train",
     "evaluate": "ferclean.cli.evaluate:evaluate",
     "predict": "ferclean.cli.predict:predict",
+    "report": "ferclean.cli.report:report",
 }
 
 
