@@ -298,3 +298,35 @@ def test_page_in_a_browser(browser: Chromium, fixture: dict) -> None:
     assert browser.evaluate("document.activeElement.parentElement.id") == "duplicates"
     browser.click("#collapse")
     assert browser.evaluate("document.getElementById('suspects').open") is False
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG contrast ratio of two ``rgb(r, g, b)`` colours."""
+
+    def luminance(colour: str) -> float:
+        channels = [int(v) / 255 for v in colour[colour.index("(") + 1 : colour.index(")")].split(",")[:3]]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+@pytest.mark.browser
+def test_light_and_dark_themes_keep_text_readable(browser: Chromium, fixture: dict) -> None:
+    out = fixture["tmp"] / "report.html"
+    write_report(fixture["manifest"], out)
+    backgrounds = []
+    for scheme in ("light", "dark"):
+        browser.send("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": scheme}]})
+        browser.open(out.as_uri())
+        colours = browser.evaluate(
+            "(() => { const c = (s) => getComputedStyle(document.querySelector(s)); const bg = c('body').backgroundColor;"
+            " return [bg, c('body').color, c('.meaning').color, c('figcaption').color, c('.given-text').color,"
+            " c('.suggested-text').color, c('a').color]; })()"
+        )
+        background, *texts = colours
+        backgrounds.append(background)
+        for text in texts:
+            assert contrast(background, text) >= 4.5, (scheme, text, background)
+    assert backgrounds[0] != backgrounds[1]

@@ -314,7 +314,7 @@ figcaption { font-size: 0.72rem; color: var(--muted); overflow-wrap: anywhere; }
 <button type="button" id="expand">Expand all</button>
 <button type="button" id="collapse">Collapse all</button>
 <span class="keys">Keys: <kbd>n</kbd>/<kbd>p</kbd> next/previous section, <kbd>e</kbd>/<kbd>c</kbd> expand/collapse all,
-<kbd>f</kbd> class filter, <kbd>s</kbd> split filter, <kbd>Enter</kbd> opens or closes a focused section.</span>
+<kbd>f</kbd>/<kbd>s</kbd> class/split filter</span>
 </div>
 <main>
 __NOTES__
