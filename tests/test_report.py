@@ -236,6 +236,16 @@ def test_write_report_is_atomic_and_relative(fixture: dict) -> None:
     assert [p.name for p in out.parent.iterdir()] == ["r.html"]
 
 
+def test_report_folders_can_be_named(fixture: dict) -> None:
+    """A caller such as ``ferclean clean`` names report folders that are not beside the manifest."""
+    elsewhere = fixture["tmp"] / "clean-report" / "dedupe"
+    elsewhere.mkdir(parents=True)
+    html = build_report(fixture["manifest"], folders={"dedupe": elsewhere}).html
+    assert f"Report folder: <code>{elsewhere}</code>" in html
+    with pytest.raises(ValueError, match="unknown report folder kind"):
+        build_report(fixture["manifest"], folders={"train": elsewhere})
+
+
 @pytest.fixture
 def browser(tmp_path: Path):
     binary = find_chromium()

@@ -11,6 +11,7 @@ returns the page without writing it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,16 +43,19 @@ def build_report(
     manifest_path: str | Path,
     runs: str | Path | None = None,
     *,
+    folders: Mapping[str, Path] | None = None,
     top: int = data.TOP_SUSPECTS,
     link_from: str | Path | None = None,
     on_progress: Progress = no_progress,
 ) -> Report:
     """The report page of ``manifest_path`` (and the training runs in ``runs``).
 
-    ``top``: suspect labels shown; ``link_from``: the folder the page will be written to, so
+    ``folders``: report folders by kind (``scan``, ``dedupe``, ``review``) where they are not
+    ``<stem>_<kind>/`` beside this manifest or an earlier one of its history; ``top``: suspect
+    labels shown; ``link_from``: the folder the page will be written to, so
     its link to the review page is relative (absolute when None).
     """
-    inputs = gather(manifest_path, runs)
+    inputs = gather(manifest_path, runs, folders)
     frame = inputs.manifest.frame
     on_progress("Choosing what to show", 0, 1)
     groups = data.duplicate_groups(frame)
@@ -92,6 +96,7 @@ def write_report(
     out_path: str | Path,
     runs: str | Path | None = None,
     *,
+    folders: Mapping[str, Path] | None = None,
     top: int = data.TOP_SUSPECTS,
     on_progress: Progress = no_progress,
 ) -> Report:
@@ -101,7 +106,7 @@ def write_report(
     require_suffix(out_path, (".html", ".htm"), "-o")
     manifest_path = Path(manifest_path)
     guard_output(out_path, (), (manifest_path, companion_path(manifest_path)), "-o")
-    report = build_report(manifest_path, runs, top=top, link_from=out_path.parent, on_progress=on_progress)
+    report = build_report(manifest_path, runs, folders=folders, top=top, link_from=out_path.parent, on_progress=on_progress)
     guard_output(out_path, report.source_roots, (), "-o")
     write_text(out_path, report.html)
     return report

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -130,15 +130,20 @@ def find_runs(runs: Path) -> list[Run]:
     return [run for run in map(read_run, folders) if run is not None]
 
 
-def gather(manifest_path: str | Path, runs: str | Path | None = None) -> Inputs:
-    """Read the manifest and whatever parts of the report exist beside it."""
+def gather(manifest_path: str | Path, runs: str | Path | None = None, folders: Mapping[str, Path] | None = None) -> Inputs:
+    """Read the manifest and whatever parts of the report exist beside it; ``folders`` (kind ->
+    folder, kinds of FOLDERS) names report folders that are not where the history says."""
     manifest_path = Path(manifest_path)
     if manifest_path.suffix.lower() != ".csv":
         raise FercleanError(f"MANIFEST {manifest_path} must be a manifest .csv (run ferclean scan on a dataset folder first).")
     manifest = read_manifest(manifest_path)
     inputs = Inputs(manifest, manifest_path)
     inputs.written["manifest"] = _when(manifest_path)
-    inputs.folders = find_folders(manifest_path, manifest.meta.get("history", []))
+    unknown = sorted(set(folders or {}) - set(FOLDERS))
+    if unknown:
+        raise ValueError(f"unknown report folder kind(s) {', '.join(unknown)}; known: {', '.join(FOLDERS)}")
+    found = find_folders(manifest_path, manifest.meta.get("history", []))
+    inputs.folders = {**found, **{kind: Path(p) for kind, p in (folders or {}).items() if Path(p).is_dir()}}
     for kind, folder in inputs.folders.items():
         inputs.written[kind] = _when(folder)
     frame = manifest.frame
