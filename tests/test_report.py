@@ -71,7 +71,6 @@ def fixture(tmp_path: Path) -> dict:
     merge = {"affectnet": "AffectNet", "layout": "yolo", "target": "feasible", "target_count": 10, "trim": True,
              "check_labels": True, "before": {"sad": 6, "angry": 5}, "added": {"sad": 4, "angry": 1},
              "after": {"sad": 10, "angry": 6}, "trimmed": {}, "skipped": {"duplicate": 2, "label doubted by probe": 3}}
-    manifest = Manifest(frame, root, {"merge_affectnet": merge})
     manifest = Manifest(frame, root, {"merge_affectnet": merge, "history": [
         "ferclean dedupe data -o manifests/fix-dedup.csv",
         "ferclean mislabel-review manifests/fix-dedup.csv -o manifests/fix-review.csv"]})
@@ -209,6 +208,8 @@ def test_cli_reads_the_report_folders_and_refuses_bad_input(tmp_path: Path, make
     checker = check(out.read_text())
     assert checker.faces["duplicates"] == 2
     assert str(manifest.with_name("dedup_dedupe")) in out.read_text()
+    beside = manifest.with_suffix(".html")  # beside the manifest: its .json is no output of the report's
+    assert runner.invoke(main, ["report", str(manifest), "-o", str(beside)]).exit_code == 0 and beside.is_file()
 
     before = sorted(p for p in tmp_path.rglob("*") if p.is_file())
     bad = [

@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from ferclean.cli.common import check_outputs
 from ferclean.cli.console import console, progress
 from ferclean.report import write_report
 from ferclean.report.data import TOP_SUSPECTS
@@ -35,7 +34,6 @@ def report(manifest: Path, output: Path, runs: Path | None, top: int) -> None:
       ferclean report manifests/fer2013-dedup.csv -o manifests/fer2013-report.html
       ferclean report manifests/fer2013-review.csv -o report.html --runs runs
     """
-    check_outputs(manifest, None, {"-o": output}, (manifest,))
     with progress() as on_progress:
         result = write_report(manifest, output, runs, top=top, on_progress=on_progress)
     table = Table(title="Report sections")

@@ -22,7 +22,7 @@ from ferclean.outputs import guard_output, require_suffix, write_text
 from ferclean.parallel import Progress, no_progress
 from ferclean.report import data
 from ferclean.report import sections as parts
-from ferclean.report.load import gather, thumbnails
+from ferclean.report.load import Inputs, gather, thumbnails
 from ferclean.report.page import Page, esc, num, render
 
 __all__ = ["Report", "build_report", "write_report"]
@@ -36,7 +36,6 @@ class Report:
     faces: dict[str, int]
     titles: dict[str, str]
     notes: list[str]
-    source_roots: list[Path]
 
 
 def build_report(
@@ -55,7 +54,11 @@ def build_report(
     labels shown; ``link_from``: the folder the page will be written to, so
     its link to the review page is relative (absolute when None).
     """
-    inputs = gather(manifest_path, runs, folders)
+    return _build(gather(manifest_path, runs, folders), top, link_from, on_progress)
+
+
+def _build(inputs: Inputs, top: int, link_from: str | Path | None, on_progress: Progress) -> Report:
+    """The page of what ``gather`` read."""
     frame = inputs.manifest.frame
     on_progress("Choosing what to show", 0, 1)
     groups = data.duplicate_groups(frame)
@@ -88,7 +91,7 @@ def build_report(
         splits=data.split_order(set(frame["split"]) - {""}),
         notes=inputs.notes,
     )
-    return Report(render(page, sections), {s.id: s.faces for s in sections}, {s.id: s.title for s in sections}, inputs.notes, inputs.manifest.source_roots())
+    return Report(render(page, sections), {s.id: s.faces for s in sections}, {s.id: s.title for s in sections}, inputs.notes)
 
 
 def write_report(
@@ -106,7 +109,8 @@ def write_report(
     require_suffix(out_path, (".html", ".htm"), "-o")
     manifest_path = Path(manifest_path)
     guard_output(out_path, (), (manifest_path, companion_path(manifest_path)), "-o")
-    report = build_report(manifest_path, runs, folders=folders, top=top, link_from=out_path.parent, on_progress=on_progress)
-    guard_output(out_path, report.source_roots, (), "-o")
+    inputs = gather(manifest_path, runs, folders)
+    guard_output(out_path, inputs.manifest.source_roots(), (), "-o")
+    report = _build(inputs, top, out_path.parent, on_progress)
     write_text(out_path, report.html)
     return report
