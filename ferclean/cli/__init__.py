@@ -16,6 +16,7 @@ from ferclean.errors import FercleanError
 #: command name -> "module:attribute" of its click command.
 COMMANDS: dict[str, str] = {
     "scan": "ferclean.cli.scan:scan",
+    "clean": "ferclean.cli.clean:clean",
     "dedupe": "ferclean.cli.dedupe:dedupe",
     "stratify": "ferclean.cli.stratify:stratify",
     "export": "ferclean.cli.export:export",

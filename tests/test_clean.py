@@ -1,0 +1,137 @@
+"""``ferclean clean``: the policy on DataFrames, and the command end to end on planted flips."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from test_mislabel_cli import planted_dataset
+
+from ferclean.clean import Policy, apply_policy, change_reason, class_changes, rare_classes
+from ferclean.cli import main
+from ferclean.manifest import read_manifest
+
+FLAG = "mislabel-review: suggested {} (p={:.2f})"
+
+
+def flagged_frame() -> pd.DataFrame:
+    """Training rows: 40 happy, 40 sad, 2 disgust (rare), flagged ones with suggestions."""
+    rows = [("train", "happy", "", "", "")] * 40 + [("train", "sad", "", "", "")] * 40 + [("train", "disgust", "", "", "")] * 2
+    frame = pd.DataFrame(rows, columns=["split", "label", "suggested_label", "suggested_confidence", "note"])
+    frame["path"] = [f"img{i}.png" for i in range(len(frame))]
+    frame["status"] = "keep"
+    frame["new_label"] = ""
+    frame["suggested_confidence"] = float("nan")
+    cases = {0: ("sad", 0.55), 1: ("sad", 0.30), 40: ("happy", 0.41), 80: ("sad", 0.55), 81: ("sad", 0.75)}
+    for row, (suggested, p) in cases.items():
+        frame.loc[row, ["status", "suggested_label", "suggested_confidence", "note"]] = (
+            "review", suggested, p, FLAG.format(suggested, p))
+    return frame
+
+
+def test_policy_relabels_confident_flags_and_protects_the_rare_class() -> None:
+    frame, changes = apply_policy(flagged_frame(), Policy())
+    assert rare_classes(frame, Policy()) == {"disgust"}
+    # 0.55 and 0.41 pass the common 0.4; 0.30 stays for review; disgust needs 0.7: 0.55 stays, 0.75 moves.
+    assert sorted(changes["path"]) == ["img0.png", "img40.png", "img81.png"]
+    assert (frame.loc[[0, 40, 81], "status"] == "relabel").all()
+    assert frame.loc[[0, 40, 81], "new_label"].tolist() == ["sad", "happy", "sad"]
+    assert (frame.loc[[1, 80], "status"] == "review").all()
+    assert frame.loc[0, "note"].endswith("clean: relabel, probe p=0.55 >= 0.4")
+    assert frame.loc[81, "note"].endswith(">= 0.7")
+
+
+def test_policy_leaves_evaluation_splits_and_other_reviews_alone() -> None:
+    source = flagged_frame()
+    source.loc[0, "split"] = "test"
+    source.loc[40, "note"] = "label conflict in group 3: happy/sad; " + source.loc[40, "note"]
+    frame, changes = apply_policy(source, Policy())
+    assert frame.loc[0, "status"] == "review" and frame.loc[40, "status"] == "review"
+    assert changes["path"].tolist() == ["img81.png"]
+
+
+def test_policy_drop_unsure_and_thresholds() -> None:
+    frame, changes = apply_policy(flagged_frame(), Policy(relabel_min=0.5, drop_unsure=True))
+    assert dict(zip(changes["path"], changes["action"])) == {
+        "img0.png": "relabel", "img1.png": "drop", "img40.png": "drop", "img80.png": "drop", "img81.png": "relabel"}
+    assert "probe unsure (p=0.30)" in frame.loc[1, "note"]
+    with pytest.raises(ValueError, match="relabel_min"):
+        Policy(relabel_min=1.5)
+    with pytest.raises(ValueError, match="suggested_label"):
+        apply_policy(flagged_frame().drop(columns="suggested_label"), Policy())
+
+
+def test_change_reason_and_class_changes() -> None:
+    assert change_reason("duplicate of a.png (group 1)") == "duplicate"
+    assert change_reason("invalid: blank; mislabel-review: suggested sad (p=0.2)") == "doubtful label"
+    assert change_reason("anything else") == "other"
+    before = flagged_frame()
+    after, _ = apply_policy(before, Policy())
+    after.loc[2, "status"] = "drop"
+    table = class_changes(before, after)
+    assert table.loc["happy"].to_dict() == {"before": 40, "dropped": 1, "relabelled out": 1, "relabelled in": 1, "after": 39}
+    assert table.loc["sad"].to_dict() == {"before": 40, "dropped": 0, "relabelled out": 1, "relabelled in": 2, "after": 41}
+    assert table["after"].sum() == table["before"].sum() - 1
+
+
+def checksums(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, set[str], dict[str, str]]:
+    """Planted flips, plus one training image per class copied into test (leaks): test copy -> source."""
+    root = tmp_path_factory.mktemp("clean") / "data"
+    wrong = planted_dataset(root, per_class=40, flips=6)
+    leaks = {}
+    for label in ("happy", "sad", "neutral"):
+        source = sorted((root / "train" / label).glob("img*.png"))[0]
+        target = root / "test" / label / "leaked.png"
+        target.parent.mkdir(parents=True)
+        shutil.copy(source, target)
+        leaks[target.relative_to(root).as_posix()] = source.relative_to(root).as_posix()
+    return root, wrong, leaks
+
+
+def test_clean_end_to_end(dataset: tuple[Path, set[str], dict[str, str]], tmp_path: Path) -> None:
+    root, wrong, leaks = dataset
+    before = checksums(root)
+    out, scanned = tmp_path / "clean.csv", tmp_path / "scanned.csv"
+    # Stripes are no faces: scan them without the quality checks, whose flags clean leaves to a person.
+    assert CliRunner().invoke(main, ["scan", str(root), "--no-quality", "-o", str(scanned)]).exit_code == 0
+    result = CliRunner().invoke(main, ["clean", str(scanned), "-o", str(out), "--relabel-min", "0.3"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "What clean changed, per class" in result.output
+    frame = read_manifest(out).frame.set_index("path")
+    # The leak is fixed by dropping the training copy; the test copies stay.
+    for copy, source in leaks.items():
+        assert frame.loc[copy, "status"] != "drop"
+        assert frame.loc[source, "status"] == "drop" and f"duplicate of {copy}" in frame.loc[source, "note"]
+    relabelled = frame[frame["status"] == "relabel"]
+    assert len(relabelled) and relabelled["note"].str.contains("clean: relabel").all()
+    # Most planted flips are found and moved; evaluation images keep their labels.
+    assert len(set(relabelled.index) & wrong) >= 3
+    assert (relabelled["split"] == "train").all()
+    report = tmp_path / "clean_clean"
+    assert (report / "report.html").stat().st_size > 10_000
+    changes = pd.read_csv(report / "changes.csv", keep_default_na=False)
+    assert set(changes["path"]) == set(frame.index[frame["status"] != "keep"])
+    assert {"dedupe", "review"} <= {p.name for p in report.iterdir()}
+    assert checksums(root) == before
+
+
+def test_clean_dry_run_writes_nothing_and_bad_options(dataset: tuple[Path, set[str], dict[str, str]], tmp_path: Path) -> None:
+    root, _, _ = dataset
+    out = tmp_path / "clean.csv"
+    result = CliRunner().invoke(main, ["clean", str(root), "-o", str(out), "--dry-run"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "Would change" in result.output and "Dry run: nothing written." in result.output
+    assert list(tmp_path.iterdir()) == []
+    bad = CliRunner().invoke(main, ["clean", str(root), "-o", str(out), "--ratios", "80/10/10", "--keep-splits"])
+    assert bad.exit_code != 0 and "exclude each other" in bad.output
+    inside = CliRunner().invoke(main, ["clean", str(root), "-o", str(root / "x.csv")])
+    assert inside.exit_code != 0 and "Error:" in inside.output and "Traceback" not in inside.output
