@@ -5,20 +5,19 @@ Run by hand (it trains 2 arms x len(--seeds) models of --max-minutes each):
     .venv/bin/python bench/curation_value.py --truth ../shared/data/ferplus/train_votes.csv \\
         --holdout 3000 --max-minutes 45 --seeds 0,1 --work runs/curation
 
-The README's figures (20 epochs per model; the cnn probe's saved probabilities):
+The figures in docs/benchmarks.md (20 epochs per model; the cnn probe's saved probabilities; a
+three-seed run takes about two hours on two cores with the probe saved):
 
     .venv/bin/python bench/mislabel_bench.py --probe ensemble --save-probs runs/bench/ens.npy
     .venv/bin/python bench/curation_value.py --truth ../shared/data/ferplus/train_votes.csv \\
-        --holdout 3000 --epochs 20 --same-epochs --seeds 0,1,2 --steps dedupe,relabel \\
-        --probe cnn --probs runs/bench/ens-cnn.npy --relabel-min 0.4 --work runs/curation
+        --holdout 3000 --epochs 20 --same-epochs --seeds 0,1,2 \\
+        --probe cnn --probs runs/bench/ens-cnn.npy --work runs/curation
 
 Arms, both built with the ``ferclean`` command line exactly as a user would run it:
 - **raw**: the original labels and splits;
-- **curated**: ``dedupe --policy keep-one`` (a leak is fixed by dropping the training copy),
-  ``mislabel-review`` (out-of-fold probe), then an automatic policy for the flagged training
-  images, written as a reviewer's ``decisions.csv`` and applied with ``--apply``: relabel to the
-  suggestion where its probability is at least ``--relabel-min``, drop the rest.
-  ``--steps`` picks which of dedupe, relabel, drop run (an ablation).
+- **curated**: ``ferclean clean`` on the raw arm's manifest, with its default policy (or the
+  options of ``--policy``): duplicates kept once (a leak is fixed by dropping the training copy),
+  flagged training labels relabelled where the probe is sure enough (see ``ferclean clean --help``).
 Both arms train the CPU default recipe for the same ``--max-minutes`` and seeds, and are scored on
 the same evaluation images with the same labels:
 - ``--truth VOTES.csv --holdout N``: N training images with a clear vote majority are held out of
@@ -50,11 +49,10 @@ from rich.console import Console
 from rich.table import Table
 
 from ferclean.manifest import Manifest, kept, read_manifest, write_manifest
-from ferclean.mislabel.annotate import REASON_PREFIX
+from ferclean.mislabel.saved_probs import load_probs, save_probs
 from ferclean.votes import match_votes, read_votes
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "fer2013"
-STEPS = ("dedupe", "relabel", "drop")
 console = Console()
 
 
@@ -90,52 +88,17 @@ def build_raw(scanned: Manifest, votes: pd.DataFrame | None, holdout: int, seed:
     return scanned.with_frame(frame.reset_index(drop=True)), evaluation.reset_index(drop=True)
 
 
-def auto_decisions(review: pd.DataFrame, steps: set[str], relabel_min: float) -> pd.DataFrame:
-    """The automatic policy as a reviewer's decisions: relabel confident suggestions, drop the rest.
+def build_curated(raw_path: Path, curated_path: Path, probe: str, policy: list[str], probs: Path | None) -> None:
+    """The curated arm's manifest: ``ferclean clean`` on the raw one, as a user runs it.
 
-    Only training images that mislabel-review flagged are decided; evaluation and validation
-    images, and rows an earlier step sent to review (label conflicts), are left as they are.
+    A probe's probabilities from an earlier run in the work folder are reused (the slow part).
     """
-    flagged = review[
-        (review["status"] == "review")
-        & (review["split"] == "train")
-        & review["note"].str.contains(REASON_PREFIX, regex=False)
-        & (review["suggested_label"] != review["label"])
-    ]
-    confident = pd.to_numeric(flagged["suggested_confidence"], errors="coerce").fillna(0) >= relabel_min
-    rows = []
-    if "relabel" in steps:
-        rows.append(pd.DataFrame({"path": flagged["path"][confident], "decision": "relabel",
-                                  "new_label": flagged["suggested_label"][confident]}))
-    if "drop" in steps:
-        rest = flagged[~confident] if "relabel" in steps else flagged
-        rows.append(pd.DataFrame({"path": rest["path"], "decision": "drop", "new_label": ""}))
-    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["path", "decision", "new_label"])
-
-
-def build_curated(
-    raw_path: Path, curated_path: Path, steps: set[str], probe: str, relabel_min: float, probs: Path | None
-) -> None:
-    """The curated arm's manifest, from the raw one, through the ferclean commands of ``steps``.
-
-    A probe's review in the work folder is reused (it is the slow part); decisions are redone.
-    """
-    work = curated_path.parent
-    source = raw_path
-    if "dedupe" in steps:
-        ferclean("dedupe", source, "--policy", "keep-one", "-o", work / "dedup.csv")
-        source = work / "dedup.csv"
-    if steps & {"relabel", "drop"}:
-        review = work / f"review-{'dedup' if 'dedupe' in steps else 'raw'}-{probe}.csv"
-        if not review.exists():
-            reuse = ("--probs", probs) if probs else ()
-            ferclean("mislabel-review", source, "--probe", probe, *reuse, "-o", review)
-        decisions = auto_decisions(read_manifest(review).frame, steps, relabel_min)
-        decisions_path = curated_path.with_suffix(".decisions.csv")
-        decisions.to_csv(decisions_path, index=False)
-        ferclean("mislabel-review", review, "--apply", decisions_path, "-o", curated_path)
-    else:
-        write_manifest(read_manifest(source), curated_path, command="bench/curation_value.py: curated arm")
+    earlier = curated_path.with_name(f"{curated_path.stem}_clean") / "review" / "probs.npy"
+    reuse = probs or (earlier if earlier.exists() else None)
+    if reuse == earlier:  # out of the report folder that this run rewrites
+        reuse = curated_path.with_name(f"{curated_path.stem}-probs.npy")
+        save_probs(reuse, load_probs(earlier))
+    ferclean("clean", raw_path, "--probe", probe, *(("--probs", reuse) if reuse else ()), *policy, "-o", curated_path)
 
 
 def leaked_paths(work: Path, raw_path: Path) -> set[str]:
@@ -183,17 +146,16 @@ def main() -> None:
                         help="Arms to train now (raw, curated); finished runs in --work are reused, so the raw arm "
                              "can train while the curated arm's probe is still being chosen.")
     parser.add_argument("--seeds", default="0,1", help="Comma-separated training seeds.")
-    parser.add_argument("--steps", default=",".join(STEPS), help=f"Curation steps to run, of {','.join(STEPS)}.")
-    parser.add_argument("--probe", default="fast", help="mislabel-review --probe.")
+    parser.add_argument("--probe", default="fast", help="ferclean clean --probe.")
     parser.add_argument("--probs", type=Path, default=None,
-                        help="mislabel-review --probs: the probe's saved probs.npy over these images (e.g. from "
+                        help="ferclean clean --probs: the probe's saved probs.npy over these images (e.g. from "
                              "bench/mislabel_bench.py --save-probs), instead of training it again.")
-    parser.add_argument("--relabel-min", type=float, default=0.6, help="Relabel a flagged image when its suggestion has p >= this.")
+    parser.add_argument("--policy", default="",
+                        help="More ferclean clean options for the curated arm, given with '=', e.g. --policy='--relabel-min 0.5 --drop-unsure'"
+                             " (default: clean's own policy).")
     parser.add_argument("--split-seed", type=int, default=0, help="Seed of the holdout draw.")
     args = parser.parse_args()
-    steps = {s.strip() for s in args.steps.split(",") if s.strip()}
-    if steps - set(STEPS):
-        parser.error(f"--steps: unknown step(s) {', '.join(sorted(steps - set(STEPS)))}; choose from {', '.join(STEPS)}.")
+    policy = args.policy.split()
     if args.holdout and args.truth is None:
         parser.error("--holdout needs --truth (the held-out images are labelled by the votes).")
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -213,12 +175,10 @@ def main() -> None:
     write_manifest(raw, raw_path, command="bench/curation_value.py: raw arm")
     write_manifest(raw.with_frame(evaluation), eval_path, command="bench/curation_value.py: evaluation images")
 
-    tag = "-".join(s for s in STEPS if s in steps) or "none"
-    if steps & {"relabel", "drop"}:
-        tag += f"-{args.probe}-p{args.relabel_min:g}"
+    tag = "-".join([args.probe, *(o.lstrip("-") for o in policy)]) or "default"
     curated_path = work / f"curated-{tag}.csv"
     if "curated" in arms:
-        build_curated(raw_path, curated_path, steps, args.probe, args.relabel_min, args.probs)
+        build_curated(raw_path, curated_path, args.probe, policy, args.probs)
 
     results: dict[str, list[dict]] = {"raw": [], "curated": []}
     manifests = {"raw": raw_path, "curated": curated_path}
@@ -249,7 +209,7 @@ def main() -> None:
     per_model = f"{args.max_minutes:g} min"
     if args.epochs:
         per_model = f"{args.epochs} epochs" if args.same_epochs else f"the steps of {args.epochs} raw epochs"
-    table = Table(title=f"Raw vs curated FER2013 ({per_model} per model, steps: {', '.join(sorted(steps))})")
+    table = Table(title=f"Raw vs curated FER2013 ({per_model} per model; ferclean clean --probe {args.probe} {args.policy})")
     for column in ("arm", "trained on", "seed", "evaluated", "accuracy", "macro-F1", "leak-free accuracy"):
         table.add_column(column, justify="left" if column == "arm" else "right")
     means = {}

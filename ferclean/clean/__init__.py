@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ferclean.clean.policy import REASON_PREFIX, Policy, apply_policy, rare_classes
+from ferclean.clean.policy import REASON_PREFIX, RELABEL_MIN, Policy, apply_policy, rare_classes
 from ferclean.dedupe import DedupeResult, find_duplicates
 from ferclean.manifest import Manifest, effective_labels, kept
 from ferclean.mislabel.pipeline import ReviewResult, review
@@ -32,7 +32,7 @@ NOTE_STEPS: dict[str, str] = {
     "too small": "too small",
 }
 
-__all__ = ["CleanResult", "Policy", "REASON_PREFIX", "apply_policy", "clean", "change_reason", "class_changes", "rare_classes"]
+__all__ = ["CleanResult", "Policy", "REASON_PREFIX", "RELABEL_MIN", "apply_policy", "clean", "change_reason", "class_changes", "rare_classes"]
 
 
 @dataclass

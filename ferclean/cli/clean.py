@@ -8,7 +8,7 @@ import click
 import pandas as pd
 from rich.table import Table
 
-from ferclean.clean import CleanResult, Policy, class_changes, clean as clean_dataset
+from ferclean.clean import RELABEL_MIN, CleanResult, Policy, class_changes, clean as clean_dataset
 from ferclean.cli.common import check_outputs, command_line, load_input_and_pixels, save
 from ferclean.cli.console import console, progress
 from ferclean.cli.options import Ratios, backend_options, classes_option, jobs_option, output_option
@@ -34,11 +34,12 @@ DRY_RUN_ROWS = 20
 @click.option("--keep-splits", "keep_splits", is_flag=True, default=False,
               help="Keep the dataset's own splits (the default; a leak is fixed by dropping the training copy).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the probe's folds and the re-split.")
-@click.option("--relabel-min", type=click.FloatRange(0.0, 1.0), default=Policy.relabel_min, show_default=True,
-              help="Policy strength: relabel a flagged training image when the probe gives its suggestion at"
-                   " least this probability (lower changes more labels).")
+@click.option("--relabel-min", type=click.FloatRange(0.0, 1.0), default=None,
+              help="Policy strength: relabel a flagged training image when the probe gives its suggestion at least"
+                   " this probability; lower changes more labels [default: "
+                   + ", ".join(f"{p:g} for {name}" for name, p in RELABEL_MIN.items()) + "].")
 @click.option("--rare-relabel-min", type=click.FloatRange(0.0, 1.0), default=Policy.rare_relabel_min, show_default=True,
-              help="The probability needed to move an image out of a rare class (under 5 %% of the training images).")
+              help="The probability needed to move an image out of a rare class (under 5 % of the training images).")
 @click.option("--drop-unsure", is_flag=True, help="Drop flagged training images the policy does not relabel (default: keep them).")
 @click.option("--probs", "probs_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Reuse a probe's probs.npy from an earlier run (matched by path) instead of training it again.")
@@ -50,7 +51,7 @@ DRY_RUN_ROWS = 20
 @backend_options
 def clean(
     source: Path, output: Path, probe: str, ratios: dict[str, float] | None, keep_splits: bool, seed: int,
-    relabel_min: float, rare_relabel_min: float, drop_unsure: bool, probs_path: Path | None, report_dir: Path | None,
+    relabel_min: float | None, rare_relabel_min: float, drop_unsure: bool, probs_path: Path | None, report_dir: Path | None,
     dry_run: bool, classes: str | None, jobs: int | None, backend: Backend,
 ) -> None:
     """Clean a dataset in one go: scan (with quality checks), dedupe, review labels with a probe,
@@ -61,9 +62,10 @@ def clean(
     - duplicates: one copy per group stays (a test copy before val before train, so a leak is
       fixed by dropping the training copy); groups whose copies disagree go to review;
     - labels: a training image the probe flags is relabelled to its suggestion when the probe
-      gives it p >= --relabel-min (0.4); out of a rare class (under 5 % of the training
-      images, e.g. disgust) only at p >= --rare-relabel-min (0.7); the rest keep their label
-      (or are dropped with --drop-unsure); validation and test flags stay for a person;
+      gives it p >= --relabel-min (0.6 with the fast probe, 0.4 with cnn and ensemble, whose
+      suggestions are right more often); out of a rare class (under 5 % of the training images,
+      e.g. disgust) only at p >= --rare-relabel-min (0.7); the rest keep their label (or are
+      dropped with --drop-unsure); validation and test flags stay for a person;
     - invalid images (blank, text, icons, not a face) and unreadable files: as scan marks them.
     Every changed row says why in `note`; changes.csv lists them, report.html shows them.
 
@@ -80,7 +82,7 @@ def clean(
     check_outputs(source, None, outputs, (probs_path,))
     manifest, pixels = load_input_and_pixels(source, classes, jobs=jobs, backend=backend, invalid="review", keep_pixels=BASE)
     check_outputs(source, manifest, outputs, (probs_path,))
-    policy = Policy(relabel_min=relabel_min, rare_relabel_min=rare_relabel_min, drop_unsure=drop_unsure)
+    policy = Policy(relabel_min=RELABEL_MIN[probe] if relabel_min is None else relabel_min, rare_relabel_min=rare_relabel_min, drop_unsure=drop_unsure)
     build_cnn = None
     if "cnn" in members(probe) and probs_path is None:
         from ferclean_train.models import probe_cnn as build_cnn

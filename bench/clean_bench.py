@@ -1,0 +1,105 @@
+"""``ferclean clean`` on FER2013: how long the command takes and how good its changes are.
+
+Run by hand:
+
+    .venv/bin/python bench/clean_bench.py                       # fast probe, timed against dedupe
+    .venv/bin/python bench/clean_bench.py --probs runs/bench/ens-cnn.npy --probe cnn --no-timing
+    .venv/bin/python bench/clean_bench.py --probs P.npy --policy='--rare-relabel-min 0.4' --no-timing
+
+Timing: the command a user runs, each in a fresh process (imports and scan included), against
+``ferclean dedupe --policy keep-one`` on the same folder timed in the same run (the ratio is the
+figure to compare between machines); the load average is printed before and after.
+
+Quality, judged by the FER+ annotators' votes of the training images (benchmark truth, read here
+only): of the labels clean changed, how many it fixed (new label = the vote majority) and broke
+(old label was the majority), per class; and the share of kept training images whose label agrees
+with the majority, before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from ferclean.manifest import effective_labels, kept, read_manifest
+from ferclean.votes import match_votes, read_votes
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def timed(*args: str | Path) -> tuple[float, float]:
+    """Wall and CPU seconds of one ``ferclean`` command in a fresh process; stops the bench on failure."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "ferclean", *map(str, args)], capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        sys.exit(f"ferclean {args[0]} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+
+
+def judge(manifest_csv: Path, votes_csv: Path) -> None:
+    """Print what the changed labels did, against the vote majority of the training images."""
+    frame = read_manifest(manifest_csv).frame
+    truth = match_votes(frame["path"], read_votes(votes_csv)).labels
+    train = (frame["split"] == "train") & (truth != "")
+    given, trained = frame["label"], effective_labels(frame)
+    moved = train & kept(frame) & (trained != given)
+    fixed, broken = moved & (trained == truth), moved & (given == truth)
+    table = pd.DataFrame({
+        "relabelled out": moved.groupby(given).sum(),
+        "fixed": fixed.groupby(given).sum(),
+        "broken": broken.groupby(given).sum(),
+        "dropped": (train & ~kept(frame)).groupby(given).sum(),
+    }).fillna(0).astype(int)
+    table.loc["total"] = table.sum()
+    print(f"\nLabel changes on training images with a vote majority ({int(train.sum()):,}), by given class:")
+    print(table.to_string())
+    stay = train & kept(frame)
+    print(f"labels agreeing with the vote majority: {(given[train] == truth[train]).mean():.2%} of all training"
+          f" images; of the {int(stay.sum()):,} kept, {(given[stay] == truth[stay]).mean():.2%} before and"
+          f" {(trained[stay] == truth[stay]).mean():.2%} after clean")
+    print(f"net fixed: {int(fixed.sum()) - int(broken.sum()):+,}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DATA, help="Folder holding fer2013/ and ferplus/.")
+    parser.add_argument("--probe", default="fast")
+    parser.add_argument("--probs", type=Path, default=None, help="Reuse a saved probs.npy (clean --probs).")
+    parser.add_argument("--policy", default="", help="More clean options, given with '=', e.g. --policy='--relabel-min 0.5'.")
+    parser.add_argument("--runs", type=int, default=1, help="Timed runs of each command (median printed).")
+    parser.add_argument("--no-timing", action="store_true", help="Skip the dedupe reference (e.g. with --probs).")
+    args = parser.parse_args()
+    fer = args.data / "fer2013"
+    options = ["--probe", args.probe, *(("--probs", args.probs) if args.probs else ()), *args.policy.split()]
+    with tempfile.TemporaryDirectory() as work:
+        out = Path(work) / "clean.csv"
+        print(f"load average before: {os.getloadavg()[0]:.2f}")
+        cleans, dedupes = [], []
+        for _ in range(args.runs):
+            cleans.append(timed("clean", fer, *options, "-o", out))
+            if not args.no_timing:
+                dedupes.append(timed("dedupe", fer, "--policy", "keep-one", "-o", Path(work) / "dedup.csv"))
+        print(f"load average after: {os.getloadavg()[0]:.2f}")
+        wall = sorted(c[0] for c in cleans)[len(cleans) // 2]
+        cpu = sorted(c[1] for c in cleans)[len(cleans) // 2]
+        print(f"ferclean clean {' '.join(map(str, options))}: {wall:.1f} s wall / {cpu:.1f} s CPU"
+              f" (runs: {', '.join(f'{c[0]:.1f}' for c in cleans)})")
+        if dedupes:
+            reference = sorted(d[0] for d in dedupes)[len(dedupes) // 2]
+            print(f"ferclean dedupe --policy keep-one: {reference:.1f} s wall; clean / dedupe = {wall / reference:.1f}x")
+        judge(out, args.data / "ferplus" / "train_votes.csv")
+
+
+if __name__ == "__main__":
+    main()
