@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import socket
 import stat
 import tempfile
@@ -355,8 +356,6 @@ def holding_signals() -> Iterator[None]:
     finally:
         held, session.held_signals = session.held_signals, None
         if held:
-            import signal
-
             signal.raise_signal(held[0])
 
 

@@ -310,4 +310,5 @@ def epoch_batches(size: int, batch_size: int, seed: int, first_epoch: int = 0) -
             yield order[start : start + batch_size], draws[i]
 
     signature = (tf.TensorSpec((None,), tf.int64), tf.TensorSpec((2,), tf.int64))
-    return tf.data.Dataset.from_generator(batches, output_signature=signature)
+    ds = tf.data.Dataset.from_generator(batches, output_signature=signature)
+    return ds.apply(tf.data.experimental.assert_cardinality(-(-size // batch_size)))  # Keras sizes epochs by it

@@ -24,6 +24,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -291,3 +292,103 @@ def test_hand_edited_manifest_warns_once(pipeline: dict, tmp_path: Path) -> None
     assert text.count("was changed after ferclean wrote it") == 1 and "-2 row(s)" in text
     clean = CliRunner().invoke(main, ["stratify", str(tmp_path / "s.csv"), "-o", str(tmp_path / "t.csv")])
     assert "was changed" not in clean.output
+
+
+def test_cnn_probe_folds_resume_to_the_same_probabilities(tmp_path: Path) -> None:
+    """An interrupt after the first fold keeps it; --resume trains only the rest and gives the
+    uninterrupted probabilities exactly; a checkpoint of other inputs is refused."""
+    pytest.importorskip("keras")
+    from test_mislabel_probe import RecordingCnn, stripes
+
+    from ferclean.errors import FercleanError
+    from ferclean.mislabel.checkpoint import FoldCache, fingerprint
+    from ferclean.mislabel.probe import cnn_probs
+
+    images, labels = stripes()
+    folds = (np.arange(60) // 7) % 3
+    whole = cnn_probs(images, labels, folds, 2, 0, RecordingCnn, epochs=4)
+    key = fingerprint(images, labels, folds, {"epochs": 4})
+    built = []
+
+    def interrupted(*args: object) -> RecordingCnn:
+        if len(built) == 1:
+            raise KeyboardInterrupt
+        built.append(RecordingCnn(*args))
+        return built[-1]
+
+    with pytest.raises(KeyboardInterrupt):
+        cnn_probs(images, labels, folds, 2, 0, interrupted, epochs=4, cache=FoldCache(tmp_path, key, resume=False))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["probe-checkpoint.json", "probe-fold-cnn-0.npy"]
+    resumed_builds = []
+
+    def counting(*args: object) -> RecordingCnn:
+        resumed_builds.append(RecordingCnn(*args))
+        return resumed_builds[-1]
+
+    resumed = cnn_probs(images, labels, folds, 2, 0, counting, epochs=4, cache=FoldCache(tmp_path, key, resume=True))
+    np.testing.assert_array_equal(resumed, whole)
+    assert len(resumed_builds) == 2  # folds 1 and 2 only
+    with pytest.raises(FercleanError, match="other images, labels or options"):
+        FoldCache(tmp_path, fingerprint(images, labels, folds, {"epochs": 5}), resume=True)
+    FAULTS["cnn probe interrupted after a fold"] = 1
+
+
+def _until(path: Path, ready: object, process: subprocess.Popen, seconds: float = 300) -> None:
+    deadline = time.monotonic() + seconds
+    while not ready(path) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_train_killed_then_resumed_gives_the_same_model(pipeline: dict) -> None:
+    """kill -9 after epoch 2 of 4, then --resume: the same history, model and test predictions
+    (CPU, deterministic kernels: byte-identical predictions.csv)."""
+    pytest.importorskip("tensorflow")
+    import pandas as pd
+
+    root = pipeline["root"]
+    tiny = ["--arch", "bpp", "--filters", "4,8", "--dropouts", "0.1,0.1", "--dense-units", "8", "--batch-size", "16",
+            "--epochs", "4", "--runs-dir", "runs", "--jobs", "1", "-m", "ds"]
+    whole = _ferclean(["train", *tiny, "--name", "whole"], root)
+    assert whole.returncode == 0, whole.stderr
+    process = subprocess.Popen([*FERCLEAN, "train", *tiny, "--name", "cut"], cwd=root, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    history = root / "runs" / "cut-1" / "history.csv"
+    _until(history, lambda p: p.is_file() and len(pd.read_csv(p)) >= 2, process)
+    process.kill()
+    process.wait()
+    assert len(pd.read_csv(history)) in (2, 3)
+    resumed = _ferclean(["train", "--resume", "runs/cut-1"], root)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "Took over the lock" in " ".join(resumed.stdout.split())
+    a, b = (pd.read_csv(root / "runs" / f"{n}-1" / "history.csv") for n in ("whole", "cut"))
+    same = [c for c in a.columns if c not in ("epoch_time_s", "steps_per_s", "images_per_s")]
+    pd.testing.assert_frame_equal(a[same], b[same])
+    assert (root / "runs/whole-1/predictions.csv").read_bytes() == (root / "runs/cut-1/predictions.csv").read_bytes()
+    assert not list((root / "runs").glob("*.lock")) and not list((root / "runs").rglob(".*ferclean-*"))
+    FAULTS["train killed"] = 1
+
+
+@pytest.mark.slow
+def test_cnn_review_interrupted_then_resumed(pipeline: dict) -> None:
+    """SIGINT once the first CNN fold is checkpointed: one line, exit 130, the report as before;
+    --resume trains the second fold only and writes the uninterrupted run's probabilities."""
+    pytest.importorskip("tensorflow")
+    root = pipeline["root"]
+    args = ["mislabel-review", "d.csv", "--probe", "cnn", "--folds", "2", "--epochs", "1", "--jobs", "1"]
+    whole = _ferclean([*args, "-o", "c1.csv"], root)
+    assert whole.returncode == 0, whole.stderr
+    process = subprocess.Popen([*FERCLEAN, *args, "-o", "c2.csv"], cwd=root, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    _until(root / "c2_review", lambda p: any(p.glob("probe-fold-cnn-*.npy")), process)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1].endswith("resume with the same command and --resume")
+    assert not (root / "c2.csv").exists() and not (root / "c2_review" / "probs.npy").exists()
+    resumed = _ferclean([*args, "-o", "c2.csv", "--resume"], root)
+    assert resumed.returncode == 0, resumed.stderr
+    first, second = (np.load(root / f"c{i}_review" / "probs.npy") for i in (1, 2))
+    np.testing.assert_array_equal(first, second)
+    assert sorted(p.name for p in (root / "c2_review").iterdir()) == sorted(p.name for p in (root / "c1_review").iterdir())
+    FAULTS["cnn review interrupted"] = 1
