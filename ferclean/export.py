@@ -1,9 +1,9 @@
 """Materialise a manifest as a ``<split>/<class>/<file>`` folder tree that any trainer can read.
 
 Planning (which source goes where) is pure and checked in full before a single file is
-written; writing never opens a source for writing: an existing destination is unlinked
-before it is replaced, so a hard link or symlink left by an earlier export cannot carry a
-write through to the original image.
+written; writing never opens a source for writing: each file is made beside its destination
+and renamed over it, so a hard link or symlink left by an earlier export is replaced, never
+written through, and a symlinked folder inside the output tree that leads out of it is refused.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pandas as pd
 from ferclean.errors import FercleanError
 from ferclean.keys import short_hash
 from ferclean.manifest import Manifest, effective_labels, kept
-from ferclean.outputs import image_roots
+from ferclean.outputs import atomic_path, check_inside, image_roots
 from ferclean.parallel import Progress, no_progress
 
 MODES: tuple[str, ...] = ("copy", "hardlink", "symlink")
@@ -73,10 +73,11 @@ def plan_export(manifest: Manifest) -> pd.DataFrame:
 
 
 def check_sources(plan: pd.DataFrame, out_dir: Path, roots: Sequence[Path] = ()) -> None:
-    """Refuse missing sources, and any destination whose real path lies in a source folder.
+    """Refuse missing sources, any destination folder reached through a symlink that leads out of
+    ``out_dir``, and any destination whose real path lies in a source folder.
 
     Destination folders are resolved through every symlink first, so an ``OUT/train/happy``
-    that links to a source class folder is refused rather than written through. ``roots``
+    that links to a source class folder (or anywhere else) is refused rather than written through. ``roots``
     are the source folders (ferclean.manifest.Manifest.source_roots); each source's own
     folder is one too.
     """
@@ -95,6 +96,7 @@ def check_sources(plan: pd.DataFrame, out_dir: Path, roots: Sequence[Path] = ())
                 f"--out {out_dir / folder} resolves to {real_folder}, inside the source image folder {inside};"
                 " nothing was exported, choose another --out."
             )
+        check_inside(out_dir, out_dir / folder / "-", "--out")
     for dest in plan["dest"]:
         target = folders[str(PurePosixPath(dest).parent)] / PurePosixPath(dest).name
         if str(target) in sources:
@@ -113,22 +115,22 @@ def existing_files(out_dir: Path) -> list[Path]:
 
 
 def _place(source: str, dest: Path, mode: str) -> None:
-    if dest.is_symlink() or dest.exists():
-        dest.unlink()
-    if mode == "copy":
-        shutil.copy2(source, dest)
-    elif mode == "hardlink":
+    """Make ``dest`` beside itself and rename it into place (ferclean.outputs.atomic_path)."""
+    with atomic_path(dest) as temp:
+        if mode == "copy":
+            shutil.copy2(source, temp)
+            return
+        temp.unlink()
+        if mode == "symlink":
+            os.symlink(os.path.realpath(source), temp)
+            return
         try:
-            os.link(source, dest)
+            os.link(source, temp)
         except OSError as exc:
             raise FercleanError(
                 f"Cannot hard-link {source} into {dest.parent} ({exc.strerror}); hard links need one file system:"
                 " use --mode copy or --mode symlink."
             ) from None
-    elif mode == "symlink":
-        os.symlink(os.path.realpath(source), dest)
-    else:
-        raise FercleanError(f"Unknown export mode {mode!r}; use one of {', '.join(MODES)}.")
 
 
 def export_tree(plan: pd.DataFrame, out_dir: Path, mode: str, on_progress: Progress | None = None) -> tuple[int, int]:
@@ -140,8 +142,6 @@ def export_tree(plan: pd.DataFrame, out_dir: Path, mode: str, on_progress: Progr
     """
     if mode not in MODES:
         raise FercleanError(f"Unknown export mode {mode!r}; use one of {', '.join(MODES)}.")
-    for folder in sorted({str(PurePosixPath(d).parent) for d in plan["dest"]}):
-        (out_dir / folder).mkdir(parents=True, exist_ok=True)
     report = on_progress or no_progress
     stage = f"Exporting ({mode})"
     report(stage, 0, len(plan))

@@ -18,7 +18,7 @@ import pandas as pd
 from ferclean import __version__
 from ferclean.errors import FercleanError
 from ferclean.labels import SPLITS, normalise_class
-from ferclean.outputs import atomic_path, image_roots, require_suffix
+from ferclean.outputs import atomic_path, file_sha256, image_roots, require_suffix
 
 #: Column order of every manifest ferclean writes; unknown columns follow these.
 COLUMNS: tuple[str, ...] = (
@@ -57,6 +57,8 @@ class Manifest:
     frame: pd.DataFrame
     root: Path
     meta: dict = field(default_factory=dict)
+    #: How the CSV differs from what its companion JSON recorded (edited by hand), or None.
+    drift: str | None = None
 
     def abspaths(self) -> list[Path]:
         """Absolute path of every row, in row order."""
@@ -151,17 +153,46 @@ def read_manifest(csv_path: str | Path, extra_classes: Iterable[str] = ()) -> Ma
             meta = json.loads(meta_path.read_text())
         except json.JSONDecodeError as exc:
             raise FercleanError(f"Companion file {meta_path} is not valid JSON: {exc}.") from exc
+    drift = csv_drift(csv_path, frame, meta.get("csv"))
     frame = normalise_frame(frame)
     check_values(frame, f"Manifest {csv_path}", [*meta.get("classes", []), *extra_classes])
     root = Path(meta.get("root") or csv_path.parent.resolve())
-    return Manifest(frame=frame, root=root, meta=meta)
+    return Manifest(frame=frame, root=root, meta=meta, drift=drift)
+
+
+def csv_record(csv_path: Path, frame: pd.DataFrame) -> dict:
+    """What the companion JSON records of the CSV it was written with: hash, rows, columns."""
+    return {"sha256": file_sha256(csv_path), "rows": len(frame), "columns": list(frame.columns)}
+
+
+def csv_drift(csv_path: Path, frame: pd.DataFrame, recorded: dict | None) -> str | None:
+    """A one-line description of how the CSV changed since ferclean wrote it, or None when it did not
+    (or the JSON predates the record). Users do edit manifests: the change is reported, not refused."""
+    if not isinstance(recorded, dict) or "sha256" not in recorded or file_sha256(csv_path) == recorded["sha256"]:
+        return None
+    changes = []
+    rows = recorded.get("rows")
+    if isinstance(rows, int) and rows != len(frame):
+        changes.append(f"{len(frame) - rows:+,} row(s) ({rows:,} -> {len(frame):,})")
+    columns = recorded.get("columns")
+    if isinstance(columns, list):
+        added = [c for c in frame.columns if c not in columns]
+        removed = [c for c in columns if c not in frame.columns]
+        changes += [f"column(s) added: {', '.join(added)}"] if added else []
+        changes += [f"column(s) removed: {', '.join(removed)}"] if removed else []
+    what = "; ".join(changes) if changes else "same rows and columns, values edited"
+    return (
+        f"{csv_path} was changed after ferclean wrote it (its {companion_path(csv_path).name} records another"
+        f" SHA-256): {what}. Reading it as it is now."
+    )
 
 
 def write_manifest(manifest: Manifest, csv_path: str | Path, command: str | None = None) -> Path:
     """Write ``NAME.csv`` and ``NAME.json`` atomically; ``command`` is appended to the history.
 
     Each file is written beside its target and renamed over it, so an interrupted run
-    leaves either the old manifest or the new one, never half of one.
+    leaves either the old manifest or the new one, never half of one. The JSON records the
+    CSV's SHA-256, rows and columns, so a later read notices a hand edit (:func:`csv_drift`).
     """
     csv_path = Path(csv_path)
     require_suffix(csv_path, (".csv",), "Manifest")
@@ -171,6 +202,7 @@ def write_manifest(manifest: Manifest, csv_path: str | Path, command: str | None
         meta["history"] = [*meta.get("history", []), command]
     with atomic_path(csv_path) as temp:
         frame.to_csv(temp, index=False)
+        meta["csv"] = csv_record(temp, frame)
     with atomic_path(companion_path(csv_path)) as temp:
         temp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return csv_path

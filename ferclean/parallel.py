@@ -16,9 +16,10 @@ import importlib.util
 import logging
 import math
 import os
-from collections.abc import Callable, Sequence
+import signal
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import CancelledError, ProcessPoolExecutor
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from typing import Any, Protocol, TypeVar
 
 from ferclean.errors import FercleanError
@@ -53,6 +54,26 @@ class Backend(Protocol):
     def map(self, fn: Callable[[T], R], items: Sequence[T], stage: str, report: Progress) -> list[R]: ...
 
 
+def _worker_signals() -> None:
+    """In a pool worker: Ctrl-C (sent to the whole process group) is the parent's to handle, and
+    SIGTERM ends the worker plainly, not through the parent's handler inherited by fork."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@contextmanager
+def worker_pool(jobs: int) -> Iterator[ProcessPoolExecutor]:
+    """A process pool that, when the caller stops early (an interrupt, an error), cancels the
+    queued work instead of waiting for all of it, so the run ends in seconds."""
+    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_signals)
+    try:
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
 class LocalBackend:
     """A process pool of ``jobs`` workers on this machine (all cores when None)."""
 
@@ -70,7 +91,7 @@ class LocalBackend:
                 report(stage, len(results), len(items))
             return results
         chunksize = max(16, min(512, len(items) // (jobs * 8) or 1))
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
+        with worker_pool(jobs) as pool:
             for result in pool.map(fn, items, chunksize=chunksize):
                 results.append(result)
                 report(stage, len(results), len(items))
@@ -261,7 +282,7 @@ def map_batches(
     results: list[R] = []
     done, total = 0, sum(weights)
     report(stage, 0, total)
-    with ProcessPoolExecutor(max_workers=jobs) if jobs > 1 and len(batches) > 1 else nullcontext() as pool:
+    with worker_pool(jobs) if jobs > 1 and len(batches) > 1 else nullcontext() as pool:
         for weight, result in zip(weights, pool.map(fn, batches) if pool else map(fn, batches)):
             results.append(result)
             done += weight

@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from ferclean.outputs import write_csv
+from ferclean.outputs import atomic_path, holding_signals, write_csv
 from ferclean.parallel import Progress, no_progress
 
 
@@ -88,19 +88,42 @@ def epoch_line(epoch: int, epochs: int, logs: dict[str, Any]) -> str:
 
 
 class HistoryWriter(keras.callbacks.Callback):
-    """Rewrites ``history.csv`` after every epoch, continuing the rows of a resumed run."""
+    """Rewrites ``history.csv`` after every epoch, continuing the rows of a resumed run, and with it
+    ``checkpoint`` (the full model, optimizer included): the pair is renamed into place together,
+    interrupts held back, so a killed run leaves a history and a checkpoint of the same epoch."""
 
-    def __init__(self, path: Path, previous: pd.DataFrame | None = None) -> None:
+    def __init__(self, path: Path, previous: pd.DataFrame | None = None, checkpoint: Path | None = None) -> None:
         super().__init__()
-        self.path = path
+        self.path, self.checkpoint = path, checkpoint
         self.rows: list[dict[str, Any]] = [] if previous is None else previous.to_dict("records")
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self.rows.append({"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}})
-        write_csv(self.path, self.frame())
+        if self.checkpoint is None:
+            write_csv(self.path, self.frame())
+            return
+        with holding_signals(), atomic_path(self.path, immediate=True) as table:
+            with atomic_path(self.checkpoint, immediate=True) as model:
+                self.model.save(model)
+            self.frame().to_csv(table, index=False)
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows)
+
+
+class EpochSeeds(keras.callbacks.Callback):
+    """Sets every random layer's seed state (dropout, augmentation) from ``seed`` and the epoch
+    at the start of each epoch: a resumed run (whose saved model does not carry these states)
+    then draws what the uninterrupted run would have drawn."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__()
+        self.seed = seed
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        states = [v for v in self.model.non_trainable_variables if v.path.endswith("seed_generator_state")]
+        for i, state in enumerate(states):
+            state.assign(np.array([self.seed * 1_000_003 + i, epoch << 20], dtype=state.dtype))
 
 
 def save_inference_model(model: keras.Model, path: Path) -> Path:
@@ -110,7 +133,8 @@ def save_inference_model(model: keras.Model, path: Path) -> Path:
     """
     slim = keras.Model.from_config(model.get_config())
     slim.set_weights(model.get_weights())
-    slim.save(path)
+    with atomic_path(path, immediate=True) as temp:
+        slim.save(temp)
     return path
 
 

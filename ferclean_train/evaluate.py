@@ -60,7 +60,6 @@ def write_evaluation(
     out_dir: Path, part: pd.DataFrame, probs: np.ndarray, classes: Sequence[str], extra: dict[str, Any]
 ) -> dict[str, Any]:
     """Write metrics.json, classification_report.txt, confusion_matrix.csv/.png and predictions.csv."""
-    out_dir.mkdir(parents=True, exist_ok=True)
     y_true = label_indices(part["label"], classes)
     y_pred = probs.argmax(axis=1)
     metrics = {**extra, "classes": list(classes), **score(y_true, y_pred, classes)}

@@ -31,6 +31,7 @@ from ferclean_train.callbacks import (
     ResumableEarlyStopping,
     ResumableReduceLROnPlateau,
     EpochProgress,
+    EpochSeeds,
     monitor_state,
     save_inference_model,
 )
@@ -147,15 +148,18 @@ class _Inputs:
     class_weights: dict[int, float] | None
 
 
-def _inputs(config: TrainConfig, train: pd.DataFrame, val: pd.DataFrame, classes: list[str]) -> _Inputs:
-    """The train and validation pipelines over images decoded once into uint8 arrays."""
+def _inputs(
+    config: TrainConfig, train: pd.DataFrame, val: pd.DataFrame, classes: list[str], first_epoch: int = 0
+) -> _Inputs:
+    """The train and validation pipelines over images decoded once into uint8 arrays; the training
+    batches of each epoch depend on the seed and the epoch only (``first_epoch``: a resumed run's)."""
     train_labels = data.label_indices(train["label"], classes)
     with data.decode_errors_as_input_errors():
         train_images = data.decode_images(train["abspath"].tolist(), config.image_size)
         val_images = data.decode_images(val["abspath"].tolist(), config.image_size)
     train_ds = data.array_dataset(
         train_images, train_labels, len(classes), config.batch_size, shuffle=True, seed=config.seed,
-        augment=pipeline_augmenter(config), mixup=config.mixup,
+        augment=pipeline_augmenter(config), mixup=config.mixup, first_epoch=first_epoch,
     )
     val_ds = data.array_dataset(val_images, data.label_indices(val["label"], classes), len(classes), config.batch_size)
     weights = data.class_weights(train_labels, len(classes)) if config.class_weights else None
@@ -215,7 +219,7 @@ def resume_run(
     model = keras.saving.load_model(last, compile=True)
     best_weights = keras.saving.load_model(run_dir / MODEL, compile=False).get_weights() if (run_dir / MODEL).is_file() else None
     details["config"] = config.to_dict()
-    inputs = _inputs(config, train, val, classes)
+    inputs = _inputs(config, train, val, classes, first_epoch=len(history))
     return _fit_and_report(
         run_dir, details, config, model, inputs, test, classes, initial_epoch=len(history), history=history, best_weights=best_weights,
         reporters=(on_progress, on_epoch),
@@ -252,7 +256,7 @@ def _callbacks(
     """A cosine schedule runs to its end (no plateau decay, no early stop); the best epoch's
     weights are restored either way."""
     state = monitor_state(history, config.monitor) if history is not None and len(history) else None
-    writer = HistoryWriter(run_dir / HISTORY, history)
+    writer = HistoryWriter(run_dir / HISTORY, history, checkpoint=run_dir / LAST)
     scheduled = config.schedule == "cosine"
     callbacks = [] if scheduled else [
         ResumableReduceLROnPlateau(
@@ -261,14 +265,14 @@ def _callbacks(
         ),
     ]
     callbacks += [
+        EpochSeeds(config.seed),
         ResumableEarlyStopping(
             monitor=config.monitor, patience=config.epochs if scheduled else config.early_stopping_patience,
             restore_best_weights=True, state=state, best_weights=best_weights,
         ),
         EpochProgress(config.epochs, inputs.steps, initial_epoch, *reporters, images=inputs.images),
-        writer,
         BestModelSaver(run_dir / MODEL, config.monitor, best=None if state is None else state[0]),
-        keras.callbacks.ModelCheckpoint(run_dir / LAST),
+        writer,  # last: its history and checkpoint mark the epoch done
     ]
     return callbacks, writer
 

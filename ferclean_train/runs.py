@@ -7,7 +7,6 @@ its hash), so later commands take only the folder.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import re
@@ -16,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ferclean.errors import FercleanError
-from ferclean.outputs import write_text
+from ferclean.outputs import file_sha256, write_text
 
 DETAILS = "model-details.json"
 MODEL = "model.keras"
@@ -36,28 +35,30 @@ def new_run_dir(runs_dir: Path, name: str, version: int | None = None) -> Path:
     """Create ``runs_dir/<name>-<version>``; the version defaults to the next free number from 1."""
     if not re.fullmatch(r"[\w.-]+", name):
         raise FercleanError(f"Run name {name!r} may use only letters, digits, '.', '_' and '-'.")
+    given = version is not None
     if version is None:
         version = max(run_versions(runs_dir, name), default=0) + 1
-    run_dir = runs_dir / f"{name}-{version}"
-    if run_dir.exists():
-        raise FercleanError(f"Run folder {run_dir} already exists; pick another --version or use --resume {run_dir}.")
-    run_dir.mkdir(parents=True)
-    return run_dir
+    while True:
+        run_dir = runs_dir / f"{name}-{version}"
+        try:
+            run_dir.mkdir(parents=True)  # atomic: of two runs started together, each gets its own version
+            return run_dir
+        except FileExistsError:
+            if given:
+                raise FercleanError(
+                    f"Run folder {run_dir} already exists; pick another --version or use --resume {run_dir}."
+                ) from None
+            version += 1
 
 
-def discard_unfinished(run_dir: Path) -> None:
+def discard_unfinished(run_dir: Path) -> bool:
     """Remove a run folder whose training failed before any model was saved, so a failed run
-    leaves no empty folder and uses up no version; one holding a model stays for --resume."""
+    leaves no empty folder and uses up no version; one holding a model stays for --resume.
+    Returns whether it was removed."""
     if run_dir.is_dir() and not any(run_dir.rglob("*.keras")):
         shutil.rmtree(run_dir)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return True
+    return False
 
 
 def library_versions() -> dict[str, str]:

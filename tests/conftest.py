@@ -58,3 +58,14 @@ def fer2013() -> Path:
     if not path.is_dir():
         pytest.skip("../shared/data/fer2013 is not available")
     return path
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The number of injected faults test_faults.py saw survived (docs/reliability.md)."""
+    import sys
+
+    module = sys.modules.get("test_faults")
+    faults = getattr(module, "FAULTS", None)
+    if faults:
+        detail = ", ".join(f"{name} {count}" for name, count in faults.items())
+        terminalreporter.write_line(f"faults survived: {sum(faults.values())} ({detail})")

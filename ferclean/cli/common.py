@@ -12,7 +12,7 @@ from ferclean.cli.console import console, progress
 from ferclean.errors import FercleanError
 from ferclean.labels import parse_class_list
 from ferclean.manifest import Manifest, companion_path, read_manifest, write_manifest
-from ferclean.outputs import guard_outputs
+from ferclean.outputs import claim, current_session, guard_outputs
 from ferclean.parallel import Backend
 from ferclean.render.tables import distribution_table, split_class_counts
 from ferclean.scan import scan_dataset, unreadable_rows
@@ -57,6 +57,8 @@ def load_input_and_pixels(
         return manifest, listing.pixels
     if source.suffix.lower() == ".csv" or source.is_file():
         manifest = read_manifest(source, parse_class_list(classes))
+        if manifest.drift:
+            console.print(f"[yellow]Warning: {manifest.drift}")
         missing = manifest.missing_paths()
         if missing:
             console.print(
@@ -74,11 +76,16 @@ def check_outputs(
     inputs: tuple[Path | None, ...] = (),
     extra_roots: tuple[Path, ...] = (),
     exclude_source: str | None = None,
+    immediate: tuple[str, ...] = (),
+    claimed: bool = True,
 ) -> None:
-    """Refuse outputs inside the source images or equal to an input (ferclean.outputs.guard_outputs).
+    """Refuse outputs inside the source images or equal to an input (ferclean.outputs.guard_outputs),
+    then claim each (:func:`claim_output`).
 
     Called once before the work with ``manifest=None`` (the dataset folder, if SOURCE is one,
-    is the source root) and again once the manifest's image folders are known.
+    is the source root) and again once the manifest's image folders are known. Outputs named
+    in ``immediate`` have their files land as written (faces read back later) instead of with
+    the rest at the end. ``claimed=False`` only checks (train claims its new run folder, not --runs-dir).
     """
     roots = manifest.source_roots(exclude_source) if manifest is not None else ([source.resolve()] if source.is_dir() else [])
     roots = [*roots, *(r.resolve() for r in extra_roots)]
@@ -88,6 +95,27 @@ def check_outputs(
     if named.get("-o") is not None:
         named["-o (its .json)"] = companion_path(named["-o"])
     guard_outputs(named, roots, given)
+    for what, path in outputs.items() if claimed else ():
+        if path is not None:
+            claim_output(path, what, deferred=what not in immediate)
+
+
+def claim_output(path: Path, what: str, deferred: bool = True) -> None:
+    """Lock an output for this run (a second run writing it is refused) and check every write
+    under it stays inside it (ferclean.outputs.claim); say so when a killed run's lock is taken over."""
+    session = current_session()
+    seen = len(session.notes) if session is not None else 0
+    companions = [companion_path(path)] if path.suffix.lower() == ".csv" else []
+    claim(path, what, deferred, companions)
+    for note in session.notes[seen:] if session is not None else []:
+        console.print(f"[yellow]{note}")
+
+
+def note_resume(hint: str | None) -> None:
+    """What an interrupted run of this command should be resumed with (None: it cannot be)."""
+    session = current_session()
+    if session is not None:
+        session.resume_hint = hint
 
 
 def report_unreadable(manifest: Manifest, limit: int = 20) -> None:

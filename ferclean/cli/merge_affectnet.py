@@ -123,9 +123,10 @@ def merge_affectnet(
     """
     # The new faces are the only files merge writes into a folder; its own earlier faces (source=affectnet) may live there.
     outputs = {"-o": output, "--out": out_dir, "contact sheet": _sheet_path(output)}
-    check_outputs(into, None, outputs, extra_roots=(affectnet,))
+    # The faces land as converted: the merge reads them back (a rerun reuses them).
+    check_outputs(into, None, outputs, extra_roots=(affectnet,), immediate=("--out",))
     manifest = load_input(into, classes, jobs=jobs, backend=backend)
-    check_outputs(into, manifest, outputs, extra_roots=(affectnet,), exclude_source="affectnet")
+    check_outputs(into, manifest, outputs, extra_roots=(affectnet,), exclude_source="affectnet", immediate=("--out",))
     names = target_classes(manifest.frame)
     console.print(distribution_table(split_class_counts(manifest.frame), "Images per split and class before merging"))
     with progress() as on_progress:

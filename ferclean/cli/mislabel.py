@@ -8,7 +8,7 @@ import click
 import pandas as pd
 from rich.table import Table
 
-from ferclean.cli.common import check_outputs, command_line, load_input, save
+from ferclean.cli.common import check_outputs, command_line, load_input, note_resume, save
 from ferclean.cli.console import console, progress
 from ferclean.cli.options import backend_options, classes_option, jobs_option, output_option
 from ferclean.parallel import Backend
@@ -41,6 +41,9 @@ from ferclean.mislabel.report import pair_counts
               help="Write a reviewer's decisions.csv (path, decision, new_label) into the manifest; no probe runs.")
 @click.option("--auto-relabel", type=click.FloatRange(0.0, 1.0), default=None, metavar="MIN_CONFIDENCE",
               help="Relabel flagged images whose suggestion has at least this probability.")
+@click.option("--resume", is_flag=True,
+              help="Continue an interrupted cnn or ensemble probe from its finished folds (checkpointed in the report"
+                   " folder); refused when the images, labels or options differ.")
 @click.option("--page-limit", type=click.IntRange(min=1), default=2000, show_default=True,
               help="Most doubtful flagged images shown in review.html (review.csv lists them all).")
 @classes_option
@@ -48,7 +51,7 @@ from ferclean.mislabel.report import pair_counts
 @backend_options
 def mislabel_review(
     source: Path, output: Path, probe: str, folds: int | None, seed: int, epochs: int, report_dir: Path | None,
-    probs_path: Path | None, decisions_path: Path | None, auto_relabel: float | None, page_limit: int,
+    probs_path: Path | None, decisions_path: Path | None, auto_relabel: float | None, resume: bool, page_limit: int,
     classes: str | None, jobs: int | None, backend: Backend,
 ) -> None:
     """Flag images whose label a probe model, trained on the other folds, finds unlikely.
@@ -62,6 +65,7 @@ def mislabel_review(
     Example:
       ferclean mislabel-review manifests/fer2013.csv -o manifests/fer2013-review.csv
       ferclean mislabel-review manifests/fer2013.csv --probe ensemble -o manifests/fer2013-review.csv
+      ferclean mislabel-review manifests/fer2013.csv --probe ensemble -o manifests/fer2013-review.csv --resume
       ferclean mislabel-review manifests/fer2013-review.csv --apply decisions.csv -o manifests/fer2013-reviewed.csv
       ferclean mislabel-review manifests/fer2013.csv --probs manifests/fer2013-review_review/probs.npy \\
           --auto-relabel 0.9 -o manifests/fer2013-auto.csv
@@ -78,10 +82,12 @@ def mislabel_review(
         frame = apply_decisions(frame, decisions, decisions_path.name)
         console.print(_count_table(decisions["decision"].value_counts(), f"Decisions from {decisions_path.name}", "decision"))
     elif auto_relabel is None or probs_path is not None or "label_quality" not in frame.columns:
+        if probs_path is None and "cnn" in members(probe):
+            note_resume("the same command and --resume")
         with progress() as on_progress:
             result = review(
                 manifest, probe, folds, seed, epochs, probs_path, _probe_cnn() if "cnn" in members(probe) else None,
-                report_dir, page_limit, jobs, on_progress, backend,
+                report_dir, page_limit, jobs, on_progress, backend, resume,
             )
         _print_review(result, report_dir)
         frame = result.manifest.frame

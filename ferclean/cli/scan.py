@@ -78,7 +78,6 @@ def _quality_report(manifest: Manifest, report_dir: Path, invalid: str) -> None:
     frame = manifest.frame
     flagged = frame[invalid_mask(frame)]
     counts = reason_counts(frame)
-    report_dir.mkdir(parents=True, exist_ok=True)
     write_csv(report_dir / "reasons.csv", counts, index=False)
     listing = flagged[["path", "split", "label", "status"]].assign(reasons=invalid_reasons(flagged))
     write_csv(report_dir / "flagged.csv", listing, index=False)

@@ -10,7 +10,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from ferclean.cli.common import check_outputs, command_line, load_input, manifest_stem
+from ferclean.cli.common import check_outputs, claim_output, command_line, load_input, manifest_stem, note_resume
 from ferclean.cli.options import classes_option, jobs_option
 from ferclean.cli.console import console, err_console, progress
 from ferclean.errors import FercleanError
@@ -143,6 +143,8 @@ def train(
     from ferclean_train.fit import gpu_names, resume_run, run_folds, start_run
 
     if resume is not None:
+        claim_output(resume, "Run folder", deferred=False)
+        note_resume(f"--resume {resume}")
         with progress() as on_progress:
             details = resume_run(resume, options["epochs"], on_progress, err_console.print)
         _print_run(resume, details)
@@ -159,8 +161,10 @@ def train(
     except ValueError as exc:
         raise FercleanError(str(exc)) from None
     manifest = load_input(manifest_path, classes, jobs=jobs)
-    check_outputs(manifest_path, manifest, {"--runs-dir": runs_dir})
+    check_outputs(manifest_path, manifest, {"--runs-dir": runs_dir}, claimed=False)
     run_dir = new_run_dir(runs_dir, name or manifest_stem(manifest_path), version)
+    claim_output(run_dir, "Run folder", deferred=False)  # checkpoints land at once, for --resume
+    note_resume(f"--resume {run_dir}")
     console.print(distribution_table(split_class_counts(manifest.frame), "Kept images per split and class"))
     console.print(f"Training [bold]{config.arch}[/] into [bold]{run_dir}[/]")
     try:
@@ -172,7 +176,8 @@ def train(
                     manifest, manifest_path, config, run_dir, command_line(), on_progress=on_progress, on_epoch=err_console.print
                 )
     except BaseException:
-        discard_unfinished(run_dir)
+        if discard_unfinished(run_dir):
+            note_resume(None)  # nothing to resume: the run folder is gone
         raise
     if folds:
         _print_folds(run_dir, summary)

@@ -15,7 +15,8 @@ from ferclean.labels import class_order
 from ferclean.manifest import Manifest, effective_labels, group_keys, kept
 from ferclean.mislabel.annotate import annotate
 from ferclean.mislabel.features import load_images
-from ferclean.mislabel.probe import PROBES, CnnBuilder, combined_probs, member_folds
+from ferclean.mislabel.checkpoint import FoldCache, fingerprint
+from ferclean.mislabel.probe import PROBES, CnnBuilder, average_members, cnn_probs, member_folds, member_probs
 from ferclean.mislabel.report import review_table, write_report
 from ferclean.mislabel.saved_probs import SavedProbs, align, load_probs
 from ferclean.mislabel.scoring import score
@@ -67,13 +68,16 @@ def review(
     jobs: int | None = None,
     on_progress: Progress | None = None,
     backend: Backend | None = None,
+    resume: bool = False,
 ) -> ReviewResult:
     """Flag kept images whose label a probe trained on the other folds finds unlikely.
 
     ``folds`` defaults to the probe's ``DEFAULT_FOLDS`` (per member for an ensemble). ``probs`` reuses the ``probs.npy`` of an
     earlier run instead of training. ``probe="cnn"`` or ``"ensemble"``
     needs ``build_cnn`` (e.g. ``ferclean_train.models.probe_cnn``). With ``report_dir``
-    the report folder is written too (``report.write_report``).
+    the report folder is written too (``report.write_report``), and the CNN's finished folds are
+    checkpointed there as they end: ``resume`` reuses those of an interrupted run of the same
+    images, labels and options (ferclean.mislabel.checkpoint).
     """
     counts = member_folds(probe, folds)
     frame = manifest.frame
@@ -84,6 +88,7 @@ def review(
     label_names = effective_labels(frame).iloc[rows].tolist()
     skipped: list[str] = []
     images: dict[str, np.ndarray] = {}
+    cache: FoldCache | None = None
     if probs is not None:
         saved = load_probs(Path(probs))
         out_of_fold, fold_of = align(saved, paths, label_names)
@@ -106,9 +111,19 @@ def review(
         labels = np.array([class_names.index(n) for n in label_names], dtype=np.int64)
         groups = group_keys(frame).iloc[rows].tolist()
         folds_by_probe = {m: assign_folds(paths, labels, groups, k, seed) for m, k in counts.items()}
-        out_of_fold = combined_probs(
-            stack, labels, folds_by_probe, len(class_names), seed, epochs, build_cnn, on_progress, backend
-        )
+        if report_dir is not None and "cnn" in counts:
+            options = {"probe": probe, "folds": counts, "seed": seed, "epochs": epochs, "classes": class_names}
+            key = fingerprint(stack, labels, folds_by_probe["cnn"], options)
+            cache = FoldCache(Path(report_dir), key, resume)
+        by_member = {}
+        for member, member_folds_ in folds_by_probe.items():
+            if member == "cnn" and build_cnn is not None:
+                by_member[member] = cnn_probs(stack, labels, member_folds_, len(class_names), seed, build_cnn, epochs,
+                                              on_progress=on_progress, cache=cache)
+            else:
+                by_member[member] = member_probs(stack, labels, member_folds_, len(class_names), member, seed, epochs,
+                                                 build_cnn, on_progress, backend)
+        out_of_fold = average_members(by_member)
         # An ensemble records its last member's folds (the cnn's): the one the review shows.
         fold_of = folds_by_probe[list(counts)[-1]]
         saved = SavedProbs(probs=out_of_fold, paths=paths, folds=fold_of, classes=class_names,
@@ -132,4 +147,6 @@ def review(
     )
     if report_dir is not None:
         write_report(result, Path(report_dir), page_limit)
+    if cache is not None:
+        cache.clear()
     return result

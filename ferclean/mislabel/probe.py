@@ -23,6 +23,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 
 from ferclean.errors import FercleanError
+from ferclean.mislabel.checkpoint import FoldCache
 from ferclean.mislabel.features import HOG_DIMS, probe_features
 from ferclean.parallel import Backend, Progress, no_progress
 
@@ -146,6 +147,7 @@ def cnn_probs(
     epochs: int = 20,
     batch_size: int = 64,
     on_progress: Progress | None = None,
+    cache: FoldCache | None = None,
 ) -> np.ndarray:
     """Class probabilities from a CNN made by ``build_cnn``, one model per fold: the mean of what
     the models that never saw an image say of it (with its mirror) and what the models training
@@ -155,7 +157,9 @@ def cnn_probs(
     the area under the margin (Pleiss et al., 2020): a wrong label is learned late or never, so its
     in-training margin stays low while the right labels around it are fitted. Averaging snapshots
     smooths a cosine schedule's epoch-to-epoch swings. On FER2013's real errors each half ranks
-    better with the other (bench/mislabel_bench.py)."""
+    better with the other (bench/mislabel_bench.py).
+
+    ``cache`` keeps each finished fold's share and hands back those of an interrupted run."""
     import keras
 
     report = on_progress or no_progress
@@ -169,25 +173,38 @@ def cnn_probs(
     done = 0
     report(stage, 0, total)
     for fold in fold_ids:
-        train, test = np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
-        x_train, x_test = x[train], x[test]
-        keras.utils.set_random_seed(seed * 1000 + int(fold))
-        model = build_cnn(k, images.shape[1], epochs * -(-len(train) // batch_size))
+        # This fold's share (held out, in training, times trained), added to the totals when it ends.
+        part = cache.load(fold) if cache is not None else None
+        if part is None:
+            part = np.zeros((3, len(images), k))
+            train, test = np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
+            x_train, x_test = x[train], x[test]
+            keras.utils.set_random_seed(seed * 1000 + int(fold))
+            model = build_cnn(k, images.shape[1], epochs * -(-len(train) // batch_size))
 
-        def snapshot(epoch: int, _logs: object = None, model: Any = model, train: np.ndarray = train,
-                     x_train: np.ndarray = x_train, test: np.ndarray = test, x_test: np.ndarray = x_test) -> None:
-            nonlocal done
-            if epoch + 1 in snapshots:
-                held[test] += (model.predict(x_test, batch_size=256, verbose=0)
-                               + model.predict(x_test[:, :, ::-1], batch_size=256, verbose=0)) / (2 * len(snapshots))
-                trained[train] += model.predict(x_train, batch_size=256, verbose=0)
-                times_trained[train] += 1
-            done += 1
+            def snapshot(epoch: int, _logs: object = None, model: Any = model, train: np.ndarray = train,
+                         x_train: np.ndarray = x_train, test: np.ndarray = test, x_test: np.ndarray = x_test,
+                         part: np.ndarray = part) -> None:
+                nonlocal done
+                if epoch + 1 in snapshots:
+                    part[0, test] += (model.predict(x_test, batch_size=256, verbose=0)
+                                      + model.predict(x_test[:, :, ::-1], batch_size=256, verbose=0)) / (2 * len(snapshots))
+                    part[1, train] += model.predict(x_train, batch_size=256, verbose=0)
+                    part[2, train] += 1
+                done += 1
+                report(stage, done, total)
+
+            callback = keras.callbacks.LambdaCallback(on_epoch_end=snapshot)
+            model.fit(x_train, onehot[train], epochs=epochs, batch_size=batch_size, verbose=0, callbacks=[callback])
+            keras.backend.clear_session()
+            if cache is not None:
+                cache.save(fold, part)
+        else:
+            done += epochs
             report(stage, done, total)
-
-        callback = keras.callbacks.LambdaCallback(on_epoch_end=snapshot)
-        model.fit(x_train, onehot[train], epochs=epochs, batch_size=batch_size, verbose=0, callbacks=[callback])
-        keras.backend.clear_session()
+        held += part[0]
+        trained += part[1]
+        times_trained += part[2, :, 0]
     return (held + trained / np.maximum(times_trained, 1)[:, None]) / 2
 
 
