@@ -386,6 +386,14 @@ def commit(session: Session | None = None) -> None:
             path.unlink(missing_ok=True)
 
 
+def will_exist(path: str | Path) -> bool:
+    """Whether ``path`` is a file, or one this command wrote and renames into place when it commits
+    (a page linking to a file written beside it in the same command)."""
+    session = current_session()
+    key = os.path.abspath(path)
+    return Path(path).is_file() or (session is not None and any(os.path.abspath(t) == key for t in session.pending))
+
+
 def discard(path: str | Path) -> None:
     """Delete ``path`` once the command's outputs are in place (at once outside a session), so an
     interrupt before that still finds it (a checkpoint the new report replaces)."""

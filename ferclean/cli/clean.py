@@ -17,7 +17,7 @@ from ferclean.dedupe.report import write_report as write_dedupe_report
 from ferclean.mislabel.probe import PROBES, members
 from ferclean.outputs import write_csv
 from ferclean.parallel import Backend
-from ferclean.report import write_report as write_html_report
+from ferclean.report import write_report_of
 
 #: Rows of the change listing printed by --dry-run (the change table lists them all).
 DRY_RUN_ROWS = 20
@@ -98,8 +98,8 @@ def clean(
     write_csv(report_dir / "changes.csv", result.changes)
     save(result.manifest, output, command_line(), title="Images per split and class after clean (status != drop)")
     with progress() as on_progress:
-        write_html_report(output, report_dir / "report.html",
-                          folders={"dedupe": report_dir / "dedupe", "review": report_dir / "review"}, on_progress=on_progress)
+        write_report_of(result.manifest, output, report_dir / "report.html", probs=result.review.saved,
+                        folders={"dedupe": report_dir / "dedupe", "review": report_dir / "review"}, on_progress=on_progress)
     console.print(f"Report in [bold]{report_dir}/[/]: report.html, changes.csv, dedupe/, review/")
 
 

@@ -6,18 +6,21 @@ overview, duplicates, suspect labels, invalid images, AffectNet merge, training 
 that is missing is left out with a one-line note.
 
 ``write_report(manifest_path, out_path, runs=None)`` is the whole step; ``build_report``
-returns the page without writing it.
+returns the page without writing it; ``write_report_of`` pages a manifest still in memory (the
+last step of ``ferclean clean``, whose outputs land together when it ends).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 
 from ferclean.labels import class_order
-from ferclean.manifest import companion_path, effective_labels
+from ferclean.manifest import Manifest, companion_path, effective_labels
+from ferclean.mislabel.saved_probs import SavedProbs
 from ferclean.outputs import guard_output, require_suffix, write_text
 from ferclean.parallel import Progress, no_progress
 from ferclean.report import data
@@ -25,7 +28,7 @@ from ferclean.report import sections as parts
 from ferclean.report.load import Inputs, gather, thumbnails
 from ferclean.report.page import Page, esc, num, render
 
-__all__ = ["Report", "build_report", "write_report"]
+__all__ = ["Report", "build_report", "write_report", "write_report_of"]
 
 
 @dataclass
@@ -111,6 +114,32 @@ def write_report(
     guard_output(out_path, (), (manifest_path, companion_path(manifest_path)), "-o")
     inputs = gather(manifest_path, runs, folders)
     guard_output(out_path, inputs.manifest.source_roots(), (), "-o")
+    report = _build(inputs, top, out_path.parent, on_progress)
+    write_text(out_path, report.html)
+    return report
+
+
+def write_report_of(
+    manifest: Manifest,
+    manifest_path: str | Path,
+    out_path: str | Path,
+    *,
+    folders: Mapping[str, Path],
+    probs: SavedProbs | None = None,
+    top: int = data.TOP_SUSPECTS,
+    on_progress: Progress = no_progress,
+) -> Report:
+    """:func:`write_report` of ``manifest`` as it will be written to ``manifest_path``, with its
+    report ``folders`` and the probe's ``probs`` from memory: a command that writes all of them
+    (``ferclean clean``) pages them before any has landed."""
+    out_path = Path(out_path)
+    require_suffix(out_path, (".html", ".htm"), "-o")
+    guard_output(out_path, manifest.source_roots(), (), "-o")
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    inputs = Inputs(manifest, Path(manifest_path), folders=dict(folders), probs=probs,
+                    written={kind: now for kind in ("manifest", *folders)})
+    if probs is None and "label_quality" in manifest.frame:
+        inputs.notes.append("Probe bars left out: the probe's probabilities were not given.")
     report = _build(inputs, top, out_path.parent, on_progress)
     write_text(out_path, report.html)
     return report

@@ -15,6 +15,7 @@ import pandas as pd
 from ferclean.labels import class_order
 from ferclean.manifest import effective_labels
 from ferclean.mislabel.annotate import REASON_PREFIX
+from ferclean.outputs import will_exist
 from ferclean.quality import invalid_reasons
 from ferclean.report import data
 from ferclean.report.load import Inputs, Run
@@ -144,7 +145,7 @@ def suspects(frame: pd.DataFrame, shown: pd.DataFrame, thumbs: dict, inputs: Inp
         cards.append(card(head, [f'<div class="suspect">{figure}<div>{detail}</div></div>'], [r.label, r.suggested_label], [r.split]))
     link = ""
     folder = inputs.folders.get("review")
-    if folder is not None and (folder / "review.html").is_file():
+    if folder is not None and will_exist(folder / "review.html"):
         target = folder.resolve() / "review.html"
         href = os.path.relpath(target, link_base.resolve()) if link_base is not None else target.as_uri()
         link = f' To decide on them with the keyboard, open the <a href="{esc(Path(href).as_posix())}">review page</a>.'
