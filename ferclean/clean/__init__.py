@@ -64,18 +64,20 @@ def clean(
     jobs: int | None = None,
     on_progress: Progress | None = None,
     backend: Backend | None = None,
+    resume: bool = False,
 ) -> CleanResult:
     """Dedupe (one copy per group kept, a test copy before a training one; label conflicts to
     review), review labels with ``probe`` (or reuse ``probs``), apply ``policy``, and re-split in
     ``ratios`` when given (duplicate groups whole, seeded by ``seed``).
 
     ``pixels`` are scan's small copies (``scan_dataset(keep_pixels=BASE)``), which spare dedupe a
-    second decoding; ``review_dir`` receives the mislabel report folder.
+    second decoding; ``review_dir`` receives the mislabel report folder, and the cnn probe's
+    finished folds, which ``resume`` continues from.
     """
     deduped = find_duplicates(manifest, policy="keep-one", on_conflict="review", jobs=jobs,
                               on_progress=on_progress, backend=backend, pixels=pixels)
     reviewed = review(deduped.manifest, probe, seed=seed, probs=probs, build_cnn=build_cnn, report_dir=review_dir,
-                      jobs=jobs, on_progress=on_progress, backend=backend)
+                      jobs=jobs, on_progress=on_progress, backend=backend, resume=resume)
     frame, _ = apply_policy(reviewed.manifest.frame, policy)
     result = reviewed.manifest.with_frame(frame, clean={"probe": probe, "seed": seed, **policy.__dict__,
                                                         "splits": list(policy.splits)})

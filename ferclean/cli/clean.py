@@ -9,7 +9,7 @@ import pandas as pd
 from rich.table import Table
 
 from ferclean.clean import RELABEL_MIN, CleanResult, Policy, class_changes, clean as clean_dataset
-from ferclean.cli.common import check_outputs, command_line, load_input_and_pixels, save
+from ferclean.cli.common import check_outputs, command_line, load_input_and_pixels, note_resume, save
 from ferclean.cli.console import console, progress
 from ferclean.cli.options import Ratios, backend_options, classes_option, jobs_option, output_option
 from ferclean.dedupe import BASE
@@ -45,6 +45,8 @@ DRY_RUN_ROWS = 20
               help="Reuse a probe's probs.npy from an earlier run (matched by path) instead of training it again.")
 @click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Report folder: report.html, changes.csv, dedupe/, review/ [default: <output stem>_clean/].")
+@click.option("--resume", is_flag=True,
+              help="Continue an interrupted cnn or ensemble probe from its finished folds (kept in the report folder).")
 @click.option("--dry-run", is_flag=True, help="Run every stage and print what would change; write nothing.")
 @classes_option
 @jobs_option
@@ -52,7 +54,7 @@ DRY_RUN_ROWS = 20
 def clean(
     source: Path, output: Path, probe: str, ratios: dict[str, float] | None, keep_splits: bool, seed: int,
     relabel_min: float | None, rare_relabel_min: float, drop_unsure: bool, probs_path: Path | None, report_dir: Path | None,
-    dry_run: bool, classes: str | None, jobs: int | None, backend: Backend,
+    resume: bool, dry_run: bool, classes: str | None, jobs: int | None, backend: Backend,
 ) -> None:
     """Clean a dataset in one go: scan (with quality checks), dedupe, review labels with a probe,
     apply the automatic policy, and optionally re-split leak-free.
@@ -86,9 +88,12 @@ def clean(
     build_cnn = None
     if "cnn" in members(probe) and probs_path is None:
         from ferclean_train.models import probe_cnn as build_cnn
+
+        if not dry_run:
+            note_resume("the same command and --resume")
     with progress() as on_progress:
         result = clean_dataset(manifest, probe, policy, ratios, seed, probs_path, build_cnn, pixels,
-                               None if dry_run else report_dir / "review", jobs, on_progress, backend)
+                               None if dry_run else report_dir / "review", jobs, on_progress, backend, resume)
     _print_summary(result)
     if dry_run:
         _print_changes(result.changes)
