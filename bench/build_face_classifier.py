@@ -76,11 +76,9 @@ def fit(train: np.ndarray) -> tuple[FaceClassifier, dict[str, float]]:
     started = time.perf_counter()
     model.fit((features - mean) / scale, target)
     print(f"  trained {model.n_iter_} epochs in {time.perf_counter() - started:.0f} s, held-out accuracy {model.best_validation_score_:.4f}")
-    classifier = FaceClassifier(
-        feature_mean=mean.astype(np.float32),
-        feature_scale=scale.astype(np.float32),
-        hidden_weights=model.coefs_[0].astype(np.float32),
-        hidden_bias=model.intercepts_[0].astype(np.float32),
+    classifier = FaceClassifier(  # ((x - mean) / scale) @ W + b == x @ (W / scale) + (b - (mean / scale) @ W)
+        hidden_weights=(model.coefs_[0] / scale[:, None]).astype(np.float32),
+        hidden_bias=(model.intercepts_[0] - (mean / scale) @ model.coefs_[0]).astype(np.float32),
         output_weights=model.coefs_[1][:, 0].astype(np.float32),
         output_bias=np.float32(model.intercepts_[1][0]),
     )

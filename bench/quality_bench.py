@@ -243,7 +243,7 @@ def signal_percentiles(paths: list[str]) -> None:
     console.print("[bold]FER2013 signal percentiles[/]  (0, 0.1, 1, 50, 99, 99.9, 100)")
     for key in signals[0]:
         values = np.array([s[key] for s in signals])
-        console.print(f"  {key:14s}", "  ".join(f"{v:8.3f}" for v in np.percentile(values, [0, 0.1, 1, 50, 99, 99.9, 100])))
+        console.print(f"  {key:14s}", "  ".join(f"{v:8.3f}" for v in np.nanpercentile(values, [0, 0.1, 1, 50, 99, 99.9, 100])))
 
 
 def _haar_hits(gray: np.ndarray, cascades: list) -> list[bool]:

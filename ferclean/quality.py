@@ -157,10 +157,9 @@ FACE_CLASSIFIER_FILE = Path(__file__).with_name("face_classifier.npz")
 
 @dataclass(frozen=True)
 class FaceClassifier:
-    """A one-hidden-layer perceptron that tells faces from non-faces (``bench/build_face_classifier.py``)."""
+    """A one-hidden-layer perceptron that tells faces from non-faces (``bench/build_face_classifier.py``;
+    the features' standardisation is folded into the hidden layer's weights and bias)."""
 
-    feature_mean: np.ndarray  # standardisation of face_features
-    feature_scale: np.ndarray
     hidden_weights: np.ndarray  # (features, hidden)
     hidden_bias: np.ndarray
     output_weights: np.ndarray  # (hidden,)
@@ -168,8 +167,7 @@ class FaceClassifier:
 
     def not_face_logit(self, features: np.ndarray) -> np.ndarray:
         """Log-odds that each row of ``features`` is not a face."""
-        hidden = (features - self.feature_mean) / self.feature_scale @ self.hidden_weights + self.hidden_bias
-        return np.maximum(hidden, 0.0) @ self.output_weights + self.output_bias
+        return np.maximum(features @ self.hidden_weights + self.hidden_bias, 0.0) @ self.output_weights + self.output_bias
 
 
 @lru_cache(maxsize=1)

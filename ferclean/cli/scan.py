@@ -54,7 +54,7 @@ def scan(
     and class names (happy/happiness, sad/sadness, ...) are normalised. Each image is decoded
     once: size, pixel hash and perceptual hashes go into the manifest; unreadable files are
     listed and marked status=drop. Images that are not usable faces (blank or too dark/bright
-    frames, text, icons, noise, too small, extreme aspect, far from a face) are marked
+    frames, text, icons, noise, too small, extreme aspect, not recognised as a face) are marked
     status=review with an "invalid: <reasons>" note (or dropped with --invalid drop); the
     report folder holds the reasons table and a contact sheet of them.
 
