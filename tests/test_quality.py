@@ -1,40 +1,75 @@
+import io
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from ferclean.cli import main
 from ferclean.images import open_gray
 from ferclean.manifest import read_manifest
+from ferclean.cli.scan import _sheet_rows
 from ferclean.quality import (
     REASONS,
-    face_residual,
-    face_model,
-    face_thumbnail,
-    fit_face_space,
+    cell_orientations,
     flag_invalid,
     image_notes,
     invalid_mask,
     orientation_bins,
-    orientation_histograms,
     quality_reasons,
     quality_signals,
+    quality_table,
     reason_counts,
 )
 from ferclean.image_batch import decode_files
+from ferclean.render.contact_sheet import caption_lines, contact_sheet
+
+#: Average faces of FER2013 training clusters (bench/build_face_fixtures.py): real-ish faces that are nobody's picture.
+MEAN_FACES = np.load(Path(__file__).with_name("data") / "mean_faces.npz")["faces"]
 
 
 def face_like(seed: int, size: int = 48) -> np.ndarray:
-    """A smooth image drawn from the face space: passes every check, as a real face does."""
-    model = face_model()
-    mean, components = model.mean, model.components
-    rng = np.random.default_rng(seed)
-    values = (mean + rng.normal(0, 1, len(components)) @ components).reshape(16, 16)
-    scaled = (values - values.min()) / (values.max() - values.min()) * 255
-    return np.asarray(Image.fromarray(scaled.astype(np.uint8)).resize((size, size), Image.Resampling.BICUBIC))
+    """One of the mean faces (mirrored for odd rounds), at ``size``: passes every check, as a real face does."""
+    face = MEAN_FACES[seed % len(MEAN_FACES)]
+    face = face[:, ::-1] if (seed // len(MEAN_FACES)) % 2 else face
+    return np.asarray(Image.fromarray(np.ascontiguousarray(face)).resize((size, size), Image.Resampling.BICUBIC))
+
+
+def scraped(image: Image.Image, quality: int = 70) -> np.ndarray:
+    """``image`` as a scraper stores it: shrunk to 48x48, softened, JPEG-compressed."""
+    small = image.convert("L").resize((48, 48), Image.Resampling.LANCZOS).filter(ImageFilter.GaussianBlur(0.6))
+    buffer = io.BytesIO()
+    small.save(buffer, format="JPEG", quality=quality)
+    return np.asarray(Image.open(buffer).convert("L"))
+
+
+def _shaded_ground(side: int = 192) -> Image.Image:
+    y, x = np.mgrid[0:side, 0:side]
+    return Image.fromarray((70 + 120 * (x + y) / (2 * side)).astype(np.uint8))
+
+
+def no_entry_sign() -> np.ndarray:
+    """A no-entry sign (dark disc, light bar) on a shaded ground, as scraped."""
+    image = _shaded_ground()
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((20, 20, 172, 172), fill=60)
+    draw.rectangle((44, 80, 148, 112), fill=235)
+    return scraped(image)
+
+
+def speech_bubble() -> np.ndarray:
+    """A light chat bubble with three dark dots on a dark ground, as scraped. (On a mid-grey
+    gradient the same bubble is a light oval with dark spots in a row, and the classifier
+    reads it as a face: a known miss, see docs/quality.md.)"""
+    image = Image.new("L", (192, 192), 60)
+    draw = ImageDraw.Draw(image)
+    draw.rounded_rectangle((24, 40, 168, 130), radius=24, fill=230)
+    draw.polygon([(60, 120), (90, 120), (50, 165)], fill=230)
+    for x in (60, 96, 132):
+        draw.ellipse((x - 11, 74, x + 11, 96), fill=40)
+    return scraped(image)
 
 
 def smooth(seed: int, shape: tuple[int, int], low: int, high: int) -> np.ndarray:
@@ -52,13 +87,6 @@ def rendered_text() -> np.ndarray:
     return np.asarray(image)
 
 
-def stripes() -> np.ndarray:
-    """A fine texture no face resembles: horizontal stripes 3 px wide, fading in contrast."""
-    x = np.arange(48)
-    pattern = 128 + 100 * np.sign(np.sin(2 * np.pi * x / 6))[None, :] * np.linspace(0.5, 1, 48)[:, None]
-    return np.clip(pattern, 0, 255).astype(np.uint8).T.copy()
-
-
 GENERATED = {
     "too_small": lambda: smooth(1, (20, 20), 0, 255),
     "extreme_aspect": lambda: smooth(2, (48, 120), 0, 255),
@@ -68,7 +96,7 @@ GENERATED = {
     "too_bright": lambda: smooth(4, (48, 48), 228, 255),
     "text_or_graphic": rendered_text,
     "noise": lambda: np.random.default_rng(5).integers(0, 256, (48, 48), dtype=np.uint8),
-    "not_a_face": stripes,
+    "not_a_face": no_entry_sign,
 }
 
 
@@ -83,25 +111,30 @@ def test_each_reason_flags_its_generated_image(reason):
 
 @pytest.mark.parametrize("size", [48, 96])
 def test_face_like_images_pass_every_check(size):
-    for seed in range(20):
+    for seed in range(2 * len(MEAN_FACES)):
         assert quality_reasons(quality_signals(face_like(seed, size))) == []
 
 
-def test_face_residual_is_one_for_a_blank_and_lower_for_a_face_than_a_texture():
-    assert face_residual(np.full((48, 48), 7, np.uint8)) == 1.0
-    assert face_residual(face_like(0)) < face_residual(stripes())
+@pytest.mark.parametrize("junk", [no_entry_sign, speech_bubble], ids=["no-entry", "speech-bubble"])
+def test_realistic_junk_passes_the_cheap_checks_but_not_the_face_classifier(junk):
+    assert quality_reasons(quality_signals(junk())) == ["not_a_face"]
 
 
 def diagonal_shading() -> np.ndarray:
-    """Smooth shading across the frame, as on a plain object: pixels an eigenface space explains."""
+    """Smooth shading across the frame, as on a plain object: no edge a face has."""
     y, x = np.mgrid[0:48, 0:48]
     return np.clip(128 + 2.5 * (x + y - 47), 0, 255).astype(np.uint8)
 
 
-def test_smooth_shading_is_not_a_face_by_its_gradient_orientations_alone():
-    signals = quality_signals(diagonal_shading())
-    assert signals["face_residual"] < 0.1 * face_model().residual_scale
-    assert quality_reasons(signals) == ["not_a_face"]
+def test_smooth_shading_is_not_a_face():
+    assert quality_reasons(quality_signals(diagonal_shading())) == ["not_a_face"]
+
+
+def test_the_classifier_scores_only_what_the_cheap_checks_leave():
+    images = np.stack([face_like(0), GENERATED["near_uniform"](), GENERATED["noise"](), no_entry_sign()])
+    not_face = quality_table(images, np.full(4, 48), np.full(4, 48))["not_face"]
+    assert np.isfinite(not_face[[0, 3]]).all() and np.isnan(not_face[[1, 2]]).all()
+    assert not_face[0] < not_face[3]
 
 
 def test_orientation_bins_match_the_arctangent():
@@ -115,13 +148,15 @@ def test_orientation_bins_match_the_arctangent():
     assert orientation_bins(*edges).tolist() == [0, 0, 3, 3]
 
 
-def test_orientation_histograms_see_where_edges_run():
+def test_cell_orientations_see_where_edges_run_whatever_the_contrast():
     vertical_edges = np.repeat(np.where(np.arange(48) % 8 < 4, 40, 200)[None, :], 48, axis=0).astype(np.uint8)
-    histograms = orientation_histograms(np.stack([vertical_edges, vertical_edges.T.copy()]))
-    assert histograms.shape == (2, 72)
-    np.testing.assert_allclose(histograms.sum(axis=1), 1.0)
-    by_orientation = histograms.reshape(2, 9, 8).sum(axis=1)
-    assert by_orientation[0, 0] == pytest.approx(1.0) and by_orientation[1, 3] == pytest.approx(1.0)
+    faint = (vertical_edges // 4 + 100).astype(np.uint8)
+    features = cell_orientations(np.stack([vertical_edges, vertical_edges.T.copy(), faint]))
+    assert features.shape == (3, 4 * 4 * 8)
+    by_orientation = features.reshape(3, 16, 8).sum(axis=1)
+    assert by_orientation[0, 1:].sum() == 0 and by_orientation[0, 0] > 0
+    assert by_orientation[1, [0, 1, 2, 4, 5, 6, 7]].sum() == 0 and by_orientation[1, 3] > 0
+    np.testing.assert_allclose(features[2], features[0], rtol=0.02)
 
 
 def test_a_batch_gives_each_image_its_own_reasons():
@@ -140,23 +175,6 @@ def test_decode_files_checks_quality_on_the_readable_images_only(tmp_path):
     assert batch.quality[0] == "" and batch.quality[1] == "" and batch.error[1] != ""
     assert batch.quality[2].startswith("near_uniform")
     assert decode_files(paths).quality == ["", "", ""]
-
-
-def test_fit_face_space_returns_orthonormal_components():
-    images = np.random.default_rng(0).integers(0, 256, (50, 48, 48), dtype=np.uint8)
-    thumbs = np.stack([face_thumbnail(image) for image in images])
-    mean, components = fit_face_space(thumbs, components=5)
-    assert thumbs.shape == (50, 256) and mean.shape == (256,) and components.shape == (5, 256)
-    np.testing.assert_allclose(components @ components.T, np.eye(5), atol=1e-9)
-
-
-@pytest.mark.parametrize("image", [face_like(3), stripes(), GENERATED["noise"](), rendered_text()], ids=["face", "stripes", "noise", "text"])
-def test_face_residual_equals_projecting_the_standardised_thumbnail(image):
-    model = face_model()
-    mean, components = model.mean, model.components
-    centred = face_thumbnail(image) - mean
-    direct = (centred @ centred - np.sum((components @ centred) ** 2)) / centred.size
-    assert face_residual(image) == pytest.approx(direct, abs=1e-9)
 
 
 def test_flag_invalid_raises_statuses_never_lowers_them_and_appends_the_note():
@@ -211,6 +229,28 @@ def test_cli_scan_marks_invalid_images_for_review_with_a_report(tmp_path):
     assert "failing the quality checks" in result.output
 
 
+def test_scan_sheet_groups_flagged_images_by_first_reason_in_report_order(tmp_path):
+    listing = pd.DataFrame({"path": ["a/x.png", "a/y.png", "a/z.png"], "reasons": ["not_a_face", "near_uniform, low_information", "not_a_face"]})
+    rows = _sheet_rows(listing, tmp_path)
+    assert [r.split(":")[0] for r in rows if isinstance(r, str)] == ["near_uniform", "not_a_face"]
+    assert rows[1] == [(tmp_path / "a/y.png", "y.png low_information")]
+    assert [caption for _, caption in rows[3]] == ["x.png", "z.png"]
+    assert contact_sheet(rows, tmp_path / "sheet.png").exists()
+
+
+def test_captions_wrap_at_spaces_and_never_split_a_word():
+    draw = ImageDraw.Draw(Image.new("RGB", (10, 10)))
+    font = ImageFont.load_default()
+    text = "fer0012345.png near_uniform low_information text_or_graphic"
+    lines = caption_lines(draw, font, text, 96, 2)
+    assert len(lines) == 2 and all(draw.textlength(line, font=font) <= 96 for line in lines)
+    words = set(text.split())
+    assert lines[0] in words or set(lines[0].split()) <= words  # whole words only
+    assert lines[-1].endswith("…")  # what did not fit is cut short, not wrapped into a third line
+    long = caption_lines(draw, font, "a_very_long_file_name_that_cannot_fit.png", 96, 2)
+    assert len(long) == 1 and long[0].endswith("…") and draw.textlength(long[0], font=font) <= 96
+
+
 def test_cli_scan_invalid_drop_and_no_quality(tmp_path):
     data = _dataset(tmp_path / "data")
     dropped, plain = tmp_path / "dropped.csv", tmp_path / "plain.csv"
@@ -225,7 +265,7 @@ def test_cli_scan_invalid_drop_and_no_quality(tmp_path):
 
 
 @pytest.mark.slow
-def test_real_fer2013_faces_are_not_flagged(fer2013):
-    paths = sorted((fer2013 / "test" / "happy").glob("*.png"))[:100]
-    flagged = [p.name for p in paths if quality_reasons(quality_signals(np.asarray(open_gray(p))))]
-    assert flagged == []
+def test_real_fer2013_faces_are_rarely_flagged(fer2013):
+    paths = sorted((fer2013 / "test").rglob("*.png"))[::3]
+    flagged = [note for note in image_notes([np.asarray(open_gray(p)) for p in paths]) if note]
+    assert len(flagged) <= 0.01 * len(paths)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+import pandas as pd
 from rich.table import Table
 
 from ferclean.cli.common import check_outputs, command_line, load_input, save
@@ -14,11 +15,11 @@ from ferclean.errors import FercleanError
 from ferclean.manifest import Manifest
 from ferclean.outputs import write_csv
 from ferclean.parallel import Backend
-from ferclean.quality import invalid_mask, invalid_reasons, reason_counts
+from ferclean.quality import REASONS, invalid_mask, invalid_reasons, reason_counts
 from ferclean.render.contact_sheet import contact_sheet
 
-#: Flagged images shown on the report's contact sheet (flagged.csv lists them all).
-SHEET_LIMIT = 60
+#: Flagged images shown per reason on the report's contact sheet (flagged.csv lists them all).
+SHEET_PER_REASON = 24
 SHEET_COLUMNS = 12
 
 
@@ -53,7 +54,7 @@ def scan(
     and class names (happy/happiness, sad/sadness, ...) are normalised. Each image is decoded
     once: size, pixel hash and perceptual hashes go into the manifest; unreadable files are
     listed and marked status=drop. Images that are not usable faces (blank or too dark/bright
-    frames, text, icons, noise, too small, extreme aspect, far from a face) are marked
+    frames, text, icons, noise, too small, extreme aspect, not recognised as a face) are marked
     status=review with an "invalid: <reasons>" note (or dropped with --invalid drop); the
     report folder holds the reasons table and a contact sheet of them.
 
@@ -73,6 +74,21 @@ def scan(
         _quality_report(manifest, report_dir, invalid)
 
 
+def _sheet_rows(listing: pd.DataFrame, root: Path) -> list[list[tuple[Path, str]] | str]:
+    """Contact-sheet rows: per reason (REASONS order), a heading and the first SHEET_PER_REASON
+    images failing it first, captioned with their file name and any other reasons."""
+    first = listing["reasons"].str.split(", ").str[0]
+    rows: list[list[tuple[Path, str]] | str] = []
+    for reason, meaning in REASONS.items():
+        group = listing[first == reason]
+        if group.empty:
+            continue
+        rows.append(f"{reason}: {len(group):,} image(s), {meaning}")
+        cells = [(root / row.path, " ".join([Path(row.path).name, *row.reasons.split(", ")[1:]])) for row in group.head(SHEET_PER_REASON).itertuples()]
+        rows += [cells[i : i + SHEET_COLUMNS] for i in range(0, len(cells), SHEET_COLUMNS)]
+    return rows
+
+
 def _quality_report(manifest: Manifest, report_dir: Path, invalid: str) -> None:
     """Write the reasons table, the flagged list and their contact sheet; print the table."""
     frame = manifest.frame
@@ -81,9 +97,8 @@ def _quality_report(manifest: Manifest, report_dir: Path, invalid: str) -> None:
     write_csv(report_dir / "reasons.csv", counts, index=False)
     listing = flagged[["path", "split", "label", "status"]].assign(reasons=invalid_reasons(flagged))
     write_csv(report_dir / "flagged.csv", listing, index=False)
-    cells = [(manifest.root / row.path, row.reasons) for row in listing.head(SHEET_LIMIT).itertuples()]
-    rows = [cells[i : i + SHEET_COLUMNS] for i in range(0, len(cells), SHEET_COLUMNS)]
-    contact_sheet(rows, report_dir / "contact_sheet.png", title=f"Images failing the quality checks (first {len(cells)} of {len(flagged)})")
+    contact_sheet(_sheet_rows(listing, manifest.root), report_dir / "contact_sheet.png",
+                  title=f"{len(flagged):,} image(s) failing the quality checks, grouped by their first reason")
     table = Table(title=f"{len(flagged):,} image(s) failing the quality checks, marked status={invalid}")
     table.add_column("reason")
     table.add_column("images", justify="right")
