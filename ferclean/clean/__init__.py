@@ -7,7 +7,7 @@ step commands keep every other option.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -79,8 +79,7 @@ def clean(
     reviewed = review(deduped.manifest, probe, seed=seed, probs=probs, build_cnn=build_cnn, report_dir=review_dir,
                       jobs=jobs, on_progress=on_progress, backend=backend, resume=resume)
     frame, _ = apply_policy(reviewed.manifest.frame, policy)
-    result = reviewed.manifest.with_frame(frame, clean={"probe": probe, "seed": seed, **policy.__dict__,
-                                                        "splits": list(policy.splits)})
+    result = reviewed.manifest.with_frame(frame, clean={"probe": probe, "seed": seed, **asdict(policy)})
     split = None
     if ratios is not None:
         split = stratify(result, ratios, seed)
