@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+from headless_chromium import Chromium, find_chromium
 from PIL import Image
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -69,3 +70,14 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if faults:
         detail = ", ".join(f"{name} {count}" for name, count in faults.items())
         terminalreporter.write_line(f"faults survived: {sum(faults.values())} ({detail})")
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Chromium]:
+    """Headless Chromium on a fresh profile; skips where Debian's chromium is not installed."""
+    binary = find_chromium()
+    if binary is None:
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    chromium = Chromium(binary, tmp_path / "profile")
+    yield chromium
+    chromium.close()

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 from conftest import synthetic_face
-from headless_chromium import Chromium, find_chromium
+from headless_chromium import Chromium
 
 from ferclean.cli import main
 from ferclean.manifest import Manifest, write_manifest
@@ -245,16 +245,6 @@ def test_report_folders_can_be_named(fixture: dict) -> None:
     assert f"Report folder: <code>{elsewhere}</code>" in html
     with pytest.raises(ValueError, match="unknown report folder kind"):
         build_report(fixture["manifest"], folders={"train": elsewhere})
-
-
-@pytest.fixture
-def browser(tmp_path: Path):
-    binary = find_chromium()
-    if binary is None:
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    chromium = Chromium(binary, tmp_path / "profile")
-    yield chromium
-    chromium.close()
 
 
 def visible(browser: Chromium, section: str) -> list[list[str]]:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import synthetic_face
-from headless_chromium import Chromium, find_chromium, wait_for_file
+from headless_chromium import Chromium, wait_for_file
 
 from ferclean.mislabel.decisions import read_decisions
 from ferclean.mislabel.review_page import render_review_page, review_identity, thumbnail_uri
@@ -78,16 +78,6 @@ def test_mismatched_inputs_are_value_errors() -> None:
         render_review_page(review, thumbs, probs[:, :6], CLASSES, "t")
     with pytest.raises(ValueError, match="contempt"):
         render_review_page(review.assign(label="contempt"), thumbs, probs, CLASSES, "t")
-
-
-@pytest.fixture
-def browser(tmp_path: Path):
-    binary = find_chromium()
-    if binary is None:
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    chromium = Chromium(binary, tmp_path / "profile")
-    yield chromium
-    chromium.close()
 
 
 def cards(browser: Chromium) -> list[str]:
