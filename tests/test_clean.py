@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from test_mislabel_cli import planted_dataset
 
-from ferclean.clean import Policy, apply_policy, change_reason, class_changes, rare_classes
+from ferclean.clean import Policy, apply_policy, change_reason, class_changes, rare_classes, status_changes
 from ferclean.cli import main
 from ferclean.manifest import read_manifest
 
@@ -34,7 +34,8 @@ def flagged_frame() -> pd.DataFrame:
 
 
 def test_policy_relabels_confident_flags_and_protects_the_rare_class() -> None:
-    frame, changes = apply_policy(flagged_frame(), Policy())
+    frame = apply_policy(flagged_frame(), Policy())
+    changes = status_changes(flagged_frame(), frame)
     assert rare_classes(frame, Policy()) == {"disgust"}
     # 0.55 and 0.41 pass the common 0.4; 0.30 stays for review; disgust needs 0.7: 0.55 stays, 0.75 moves.
     assert sorted(changes["path"]) == ["img0.png", "img40.png", "img81.png"]
@@ -49,14 +50,16 @@ def test_policy_leaves_evaluation_splits_and_other_reviews_alone() -> None:
     source = flagged_frame()
     source.loc[0, "split"] = "test"
     source.loc[40, "note"] = "label conflict in group 3: happy/sad; " + source.loc[40, "note"]
-    frame, changes = apply_policy(source, Policy())
+    frame = apply_policy(source, Policy())
+    changes = status_changes(source, frame)
     assert frame.loc[0, "status"] == "review" and frame.loc[40, "status"] == "review"
     assert changes["path"].tolist() == ["img81.png"]
 
 
 def test_policy_drop_unsure_and_thresholds() -> None:
-    frame, changes = apply_policy(flagged_frame(), Policy(relabel_min=0.5, drop_unsure=True))
-    assert dict(zip(changes["path"], changes["action"])) == {
+    frame = apply_policy(flagged_frame(), Policy(relabel_min=0.5, drop_unsure=True))
+    changes = status_changes(flagged_frame(), frame)
+    assert dict(zip(changes["path"], changes["status"])) == {
         "img0.png": "relabel", "img1.png": "drop", "img40.png": "drop", "img80.png": "drop", "img81.png": "relabel"}
     assert "probe unsure (p=0.30)" in frame.loc[1, "note"]
     with pytest.raises(ValueError, match="relabel_min"):
@@ -70,7 +73,7 @@ def test_change_reason_and_class_changes() -> None:
     assert change_reason("invalid: blank; mislabel-review: suggested sad (p=0.2)") == "doubtful label"
     assert change_reason("anything else") == "other"
     before = flagged_frame()
-    after, _ = apply_policy(before, Policy())
+    after = apply_policy(before, Policy())
     after.loc[2, "status"] = "drop"
     table = class_changes(before, after)
     assert table.loc["happy"].to_dict() == {"before": 40, "dropped": 1, "relabelled out": 1, "relabelled in": 1, "after": 39}

@@ -32,7 +32,8 @@ NOTE_STEPS: dict[str, str] = {
     "too small": "too small",
 }
 
-__all__ = ["CleanResult", "Policy", "REASON_PREFIX", "RELABEL_MIN", "apply_policy", "clean", "change_reason", "class_changes", "rare_classes"]
+__all__ = ["CleanResult", "Policy", "REASON_PREFIX", "RELABEL_MIN", "apply_policy", "clean", "change_reason", "class_changes",
+           "rare_classes", "status_changes"]
 
 
 @dataclass
@@ -78,7 +79,7 @@ def clean(
                               on_progress=on_progress, backend=backend, pixels=pixels)
     reviewed = review(deduped.manifest, probe, seed=seed, probs=probs, build_cnn=build_cnn, report_dir=review_dir,
                       jobs=jobs, on_progress=on_progress, backend=backend, resume=resume)
-    frame, _ = apply_policy(reviewed.manifest.frame, policy)
+    frame = apply_policy(reviewed.manifest.frame, policy)
     result = reviewed.manifest.with_frame(frame, clean={"probe": probe, "seed": seed, **asdict(policy)})
     split = None
     if ratios is not None:

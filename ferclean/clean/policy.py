@@ -57,11 +57,11 @@ def rare_classes(frame: pd.DataFrame, policy: Policy) -> set[str]:
     return set(shares.index[shares < policy.rare_share])
 
 
-def apply_policy(frame: pd.DataFrame, policy: Policy) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A copy of ``frame`` with the policy applied to the rows the probe alone flagged, and the
-    change table (path, split, label, action, new_label, confidence) of the rows it changed.
+def apply_policy(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
+    """A copy of ``frame`` with the policy applied to the rows the probe alone flagged.
 
-    Rows another step sent to review (a dedupe label conflict, an invalid image) stay for a person.
+    Rows another step sent to review (a dedupe label conflict, an invalid image) stay for a person;
+    ``ferclean.clean.status_changes`` lists what changed.
     """
     for column in ("suggested_label", "suggested_confidence"):
         if column not in frame.columns:
@@ -81,7 +81,4 @@ def apply_policy(frame: pd.DataFrame, policy: Policy) -> tuple[pd.DataFrame, pd.
         frame.loc[relabel, "note"], f"{REASON_PREFIX} relabel, probe p=" + p[relabel] + " >= " + needed[relabel].map("{:g}".format))
     frame.loc[drop, "status"] = "drop"
     frame.loc[drop, "note"] = append_note(frame.loc[drop, "note"], f"{REASON_PREFIX} drop, probe unsure (p=" + p[drop] + ")")
-    changed = relabel | drop
-    changes = frame.loc[changed, ["path", "split", "label"]].assign(
-        action=frame.loc[changed, "status"], new_label=frame.loc[changed, "new_label"], confidence=confidence[changed])
-    return frame, changes.reset_index(drop=True)
+    return frame
