@@ -86,6 +86,31 @@ def test_keep_one_keeps_the_test_copy_and_drops_training_copies(dataset):
     assert actions["reason"].str.contains("duplicate of test/neutral/leaked.png").all()
 
 
+def test_leaks_keeps_recrops_within_a_split_and_each_exact_copy_once(dataset):
+    root, original = dataset
+    folder = root / "train" / "happy"
+    original.save(folder / "again.bmp")  # same pixels as the original
+    original.resize((64, 64), Image.Resampling.BICUBIC).save(folder / "resized.png")  # a re-crop: near
+    original.save(root / "val" / "sad" / "leaked.png")
+    grouped = _grouped(root)
+    grouped.loc[grouped["split"] == "val", "label"] = "happy"  # labels agree: only the duplicate rule applies
+    resolved, actions = resolve(grouped, "leaks")
+    status = resolved.set_index("path")["status"]
+    # val comes before train: every training member goes, the leak is fixed.
+    assert status["val/sad/leaked.png"] == "keep"
+    copies = ["train/happy/happy_train_0000.png", "train/happy/again.bmp", "train/happy/resized.png"]
+    assert (status[copies] == "drop").all()
+    # Without the leak, the re-crop stays and the exact copy goes.
+    alone = grouped[grouped["split"] != "val"]
+    resolved, actions = resolve(alone, "leaks")
+    status = resolved.set_index("path")["status"]
+    assert status["train/happy/resized.png"] == "keep"
+    assert sorted(status[["train/happy/again.bmp", "train/happy/happy_train_0000.png"]]) == ["drop", "keep"]
+    assert len(actions) == 1 and actions["reason"].str.startswith("duplicate of train/happy/").all()
+    # keep-one on the same group keeps one member only.
+    assert (resolve(alone, "keep-one")[0]["status"] == "drop").sum() == 2
+
+
 @pytest.mark.parametrize(
     ("on_conflict", "expected"),
     [

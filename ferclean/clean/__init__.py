@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ferclean.clean.policy import REASON_PREFIX, RELABEL_MIN, Policy, apply_policy, rare_classes
+from ferclean.clean.policy import CLEAN_DEDUPE, REASON_PREFIX, RELABEL_MIN, Policy, apply_policy, rare_classes
 from ferclean.dedupe import DedupeResult, find_duplicates
 from ferclean.manifest import Manifest, effective_labels, kept
 from ferclean.mislabel.pipeline import ReviewResult, review
@@ -32,7 +32,7 @@ NOTE_STEPS: dict[str, str] = {
     "too small": "too small",
 }
 
-__all__ = ["CleanResult", "Policy", "REASON_PREFIX", "RELABEL_MIN", "apply_policy", "clean", "change_reason", "class_changes",
+__all__ = ["CLEAN_DEDUPE", "CleanResult", "Policy", "REASON_PREFIX", "RELABEL_MIN", "apply_policy", "clean", "change_reason", "class_changes",
            "rare_classes", "status_changes"]
 
 
@@ -67,7 +67,7 @@ def clean(
     backend: Backend | None = None,
     resume: bool = False,
 ) -> CleanResult:
-    """Dedupe (one copy per group kept, a test copy before a training one; label conflicts to
+    """Dedupe by ``policy.dedupe`` (a test copy kept before a training one; label conflicts to
     review), review labels with ``probe`` (or reuse ``probs``), apply ``policy``, and re-split in
     ``ratios`` when given (duplicate groups whole, seeded by ``seed``).
 
@@ -75,7 +75,7 @@ def clean(
     second decoding; ``review_dir`` receives the mislabel report folder, and the cnn probe's
     finished folds, which ``resume`` continues from.
     """
-    deduped = find_duplicates(manifest, policy="keep-one", on_conflict="review", jobs=jobs,
+    deduped = find_duplicates(manifest, policy=policy.dedupe, on_conflict="review", jobs=jobs,
                               on_progress=on_progress, backend=backend, pixels=pixels)
     reviewed = review(deduped.manifest, probe, seed=seed, probs=probs, build_cnn=build_cnn, report_dir=review_dir,
                       jobs=jobs, on_progress=on_progress, backend=backend, resume=resume)

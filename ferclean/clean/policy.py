@@ -23,6 +23,8 @@ REASON_PREFIX = "clean:"
 #: (1,175 / 1,136), at 0.6 far fewer (155 / 337). The cnn probe's are right 95 % of the time among
 #: the errors it ranks first, and 0.4 paid in training (bench/curation_value.py).
 RELABEL_MIN: dict[str, float] = {"fast": 0.6, "cnn": 0.4, "ensemble": 0.4}
+#: The dedupe policies ``clean`` may apply (``report`` would leave the leaks in).
+CLEAN_DEDUPE = ("keep-one", "leaks")
 
 
 @dataclass(frozen=True)
@@ -42,8 +44,11 @@ class Policy:
     rare_relabel_min: float = 0.7
     splits: tuple[str, ...] = ("train",)
     drop_unsure: bool = False
+    dedupe: str = "keep-one"
 
     def __post_init__(self) -> None:
+        if self.dedupe not in CLEAN_DEDUPE:
+            raise ValueError(f"dedupe must be one of {CLEAN_DEDUPE}, got {self.dedupe!r}")
         for name in ("relabel_min", "rare_share", "rare_relabel_min"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:

@@ -8,7 +8,7 @@ import click
 import pandas as pd
 from rich.table import Table
 
-from ferclean.clean import RELABEL_MIN, CleanResult, Policy, class_changes, clean as clean_dataset
+from ferclean.clean import CLEAN_DEDUPE, RELABEL_MIN, CleanResult, Policy, class_changes, clean as clean_dataset
 from ferclean.cli.common import check_outputs, command_line, load_input_and_pixels, note_resume, save
 from ferclean.cli.console import console, progress
 from ferclean.cli.options import Ratios, backend_options, classes_option, jobs_option, output_option
@@ -40,6 +40,9 @@ DRY_RUN_ROWS = 20
                    + ", ".join(f"{p:g} for {name}" for name, p in RELABEL_MIN.items()) + "].")
 @click.option("--rare-relabel-min", type=click.FloatRange(0.0, 1.0), default=Policy.rare_relabel_min, show_default=True,
               help="The probability needed to move an image out of a rare class (under 5 % of the training images).")
+@click.option("--dedupe", "dedupe_policy", type=click.Choice(CLEAN_DEDUPE), default=Policy.dedupe, show_default=True,
+              help="keep-one: one copy per duplicate group; leaks: each exact copy once and no copy across splits,"
+                   " a face's re-crops within a split kept.")
 @click.option("--drop-unsure", is_flag=True, help="Drop flagged training images the policy does not relabel (default: keep them).")
 @click.option("--probs", "probs_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Reuse a probe's probs.npy from an earlier run (matched by path) instead of training it again.")
@@ -53,7 +56,7 @@ DRY_RUN_ROWS = 20
 @backend_options
 def clean(
     source: Path, output: Path, probe: str, ratios: dict[str, float] | None, keep_splits: bool, seed: int,
-    relabel_min: float | None, rare_relabel_min: float, drop_unsure: bool, probs_path: Path | None, report_dir: Path | None,
+    relabel_min: float | None, rare_relabel_min: float, dedupe_policy: str, drop_unsure: bool, probs_path: Path | None, report_dir: Path | None,
     resume: bool, dry_run: bool, classes: str | None, jobs: int | None, backend: Backend,
 ) -> None:
     """Clean a dataset in one go: scan (with quality checks), dedupe, review labels with a probe,
@@ -84,7 +87,8 @@ def clean(
     check_outputs(source, None, outputs, (probs_path,))
     manifest, pixels = load_input_and_pixels(source, classes, jobs=jobs, backend=backend, invalid="review", keep_pixels=BASE)
     check_outputs(source, manifest, outputs, (probs_path,))
-    policy = Policy(relabel_min=RELABEL_MIN[probe] if relabel_min is None else relabel_min, rare_relabel_min=rare_relabel_min, drop_unsure=drop_unsure)
+    policy = Policy(relabel_min=RELABEL_MIN[probe] if relabel_min is None else relabel_min, rare_relabel_min=rare_relabel_min,
+                    drop_unsure=drop_unsure, dedupe=dedupe_policy)
     build_cnn = None
     if "cnn" in members(probe) and probs_path is None:
         from ferclean_train.models import probe_cnn as build_cnn

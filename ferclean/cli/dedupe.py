@@ -87,7 +87,9 @@ def dedupe(
     Duplicates form groups (the manifest's `group` column). The report lists groups that
     leak across train/val/test and groups whose copies carry different labels. With
     --policy keep-one one copy per group stays (a test copy before val before train, so
-    leaks are fixed by dropping training copies) and the rest get status=drop; conflicting
+    leaks are fixed by dropping training copies) and the rest get status=drop; with --policy
+    leaks every copy in the group's first split stays (each exact copy once) and the copies in
+    other splits are dropped, so a split keeps a face's re-crops but shares none; conflicting
     groups follow --on-conflict. Nothing is deleted: every change is listed in actions.csv.
 
     Hash candidates within --threshold bits are verified on the pixels (--verify) and a

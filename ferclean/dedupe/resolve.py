@@ -28,7 +28,7 @@ CANDIDATE_RADIUS = 12
 #: Largest threshold any command accepts: half the bits, past which unrelated faces match.
 MAX_THRESHOLD = 32
 
-POLICIES = ("report", "keep-one")
+POLICIES = ("report", "keep-one", "leaks")
 CONFLICT_ACTIONS = ("review", "drop", "majority")
 
 #: Which copy keep-one keeps first: evaluation splits are never thinned to fix a leak.
@@ -141,7 +141,9 @@ def resolve(frame: pd.DataFrame, policy: str = "report", on_conflict: str = "rev
     """Apply a resolution policy; return the new frame and one action row per changed image.
 
     ``keep-one`` keeps one member per group (test before val before train, then the larger
-    image, then the first path) and drops the others. Groups whose members disagree on the
+    image, then the first path) and drops the others. ``leaks`` keeps every member in the group's
+    first split by that order, each exact copy once, and drops the members in other splits: the
+    split stays leak-free, and a training split keeps the re-crops of a face. Groups whose members disagree on the
     label are handled by ``on_conflict``: ``review`` marks them all for a person, ``drop``
     drops them all, ``majority`` keeps a copy with the majority label (a tie goes to review).
     ``report`` changes nothing.
@@ -184,9 +186,16 @@ def resolve(frame: pd.DataFrame, policy: str = "report", on_conflict: str = "rev
         else:
             decisions.append((clash.index, "review", reviewed))
     # keep-one: the first of each group by split priority, larger image, path; drop the rest.
+    # leaks: every member of the first split, each exact copy (same pixels) once.
     ranked = candidates.sort_values(["group", "_priority", "_area", "path"], kind="stable")
-    keeper = ranked.groupby("group")["path"].transform("first")
+    by_group = ranked.groupby("group")
+    keeper = by_group["path"].transform("first")
     extra = ranked[ranked["path"] != keeper]
+    if policy == "leaks":
+        first_split = ranked["_priority"] == by_group["_priority"].transform("min")
+        copy_of = ranked.groupby(["group", "sha256"])["path"].transform("first")
+        keeper = keeper.where(~first_split, copy_of)
+        extra = ranked[~first_split | (ranked["path"] != copy_of)]
     decisions.append((extra.index, "drop", "duplicate of " + keeper + " (group " + ranked["group"].astype("int64").astype(str) + ")"))
     log = []
     for step, (rows, status, reasons) in enumerate(decisions):
