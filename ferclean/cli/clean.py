@@ -64,8 +64,10 @@ def clean(
 
     \b
     The policy, chosen on FER2013's training votes:
-    - duplicates: one copy per group stays (a test copy before val before train, so a leak is
-      fixed by dropping the training copy); groups whose copies disagree go to review;
+    - duplicates (--dedupe leaks): each exact copy stays once, and no face is shared by two
+      splits (a test copy is kept before val before train, so a leak is fixed by dropping the
+      training copy); a face's re-crops within one split stay; groups whose copies disagree go
+      to review (--dedupe keep-one keeps one copy per group);
     - labels: a training image the probe flags is relabelled to its suggestion when the probe
       gives it p >= --relabel-min (0.6 with the fast probe, 0.4 with cnn and ensemble, whose
       suggestions are right more often); out of a rare class (under 5 % of the training images,
