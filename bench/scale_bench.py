@@ -1,7 +1,19 @@
-"""Scale-out benchmark: scan + hash on the local backend vs a Dask LocalCluster, and the
-duplicate search at 1M and 10M hashes.
+"""Scale-out benchmark: the commands end to end on a big tree, scan + hash on the local backend vs
+a Dask LocalCluster, and the duplicate search at 1M and 10M hashes.
 
-Run by hand: ``python bench/scale_bench.py [--count 50000] [--search 1000000,10000000]``.
+Run by hand:
+
+    python bench/make_big.py 1000000 /big/faces          # the tree, with planted near-duplicates
+    python bench/scale_bench.py --tree /big/faces --work /big/runs
+
+``--tree`` runs ``scan``, ``dedupe``, ``mislabel-review --probe fast`` and ``stratify`` on the
+tree as a user would, with the local backend and with ``--backend dask`` (embedded LocalCluster,
+``--dask-workers``), and prints for each: wall, CPU (the whole process tree), peak resident memory
+of the process tree (sampled every 0.1 s), images/s, and for dedupe the planted duplicates'
+pair recall and group precision (``truth.csv``), the largest group, and whether the two backends
+gave the same groups and statuses.
+
+``python bench/scale_bench.py [--count 50000] [--search 1000000,10000000]`` (without ``--tree``):
 It makes ``--count`` 256x256 JPEG faces from the shared FER2013 faces (upscaled, each with its
 own crop, tone and mirror, so no two are the same file), scans them with every backend and
 prints images/s, then times the search core (``ferclean.dedupe.search.find_pairs``) on random
@@ -22,6 +34,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+import psutil
 from PIL import Image, ImageOps
 
 from ferclean.dedupe.resolve import DEFAULT_THRESHOLD
@@ -115,6 +129,78 @@ def search(sizes: list[int]) -> None:
         )
 
 
+def run_measured(args: list[str]) -> dict[str, float]:
+    """Run ``ferclean ARGS`` in a fresh process; its wall, CPU and peak RSS (the process tree's)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    process = psutil.Popen([sys.executable, "-m", "ferclean", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0
+    while process.poll() is None:
+        try:
+            tree = [process, *process.children(recursive=True)]
+            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+        except psutil.Error:
+            pass  # a child ended between the listing and the reading
+        time.sleep(0.1)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if process.returncode != 0:
+        sys.exit(f"ferclean {' '.join(args)} failed:\n{process.stderr.read().decode()[-2000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"wall": wall, "cpu": cpu, "peak_gib": peak / 2**30}
+
+
+def duplicate_quality(manifest: Path, truth: Path) -> dict[str, float]:
+    """Pair recall and group precision of dedupe's groups against the planted families."""
+    frame = pd.read_csv(manifest, usecols=["path", "group"], keep_default_na=False)
+    families = pd.read_csv(truth, usecols=["path", "family"]).set_index("path")["family"]
+    frame["family"] = frame["path"].map(families)
+    pairs = lambda counts: float((counts * (counts - 1) // 2).sum())  # noqa: E731
+    true_pairs = pairs(frame["family"].value_counts())
+    grouped = frame[frame["group"] != ""]
+    found_pairs = pairs(grouped["group"].value_counts())
+    right = pairs(grouped.groupby(["group", "family"]).size())
+    largest = int(grouped["group"].value_counts().max()) if len(grouped) else 0
+    return {"recall": right / true_pairs if true_pairs else 1.0, "precision": right / found_pairs if found_pairs else 1.0,
+            "largest": largest}
+
+
+def tree_bench(tree: Path, work: Path, dask_workers: int) -> None:
+    """The four commands on ``tree`` with each backend, measured; prints a table."""
+    truth = tree / "truth.csv"
+    if not truth.exists():
+        sys.exit(f"{truth} not found: make the tree with bench/make_big.py")
+    n = sum(1 for _ in open(truth)) - 1
+    work.mkdir(parents=True, exist_ok=True)
+    print(f"{n:,} images in {tree}; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
+    print(f"{'backend':<8} {'command':<26} {'wall s':>8} {'CPU s':>8} {'peak GiB':>9} {'images/s':>9}  duplicates")
+    outputs = {}
+    for backend in ("local", "dask"):
+        extra = ["--backend", "dask", "--workers", str(dask_workers)] if backend == "dask" else []
+        out = {step: work / f"{backend}-{step}.csv" for step in ("scan", "dedupe", "review", "split")}
+        steps = [
+            ("scan", ["scan", str(tree), "-o", str(out["scan"]), *extra]),
+            ("dedupe", ["dedupe", str(out["scan"]), "--policy", "keep-one", "-o", str(out["dedupe"]), *extra]),
+            ("mislabel-review --probe fast", ["mislabel-review", str(out["dedupe"]), "--probe", "fast", "-o", str(out["review"]), *extra]),
+            ("stratify", ["stratify", str(out["review"]), "--ratios", "80/10/10", "-o", str(out["split"])]),
+        ]
+        for name, args in steps:
+            if backend == "dask" and name == "stratify":
+                continue  # no image is read: the backend plays no part
+            r = run_measured(args)
+            quality = ""
+            if name == "dedupe":
+                q = duplicate_quality(out["dedupe"], truth)
+                quality = f"recall {q['recall']:.3f}, group precision {q['precision']:.3f}, largest group {q['largest']}"
+            print(f"{backend:<8} {name:<26} {r['wall']:8.1f} {r['cpu']:8.1f} {r['peak_gib']:9.2f} {n / r['wall']:9.0f}  {quality}",
+                  flush=True)
+        outputs[backend] = out["dedupe"]
+    columns = ["path", "group", "status"]
+    local, dask = (pd.read_csv(outputs[b], usecols=columns, keep_default_na=False).sort_values("path", ignore_index=True)
+                   for b in ("local", "dask"))
+    print(f"local and dask dedupe manifests identical (path, group, status): {local.equals(dask)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "fer2013")
@@ -122,9 +208,15 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2", help="LocalCluster sizes to time.")
     parser.add_argument("--search", default="1000000,10000000", help="Hash counts for the search core ('' skips).")
     parser.add_argument("--search-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--tree", type=Path, default=None, help="A bench/make_big.py tree: run the commands on it.")
+    parser.add_argument("--work", type=Path, default=Path("runs/scale"), help="With --tree: where the manifests go.")
+    parser.add_argument("--dask-workers", type=int, default=2, help="With --tree: LocalCluster workers.")
     args = parser.parse_args()
     if args.search_child:
         search_child(args.search_child)
+        return
+    if args.tree:
+        tree_bench(args.tree, args.work, args.dask_workers)
         return
     load = os.getloadavg()[0]
     print(f"{os.cpu_count()} CPUs, load average {load:.1f} at start (rates on a shared machine are lower bounds)")
