@@ -34,7 +34,7 @@ def flagged_frame() -> pd.DataFrame:
 
 
 def test_policy_relabels_confident_flags_and_protects_the_rare_class() -> None:
-    frame = apply_policy(flagged_frame(), Policy())
+    frame = apply_policy(flagged_frame(), Policy(relabel_min=0.4))
     changes = status_changes(flagged_frame(), frame)
     assert rare_classes(frame, Policy()) == {"disgust"}
     # 0.55 and 0.41 pass the common 0.4; 0.30 stays for review; disgust needs 0.7: 0.55 stays, 0.75 moves.
@@ -50,7 +50,7 @@ def test_policy_leaves_evaluation_splits_and_other_reviews_alone() -> None:
     source = flagged_frame()
     source.loc[0, "split"] = "test"
     source.loc[40, "note"] = "label conflict in group 3: happy/sad; " + source.loc[40, "note"]
-    frame = apply_policy(source, Policy())
+    frame = apply_policy(source, Policy(relabel_min=0.4))
     changes = status_changes(source, frame)
     assert frame.loc[0, "status"] == "review" and frame.loc[40, "status"] == "review"
     assert changes["path"].tolist() == ["img81.png"]
@@ -64,8 +64,11 @@ def test_policy_drop_unsure_and_thresholds() -> None:
     assert "probe unsure (p=0.30)" in frame.loc[1, "note"]
     with pytest.raises(ValueError, match="relabel_min"):
         Policy(relabel_min=1.5)
+    with pytest.raises(ValueError, match="relabel_min is not set"):
+        apply_policy(flagged_frame(), Policy())
+    assert Policy().for_probe("fast").relabel_min == 0.6 and Policy(relabel_min=0.3).for_probe("fast").relabel_min == 0.3
     with pytest.raises(ValueError, match="suggested_label"):
-        apply_policy(flagged_frame().drop(columns="suggested_label"), Policy())
+        apply_policy(flagged_frame().drop(columns="suggested_label"), Policy(relabel_min=0.4))
 
 
 def test_change_reason_and_class_changes() -> None:
@@ -73,7 +76,7 @@ def test_change_reason_and_class_changes() -> None:
     assert change_reason("invalid: blank; mislabel-review: suggested sad (p=0.2)") == "doubtful label"
     assert change_reason("anything else") == "other"
     before = flagged_frame()
-    after = apply_policy(before, Policy())
+    after = apply_policy(before, Policy(relabel_min=0.4))
     after.loc[2, "status"] = "drop"
     table = class_changes(before, after)
     assert table.loc["happy"].to_dict() == {"before": 40, "dropped": 1, "relabelled out": 1, "relabelled in": 1, "after": 39}

@@ -75,6 +75,7 @@ def clean(
     second decoding; ``review_dir`` receives the mislabel report folder, and the cnn probe's
     finished folds, which ``resume`` continues from.
     """
+    policy = policy.for_probe(probe)
     deduped = find_duplicates(manifest, policy=policy.dedupe, on_conflict="review", jobs=jobs,
                               on_progress=on_progress, backend=backend, pixels=pixels)
     reviewed = review(deduped.manifest, probe, seed=seed, probs=probs, build_cnn=build_cnn, report_dir=review_dir,

@@ -9,7 +9,7 @@ its few faces to a relabel at the common threshold, so leaving it asks for more 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
@@ -31,8 +31,8 @@ CLEAN_DEDUPE = ("keep-one", "leaks")
 class Policy:
     """What ``clean`` drops and relabels.
 
-    ``relabel_min``: suggestion probability to relabel a flagged image (:data:`RELABEL_MIN` per
-    probe); ``rare_share``: a class holding less than this share of the relabelled splits' images
+    ``relabel_min``: suggestion probability to relabel a flagged image (None: the probe's own,
+    :data:`RELABEL_MIN`, set by :meth:`for_probe`); ``rare_share``: a class holding less than this share of the relabelled splits' images
     is rare; ``rare_relabel_min``: the probability needed to take an image *out of* a rare class
     (never less than ``relabel_min``); ``splits``: the splits whose labels change (evaluation
     splits keep their flags for a person: relabelling them with the probe would grade the model
@@ -42,7 +42,7 @@ class Policy:
     thins the classes FER2013 repeats most, surprise and disgust, by a third) or ``keep-one``.
     """
 
-    relabel_min: float = RELABEL_MIN["cnn"]
+    relabel_min: float | None = None
     rare_share: float = 0.05
     rare_relabel_min: float = 0.7
     splits: tuple[str, ...] = ("train",)
@@ -54,8 +54,14 @@ class Policy:
             raise ValueError(f"dedupe must be one of {CLEAN_DEDUPE}, got {self.dedupe!r}")
         for name in ("relabel_min", "rare_share", "rare_relabel_min"):
             value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
+            if value is not None and not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {value}")
+
+    def for_probe(self, probe: str) -> Policy:
+        """This policy with ``relabel_min`` set to ``probe``'s threshold where it was left open."""
+        if probe not in RELABEL_MIN:
+            raise ValueError(f"probe must be one of {tuple(RELABEL_MIN)}, got {probe!r}")
+        return self if self.relabel_min is not None else replace(self, relabel_min=RELABEL_MIN[probe])
 
 
 def rare_classes(frame: pd.DataFrame, policy: Policy) -> set[str]:
@@ -71,6 +77,8 @@ def apply_policy(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     Rows another step sent to review (a dedupe label conflict, an invalid image) stay for a person;
     ``ferclean.clean.status_changes`` lists what changed.
     """
+    if policy.relabel_min is None:
+        raise ValueError("policy.relabel_min is not set: use Policy.for_probe(probe) or give a threshold")
     for column in ("suggested_label", "suggested_confidence"):
         if column not in frame.columns:
             raise ValueError(f"frame has no {column} column: run the mislabel review first")

@@ -89,7 +89,7 @@ def clean(
     check_outputs(source, None, outputs, (probs_path,))
     manifest, pixels = load_input_and_pixels(source, classes, jobs=jobs, backend=backend, invalid="review", keep_pixels=BASE)
     check_outputs(source, manifest, outputs, (probs_path,))
-    policy = Policy(relabel_min=RELABEL_MIN[probe] if relabel_min is None else relabel_min, rare_relabel_min=rare_relabel_min,
+    policy = Policy(relabel_min=relabel_min, rare_relabel_min=rare_relabel_min,
                     drop_unsure=drop_unsure, dedupe=dedupe_policy)
     build_cnn = None
     if "cnn" in members(probe) and probs_path is None:
