@@ -6,7 +6,8 @@ Run by hand (it trains 2 arms x len(--seeds) models of --max-minutes each):
         --holdout 3000 --max-minutes 45 --seeds 0,1 --work runs/curation
 
 The figures in docs/benchmarks.md (20 epochs per model; the cnn probe's saved probabilities; a
-three-seed run takes about two hours on two cores with the probe saved):
+three-seed run takes about two hours on two quiet cores with the probe saved; 48-64 minutes per model,
+about five hours, where the cores are slower or shared):
 
     .venv/bin/python bench/mislabel_bench.py --probe ensemble --save-probs runs/bench/ens.npy
     .venv/bin/python bench/curation_value.py --truth ../shared/data/ferplus/train_votes.csv \\
