@@ -20,31 +20,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pandas as pd
+
+from measure import run_ferclean
 
 from ferclean.manifest import effective_labels, kept, read_manifest
 from ferclean.votes import match_votes, read_votes
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-def timed(*args: str | Path) -> tuple[float, float]:
-    """Wall and CPU seconds of one ``ferclean`` command in a fresh process; stops the bench on failure."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "ferclean", *map(str, args)], capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode != 0:
-        sys.exit(f"ferclean {args[0]} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
 def judge(manifest_csv: Path, votes_csv: Path) -> None:
@@ -87,16 +73,16 @@ def main() -> None:
         print(f"load average before: {os.getloadavg()[0]:.2f}")
         cleans, dedupes = [], []
         for _ in range(args.runs):
-            cleans.append(timed("clean", fer, *options, "-o", out))
+            cleans.append(run_ferclean("clean", fer, *options, "-o", out))
             if not args.no_timing:
-                dedupes.append(timed("dedupe", fer, "--policy", "keep-one", "-o", Path(work) / "dedup.csv"))
+                dedupes.append(run_ferclean("dedupe", fer, "--policy", "keep-one", "-o", Path(work) / "dedup.csv"))
         print(f"load average after: {os.getloadavg()[0]:.2f}")
-        wall = sorted(c[0] for c in cleans)[len(cleans) // 2]
-        cpu = sorted(c[1] for c in cleans)[len(cleans) // 2]
+        wall = sorted(c.wall for c in cleans)[len(cleans) // 2]
+        cpu = sorted(c.cpu for c in cleans)[len(cleans) // 2]
         print(f"ferclean clean {' '.join(map(str, options))}: {wall:.1f} s wall / {cpu:.1f} s CPU"
-              f" (runs: {', '.join(f'{c[0]:.1f}' for c in cleans)})")
+              f" (runs: {', '.join(f'{c.wall:.1f}' for c in cleans)})")
         if dedupes:
-            reference = sorted(d[0] for d in dedupes)[len(dedupes) // 2]
+            reference = sorted(d.wall for d in dedupes)[len(dedupes) // 2]
             print(f"ferclean dedupe --policy keep-one: {reference:.1f} s wall; clean / dedupe = {wall / reference:.1f}x")
         judge(out, args.data / "ferplus" / "train_votes.csv")
 

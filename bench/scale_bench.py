@@ -35,8 +35,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import psutil
 from PIL import Image, ImageOps
+
+from measure import run_ferclean
 
 from ferclean.dedupe.resolve import DEFAULT_THRESHOLD
 from ferclean.dedupe.search import find_pairs
@@ -129,27 +130,6 @@ def search(sizes: list[int]) -> None:
         )
 
 
-def run_measured(args: list[str]) -> dict[str, float]:
-    """Run ``ferclean ARGS`` in a fresh process; its wall, CPU and peak RSS (the process tree's)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    process = psutil.Popen([sys.executable, "-m", "ferclean", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak = 0
-    while process.poll() is None:
-        try:
-            tree = [process, *process.children(recursive=True)]
-            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
-        except psutil.Error:
-            pass  # a child ended between the listing and the reading
-        time.sleep(0.1)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if process.returncode != 0:
-        sys.exit(f"ferclean {' '.join(args)} failed:\n{process.stderr.read().decode()[-2000:]}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {"wall": wall, "cpu": cpu, "peak_gib": peak / 2**30}
-
-
 def duplicate_quality(manifest: Path, truth: Path) -> dict[str, float]:
     """Pair recall and group precision of dedupe's groups against the planted families."""
     frame = pd.read_csv(manifest, usecols=["path", "group"], keep_default_na=False)
@@ -187,12 +167,12 @@ def tree_bench(tree: Path, work: Path, dask_workers: int) -> None:
         for name, args in steps:
             if backend == "dask" and name == "stratify":
                 continue  # no image is read: the backend plays no part
-            r = run_measured(args)
+            r = run_ferclean(*args, sample_memory=True)
             quality = ""
             if name == "dedupe":
                 q = duplicate_quality(out["dedupe"], truth)
                 quality = f"recall {q['recall']:.3f}, group precision {q['precision']:.3f}, largest group {q['largest']}"
-            print(f"{backend:<8} {name:<26} {r['wall']:8.1f} {r['cpu']:8.1f} {r['peak_gib']:9.2f} {n / r['wall']:9.0f}  {quality}",
+            print(f"{backend:<8} {name:<26} {r.wall:8.1f} {r.cpu:8.1f} {r.peak / 2**30:9.2f} {n / r.wall:9.0f}  {quality}",
                   flush=True)
         outputs[backend] = out["dedupe"]
     columns = ["path", "group", "status"]

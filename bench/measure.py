@@ -1,0 +1,53 @@
+"""Run one ``ferclean`` command as a user would, in a fresh process, and measure it (for the benches)."""
+
+from __future__ import annotations
+
+import resource
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+
+@dataclass(frozen=True)
+class Run:
+    """Wall and CPU seconds (the whole process tree's), peak resident bytes of the tree (0 unless
+    sampled), and what the command printed."""
+
+    wall: float
+    cpu: float
+    peak: int
+    stdout: str
+
+
+def run_ferclean(*args: str | Path, sample_memory: bool = False) -> Run:
+    """``python -m ferclean ARGS``; stops the bench with the command's output if it fails.
+
+    ``sample_memory`` reads the resident memory of the process and its children every 0.1 s.
+    """
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    # Files, not pipes: a child that fills a pipe nobody reads while memory is sampled would block.
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = psutil.Popen([sys.executable, "-m", "ferclean", *map(str, args)], stdout=out, stderr=err, text=True)
+        peak = 0
+        while sample_memory and process.poll() is None:
+            try:
+                tree = [process, *process.children(recursive=True)]
+                peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+            except psutil.Error:
+                pass  # a child ended between the listing and the reading
+            time.sleep(0.1)
+        process.wait()
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if process.returncode != 0:
+        sys.exit(f"ferclean {args[0]} failed:\n{stdout[-3000:]}\n{stderr[-3000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Run(wall, cpu, peak, stdout)
