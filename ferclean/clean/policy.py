@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
+from ferclean.dedupe import POLICIES
 from ferclean.manifest import append_note
 from ferclean.mislabel.decisions import probe_only_review
 
@@ -24,7 +25,7 @@ REASON_PREFIX = "clean:"
 #: the errors it ranks first, and 0.4 paid in training (bench/curation_value.py).
 RELABEL_MIN: dict[str, float] = {"fast": 0.6, "cnn": 0.4, "ensemble": 0.4}
 #: The dedupe policies ``clean`` may apply (``report`` would leave the leaks in).
-CLEAN_DEDUPE = ("keep-one", "leaks")
+CLEAN_DEDUPE = tuple(p for p in POLICIES if p != "report")
 
 
 @dataclass(frozen=True)

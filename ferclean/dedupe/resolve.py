@@ -190,12 +190,10 @@ def resolve(frame: pd.DataFrame, policy: str = "report", on_conflict: str = "rev
     ranked = candidates.sort_values(["group", "_priority", "_area", "path"], kind="stable")
     by_group = ranked.groupby("group")
     keeper = by_group["path"].transform("first")
-    extra = ranked[ranked["path"] != keeper]
     if policy == "leaks":
         first_split = ranked["_priority"] == by_group["_priority"].transform("min")
-        copy_of = ranked.groupby(["group", "sha256"])["path"].transform("first")
-        keeper = keeper.where(~first_split, copy_of)
-        extra = ranked[~first_split | (ranked["path"] != copy_of)]
+        keeper = keeper.where(~first_split, ranked.groupby(["group", "sha256"])["path"].transform("first"))
+    extra = ranked[ranked["path"] != keeper]
     decisions.append((extra.index, "drop", "duplicate of " + keeper + " (group " + ranked["group"].astype("int64").astype(str) + ")"))
     log = []
     for step, (rows, status, reasons) in enumerate(decisions):
