@@ -43,26 +43,30 @@ CHUNK = 2000
 _sources: dict[str, np.ndarray] = {}
 
 
-def load_sources(data: Path) -> dict[str, np.ndarray]:
-    """Every source face as SOURCE_SIZE grey pixels, by class."""
-    faces: dict[str, list[np.ndarray]] = {}
-
-    def add(label: str, path: Path) -> None:
-        with Image.open(path) as image:
-            grey = ImageOps.grayscale(image).resize((SOURCE_SIZE, SOURCE_SIZE), Image.Resampling.BILINEAR)
-        faces.setdefault(label, []).append(np.asarray(grey))
-
+def source_files(data: Path) -> dict[str, list[Path]]:
+    """Every source face's file, by class (FER2013's folders, the AffectNet sample's label files)."""
+    files: dict[str, list[Path]] = {}
     for path in sorted((data / "fer2013").glob("*/*/*.png")):
-        add(path.parent.name, path)
+        files.setdefault(path.parent.name, []).append(path)
     affectnet = data / "affectnet-yolo-sample" / "test"
     for path in sorted((affectnet / "images").glob("*")):
         label_file = affectnet / "labels" / f"{path.stem}.txt"
         code = int(label_file.read_text().split()[0]) if label_file.exists() else -1
         if code in AFFECTNET_CLASSES:
-            add(AFFECTNET_CLASSES[code], path)
-    if not faces:
+            files.setdefault(AFFECTNET_CLASSES[code], []).append(path)
+    if not files:
         sys.exit(f"No source faces under {data}: give --data (the folder holding fer2013/).")
-    return {label: np.stack(group) for label, group in sorted(faces.items())}
+    return dict(sorted(files.items()))
+
+
+def load_sources(files: dict[str, list[Path]]) -> dict[str, np.ndarray]:
+    """The source faces as SOURCE_SIZE grey pixels, by class."""
+
+    def load(path: Path) -> np.ndarray:
+        with Image.open(path) as image:
+            return np.asarray(ImageOps.grayscale(image).resize((SOURCE_SIZE, SOURCE_SIZE), Image.Resampling.BILINEAR))
+
+    return {label: np.stack([load(path) for path in paths]) for label, paths in files.items()}
 
 
 def plan(n: int, classes: dict[str, int], seed: int, dup_share: float, cross_share: float) -> pd.DataFrame:
@@ -151,22 +155,24 @@ def write_chunk(task: tuple[Path, pd.DataFrame, int]) -> int:
     return written
 
 
-def _init(data: Path) -> None:
+def _init(files: dict[str, list[Path]]) -> None:
     global _sources
-    _sources = load_sources(data)
+    _sources = load_sources(files)
 
 
 def make_big(n: int, out: Path, data: Path, seed: int = 0, dup_share: float = 0.05, cross_share: float = 0.3,
              jobs: int | None = None) -> tuple[pd.DataFrame, int]:
-    """Write the tree and ``truth.csv``; return the plan and the bytes written."""
-    _init(data)
-    frame = plan(n, {label: len(group) for label, group in _sources.items()}, seed, dup_share, cross_share)
+    """Write the tree and ``truth.csv``; return the plan and the bytes written.
+
+    Only the workers decode the sources; the plan needs their counts alone."""
+    files = source_files(data)
+    frame = plan(n, {label: len(paths) for label, paths in files.items()}, seed, dup_share, cross_share)
     for split in SPLITS:
-        for label in _sources:
+        for label in files:
             (out / split / label).mkdir(parents=True, exist_ok=True)
     chunks = [(out, frame.iloc[i : i + CHUNK], seed) for i in range(0, n, CHUNK)]
     total = 0
-    with ProcessPoolExecutor(jobs or os.cpu_count(), initializer=_init, initargs=(data,)) as pool:
+    with ProcessPoolExecutor(jobs or os.cpu_count(), initializer=_init, initargs=(files,)) as pool:
         for done, written in enumerate(pool.map(write_chunk, chunks), 1):
             total += written
             print(f"\r{min(done * CHUNK, n):,} / {n:,} images", end="", flush=True)
