@@ -35,7 +35,7 @@ from ferclean.folds import assign_folds
 from ferclean.labels import class_order
 from ferclean.manifest import group_keys
 from ferclean.mislabel.features import load_images
-from ferclean.mislabel.probe import PROBES, average_members, member_folds, member_probs, members
+from ferclean.mislabel.probe import CNN_FOLDS, PROBES, average_members, member_probs, members
 from ferclean.mislabel.saved_probs import SavedProbs, align, load_probs, save_probs
 from ferclean.mislabel.scoring import FLAG_RULES, RANKINGS, score
 from ferclean.scan import scan_dataset
@@ -90,7 +90,7 @@ def load_fer2013(data: Path, limit: int, seed: int, jobs: int) -> tuple[pd.DataF
 
 def probe_probs(frame: pd.DataFrame, root: Path, labels: np.ndarray, k: int, args: argparse.Namespace
                 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], list[str]]:
-    """Each member's probabilities and folds, with a line of wall and CPU time per member."""
+    """Each member's probabilities, the CNN's folds, and a line of wall and CPU time per member."""
     wall, cpu = time.perf_counter(), cpu_seconds()
     images, ok = load_images([root / p for p in frame["path"]], args.jobs)
     assert ok.all(), "unreadable images in the benchmark set"
@@ -98,12 +98,12 @@ def probe_probs(frame: pd.DataFrame, root: Path, labels: np.ndarray, k: int, arg
     build_cnn = None
     if "cnn" in members(args.probe):
         from ferclean_train.models import probe_cnn as build_cnn
-    probs, folds = {}, {}
-    for member, n in member_folds(args.probe, args.folds).items():
+    folds = assign_folds(frame["path"].tolist(), labels, group_keys(frame).tolist(), args.folds or CNN_FOLDS, args.seed)
+    probs = {}
+    for member in members(args.probe):
         wall, cpu = time.perf_counter(), cpu_seconds()
-        folds[member] = assign_folds(frame["path"].tolist(), labels, group_keys(frame).tolist(), n, args.seed)
-        probs[member] = member_probs(images, labels, folds[member], k, member, args.seed, args.epochs, build_cnn)
-        timing.append(f"{member} probe ({n} folds): {time.perf_counter() - wall:.1f} s wall / {cpu_seconds() - cpu:.1f} s CPU")
+        probs |= member_probs(images, labels, k, member, args.seed, folds, args.epochs, build_cnn)
+        timing.append(f"{member} probe: {time.perf_counter() - wall:.1f} s wall / {cpu_seconds() - cpu:.1f} s CPU")
     return probs, folds, timing
 
 
@@ -131,7 +131,7 @@ def real_mode(args: argparse.Namespace) -> None:
         if args.save_probs:
             for member, probs in by_member.items():
                 target = args.save_probs.with_name(f"{args.save_probs.stem}-{member}.npy") if len(by_member) > 1 else args.save_probs
-                save_probs(target, SavedProbs(probs=probs, paths=paths, folds=folds[member], classes=classes,
+                save_probs(target, SavedProbs(probs=probs, paths=paths, folds=folds if member == "cnn" else np.zeros_like(folds), classes=classes,
                                               meta={"probe": member, "seed": args.seed}))
     if args.probs and len(tables) > 1:
         tables.append((Path("average of the above"), np.mean([p for _, p in tables], axis=0)))
@@ -207,8 +207,8 @@ def flips_mode(args: argparse.Namespace) -> None:
     theirs[theirs_ranked] = True
 
     print(f"\n{len(frame):,} images, {k} classes, {flipped.sum():,} labels flipped ({args.noise:.0%}, seed {args.seed}),"
-          f" probe {args.probe}, {args.folds or 'default'} folds, {int(frame['group'].notna().sum()):,} images in duplicate groups")
-    print(f"probe accuracy out of fold: vs noisy labels {np.mean(probs.argmax(1) == noisy):.3f},"
+          f" probe {args.probe}, {args.folds or CNN_FOLDS} cnn folds, {int(frame['group'].notna().sum()):,} images in duplicate groups")
+    print(f"probe accuracy: vs noisy labels {np.mean(probs.argmax(1) == noisy):.3f},"
           f" vs original labels {np.mean(probs.argmax(1) == true):.3f}")
     for rule, result in results.items():
         flips_figures(f"ferclean ({rule}{', default' if rule == FLAG_RULES[0] else ''})", result.flagged,
@@ -227,7 +227,7 @@ def main() -> None:
                         help="real mode: score saved probs.npy (repeatable) instead of training a probe.")
     parser.add_argument("--save-probs", type=Path, default=None, help="real mode: save the probe's probs.npy here (an ensemble: one per member, NAME-fast.npy, NAME-cnn.npy).")
     parser.add_argument("--noise", type=float, default=0.10, help="flips mode: share of labels flipped.")
-    parser.add_argument("--folds", type=int, default=None, help="Probe folds (default: each probe's own).")
+    parser.add_argument("--folds", type=int, default=None, help=f"The cnn probe's folds (default {CNN_FOLDS}); the fast probe has none.")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--limit", type=int, default=0, help="Random subset of this many images (0: all).")

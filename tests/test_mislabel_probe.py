@@ -1,12 +1,13 @@
-"""Probes: out-of-fold probabilities are well-formed, deterministic, and learn something."""
+"""Probes: probabilities are well-formed, deterministic, and learn something."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from ferclean.errors import FercleanError
 from ferclean.mislabel.features import cell_histograms, fast_features, hog, lbp_histograms, mirror, pool_cells
-from ferclean.mislabel.probe import MEMBER_WEIGHTS, combined_probs, member_probs, members, snapshot_epochs
+from ferclean.mislabel.probe import MEMBER_WEIGHTS, average_members, fast_batch_size, member_probs, members, snapshot_epochs
 
 
 def stripes(n_per_class: int = 30, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -50,18 +51,30 @@ def test_coarse_cells_are_sums_of_fine_ones_and_lbp_histograms_are_distributions
     np.testing.assert_allclose(lbp.sum(axis=-1), 1.0, rtol=1e-6)
 
 
-def test_fast_probe_is_out_of_fold_deterministic_and_accurate() -> None:
+def test_fast_probe_is_deterministic_accurate_and_reports_its_stages() -> None:
     images, labels = stripes()
-    folds = np.arange(len(labels)) % 3
     stages: dict[str, tuple[int, int]] = {}
-    probs = member_probs(images, labels, folds, 3, "fast", seed=0,
-                              on_progress=lambda stage, done, total: stages.__setitem__(stage, (done, total)))
+    probs = member_probs(images, labels, 3, "fast", seed=0,
+                         on_progress=lambda stage, done, total: stages.__setitem__(stage, (done, total)))["fast"]
     assert probs.shape == (60, 3)
     assert len(stages) == 3 and all(done == total for done, total in stages.values())
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-6)
-    assert (probs[:, 2] == 0).all()  # a class no fold trained on gets probability 0
+    assert (probs[:, 2] < probs[:, :2].max(axis=1) / 4).all()  # a class no image has stays improbable
     assert (probs.argmax(axis=1) == labels).mean() > 0.9
-    np.testing.assert_array_equal(member_probs(images, labels, folds, 3, "fast", seed=0), probs)
+    np.testing.assert_array_equal(member_probs(images, labels, 3, "fast", seed=0)["fast"], probs)
+
+
+def test_fast_probe_doubts_a_wrong_label_among_right_ones() -> None:
+    images, labels = stripes()
+    wrong = labels.copy()
+    wrong[[3, 40]] = 1 - wrong[[3, 40]]
+    probs = member_probs(images, wrong, 2, "fast", seed=0)["fast"]
+    given = probs[np.arange(60), wrong]
+    assert given[[3, 40]].max() < np.delete(given, [3, 40]).min()
+
+
+def test_fast_batches_keep_ten_to_an_epoch_on_small_sets() -> None:
+    assert fast_batch_size(35_710) == 200 and fast_batch_size(60) == 12 and fast_batch_size(2) == 1
 
 
 @pytest.mark.slow
@@ -71,7 +84,7 @@ def test_cnn_probe_runs_on_cpu() -> None:
 
     images, labels = stripes(12)
     folds = np.arange(len(labels)) % 2
-    probs = member_probs(images, labels, folds, 2, "cnn", seed=0, epochs=1, build_cnn=probe_cnn)
+    probs = member_probs(images, labels, 2, "cnn", seed=0, folds=folds, epochs=1, build_cnn=probe_cnn)["cnn"]
     assert probs.shape == (24, 2)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-4)
 
@@ -108,7 +121,7 @@ def test_cnn_probe_averages_held_out_and_in_training_snapshots() -> None:
     images, labels = stripes()
     folds = (np.arange(60) // 7) % 2
     RecordingCnn.built = []
-    probs = member_probs(images, labels, folds, 2, "cnn", seed=0, epochs=10, build_cnn=RecordingCnn)
+    probs = member_probs(images, labels, 2, "cnn", seed=0, folds=folds, epochs=10, build_cnn=RecordingCnn)["cnn"]
     # Every image: half what the model that never saw it says, half what the one training on it says.
     np.testing.assert_allclose(probs, np.tile((HELD_PROBS + TRAINED_PROBS) / 2, (60, 1)))
     assert snapshot_epochs(10) == [5, 7, 9, 10] and snapshot_epochs(1) == [1]
@@ -116,16 +129,16 @@ def test_cnn_probe_averages_held_out_and_in_training_snapshots() -> None:
         assert model.predicted_at == [e for e in snapshot_epochs(10) for _ in range(3)]
 
 
-def test_ensemble_weighs_each_member_on_its_own_folds() -> None:
+def test_ensemble_weighs_its_members() -> None:
     pytest.importorskip("keras")
     images, labels = stripes()
-    fast_folds, cnn_folds = np.arange(60) % 5, (np.arange(60) // 7) % 2
+    cnn_folds = (np.arange(60) // 7) % 2
     RecordingCnn.built = []
-    probs = combined_probs(images, labels, {"fast": fast_folds, "cnn": cnn_folds}, 2, seed=0, epochs=3,
-                           build_cnn=RecordingCnn)
-    fast = member_probs(images, labels, fast_folds, 2, "fast", seed=0)
-    cnn = member_probs(images, labels, cnn_folds, 2, "cnn", seed=0, epochs=3, build_cnn=RecordingCnn)
-    np.testing.assert_allclose(probs, (MEMBER_WEIGHTS["fast"] * fast + MEMBER_WEIGHTS["cnn"] * cnn) / 3)
+    by_member = member_probs(images, labels, 2, "ensemble", seed=0, folds=cnn_folds, epochs=3, build_cnn=RecordingCnn)
+    assert list(by_member) == ["fast", "cnn"]
+    np.testing.assert_array_equal(by_member["fast"], member_probs(images, labels, 2, "fast", seed=0)["fast"])
+    np.testing.assert_allclose(average_members(by_member),
+                               (MEMBER_WEIGHTS["fast"] * by_member["fast"] + MEMBER_WEIGHTS["cnn"] * by_member["cnn"]) / 3)
     # One CNN per fold, each trained only on the other fold's images, its schedule sized to them.
     first, second = RecordingCnn.built[:2]
     x = images[..., None].astype(np.float32) / 255.0
@@ -139,5 +152,7 @@ def test_members_name_the_trained_probes() -> None:
     assert members("fast") == ("fast",)
     with pytest.raises(ValueError, match="probe must be one of"):
         members("svm")
-    with pytest.raises(ValueError, match="combined_probs"):
-        member_probs(*stripes(3), np.arange(6) % 2, 2, "ensemble", seed=0)
+    with pytest.raises(FercleanError, match="needs build_cnn"):
+        member_probs(*stripes(3), 2, "ensemble", seed=0, folds=np.arange(6) % 2)
+    with pytest.raises(FercleanError, match="needs folds"):
+        member_probs(*stripes(3), 2, "cnn", seed=0, build_cnn=RecordingCnn)

@@ -102,9 +102,9 @@ def test_embedded_cluster_loads_probe_images_like_local(messy: Path) -> None:
 
 def test_mislabel_review_on_dask_matches_local(messy: Path, scheduler: str) -> None:
     manifest, _ = scan_dataset(messy, jobs=1)
-    local = review(manifest, folds=2, jobs=1)
+    local = review(manifest, jobs=1)
     with DaskBackend(scheduler=scheduler) as backend:
-        remote = review(manifest, folds=2, backend=backend)
+        remote = review(manifest, backend=backend)
     np.testing.assert_array_equal(local.probs, remote.probs)
     pd.testing.assert_frame_equal(local.manifest.frame, remote.manifest.frame)
     assert len(remote.probs) == (manifest.frame["status"] != "drop").sum()  # scan's review rows are probed too

@@ -38,7 +38,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pd.DataFrame
     Image.new("L", (1, 1), 90).save(root / "train" / "sad" / "dot.png")  # scan: too small, review
     m = tmp / "manifests"
     invoke("dedupe", str(root), "--policy", "keep-one", "--on-conflict", "review", "-o", str(m / "dedup.csv"), "-j", "1")
-    invoke("mislabel-review", str(m / "dedup.csv"), "--folds", "3", "-o", str(m / "review.csv"), "-j", "1")
+    invoke("mislabel-review", str(m / "dedup.csv"), "-o", str(m / "review.csv"), "-j", "1")
     invoke("mislabel-review", str(m / "review.csv"), "--auto-relabel", "0.0", "-o", str(m / "auto.csv"))
     invoke("stratify", str(m / "auto.csv"), "--ratios", "80/10/10", "-o", str(m / "split.csv"))
     return {name: read_manifest(m / f"{name}.csv").frame.set_index("path") for name in ("dedup", "review", "auto", "split")}

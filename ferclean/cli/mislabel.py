@@ -25,12 +25,12 @@ from ferclean.mislabel.report import pair_counts
 @click.argument("source", metavar="MANIFEST_OR_DATASET", type=click.Path(path_type=Path))
 @output_option()
 @click.option("--probe", type=click.Choice(PROBES), default="fast", show_default=True,
-              help="fast: two perceptrons on whitened HOG and HOG+LBP+pixel features (about a minute on FER2013);"
-                   " cnn: the trainer's compact CNN per fold, judging each image held out and while training on it (about"
+              help="fast: two perceptrons on whitened HOG and HOG+LBP+pixel features, their predictions averaged over"
+                   " their training on every image (under a minute on FER2013); cnn: the trainer's compact CNN per fold, judging each image held out and while training on it (about"
                    " 20 min on a 2-core CPU); ensemble: cnn and fast averaged, the best at finding real errors.")
 @click.option("--folds", type=click.IntRange(min=2), default=None,
-              help="Cross-validation folds [default: 3 for fast; 2 for cnn, which then costs one training;"
-                   " ensemble: the same for each member].")
+              help="Cross-validation folds of the cnn probe (cnn and ensemble) [default: 2, which costs one training"
+                   " over the whole set]. The fast probe has none.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for folds and probe.")
 @click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True, help="Epochs per fold (cnn probe).")
 @click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -54,10 +54,11 @@ def mislabel_review(
     probs_path: Path | None, decisions_path: Path | None, auto_relabel: float | None, resume: bool, page_limit: int,
     classes: str | None, jobs: int | None, backend: Backend,
 ) -> None:
-    """Flag images whose label a probe model, trained on the other folds, finds unlikely.
+    """Flag images whose label a probe model finds unlikely.
 
-    Every kept image gets an out-of-fold prediction (duplicates stay in one fold; the cnn probe
-    adds how well its models fit the image's label while training on it); confident
+    Every kept image is judged by how late, if ever, the probe's models fit its label while
+    training on it (a wrong label is fitted last); the cnn probe adds an out-of-fold prediction
+    (duplicates stay in one fold). Confident
     learning then flags the doubtful ones (status=review) with a suggested label. Review them
     in the report's review.html, download decisions.csv, and apply it with --apply.
 

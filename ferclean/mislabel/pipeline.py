@@ -16,7 +16,7 @@ from ferclean.manifest import Manifest, effective_labels, group_keys, kept
 from ferclean.mislabel.annotate import annotate
 from ferclean.mislabel.features import load_images
 from ferclean.mislabel.checkpoint import FoldCache, fingerprint
-from ferclean.mislabel.probe import PROBES, CnnBuilder, average_members, cnn_probs, member_folds, member_probs
+from ferclean.mislabel.probe import CNN_FOLDS, PROBES, CnnBuilder, average_members, member_probs, members
 from ferclean.mislabel.report import review_table, write_report
 from ferclean.mislabel.saved_probs import SavedProbs, align, load_probs
 from ferclean.mislabel.scoring import score
@@ -70,16 +70,19 @@ def review(
     backend: Backend | None = None,
     resume: bool = False,
 ) -> ReviewResult:
-    """Flag kept images whose label a probe trained on the other folds finds unlikely.
+    """Flag kept images whose label a probe finds unlikely.
 
-    ``folds`` defaults to the probe's ``DEFAULT_FOLDS`` (per member for an ensemble). ``probs`` reuses the ``probs.npy`` of an
+    ``folds`` are the CNN's (cnn and ensemble; default ``CNN_FOLDS``); the fast probe has none. ``probs`` reuses the ``probs.npy`` of an
     earlier run instead of training. ``probe="cnn"`` or ``"ensemble"``
     needs ``build_cnn`` (e.g. ``ferclean_train.models.probe_cnn``). With ``report_dir``
     the report folder is written too (``report.write_report``), and the CNN's finished folds are
     checkpointed there as they end: ``resume`` reuses those of an interrupted run of the same
     images, labels and options (ferclean.mislabel.checkpoint).
     """
-    counts = member_folds(probe, folds)
+    with_cnn = "cnn" in members(probe)
+    if folds is not None and not with_cnn:
+        raise FercleanError(f"folds applies to the cnn and ensemble probes; probe={probe!r} trains on every image.")
+    folds = folds or CNN_FOLDS
     frame = manifest.frame
     rows = np.flatnonzero(kept(frame).to_numpy())
     if len(rows) == 0:
@@ -109,25 +112,17 @@ def review(
         if len(class_names) < 2:
             raise FercleanError(f"Only one class ({class_names[0]}) among the kept images; a probe needs two or more.")
         labels = np.array([class_names.index(n) for n in label_names], dtype=np.int64)
-        groups = group_keys(frame).iloc[rows].tolist()
-        folds_by_probe = {m: assign_folds(paths, labels, groups, k, seed) for m, k in counts.items()}
-        if report_dir is not None and "cnn" in counts:
-            options = {"probe": probe, "folds": counts, "seed": seed, "epochs": epochs, "classes": class_names}
-            key = fingerprint(stack, labels, folds_by_probe["cnn"], options)
-            cache = FoldCache(Path(report_dir), key, resume)
-        by_member = {}
-        for member, member_folds_ in folds_by_probe.items():
-            if member == "cnn" and build_cnn is not None:
-                by_member[member] = cnn_probs(stack, labels, member_folds_, len(class_names), seed, build_cnn, epochs,
-                                              on_progress=on_progress, cache=cache)
-            else:
-                by_member[member] = member_probs(stack, labels, member_folds_, len(class_names), member, seed, epochs,
-                                                 build_cnn, on_progress, backend)
-        out_of_fold = average_members(by_member)
-        # An ensemble records its last member's folds (the cnn's): the one the review shows.
-        fold_of = folds_by_probe[list(counts)[-1]]
+        # The fast probe has no folds: its rows all record fold 0.
+        fold_of = np.zeros(len(paths), dtype=np.int64)
+        if with_cnn:
+            fold_of = assign_folds(paths, labels, group_keys(frame).iloc[rows].tolist(), folds, seed)
+        if report_dir is not None and with_cnn:
+            options = {"probe": probe, "folds": folds, "seed": seed, "epochs": epochs, "classes": class_names}
+            cache = FoldCache(Path(report_dir), fingerprint(stack, labels, fold_of, options), resume)
+        out_of_fold = average_members(member_probs(stack, labels, len(class_names), probe, seed, fold_of, epochs,
+                                                   build_cnn, on_progress, backend, cache))
         saved = SavedProbs(probs=out_of_fold, paths=paths, folds=fold_of, classes=class_names,
-                           meta={"probe": probe, "folds": counts, "seed": seed})
+                           meta={"probe": probe, "folds": folds if with_cnn else None, "seed": seed})
         images = dict(zip(paths, stack))
     labels = np.array([class_names.index(n) for n in label_names], dtype=np.int64)
     scores = score(labels, out_of_fold)
