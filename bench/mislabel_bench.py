@@ -18,12 +18,20 @@ own wrong labels count as false positives there, so precision is a lower bound.
     .venv/bin/python bench/mislabel_bench.py --probe ensemble --save-probs runs/bench/ens.npy  # each member, the ensemble
     .venv/bin/python bench/mislabel_bench.py --probs runs/bench/ens-fast.npy --probs runs/bench/ens-cnn.npy
     .venv/bin/python bench/mislabel_bench.py --mode flips --probe cnn --limit 3000 --epochs 10
+    .venv/bin/python bench/mislabel_bench.py --mode commands --runs 3   # the CLI against dedupe, wall
+
+``commands``: ``ferclean mislabel-review FER2013 --probe P`` and ``ferclean dedupe FER2013 --policy
+keep-one`` as a user runs them (fresh processes, scan included), interleaved ``--runs`` times;
+prints each run, the medians, their ratio (the figure machines of different speed share) and the
+load average before and after.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
+import tempfile
 import time
 from pathlib import Path
 
@@ -39,6 +47,8 @@ from ferclean.mislabel.probe import CNN_FOLDS, PROBES, average_members, member_p
 from ferclean.mislabel.saved_probs import SavedProbs, align, load_probs, save_probs
 from ferclean.mislabel.scoring import FLAG_RULES, RANKINGS, score
 from ferclean.scan import scan_dataset
+
+from measure import run_ferclean
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 #: FER+ vote columns for the 7 FER2013 classes (contempt, unknown and not-a-face are not).
@@ -218,9 +228,28 @@ def flips_mode(args: argparse.Namespace) -> None:
     print(f"scan+dedupe {scanned - start:.1f} s wall; {timing}")
 
 
+def commands_mode(args: argparse.Namespace) -> None:
+    folder = args.data / "fer2013"
+    load = os.getloadavg()
+    walls: dict[str, list[float]] = {"mislabel-review": [], "dedupe": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for run in range(args.runs):
+            for command, extra in (("mislabel-review", ["--probe", args.probe, "--seed", str(args.seed)]),
+                                   ("dedupe", ["--policy", "keep-one"])):
+                out = Path(tmp) / f"{command}-{run}.csv"
+                done = run_ferclean(command, folder, "-o", out, "--jobs", str(args.jobs), *extra)
+                walls[command].append(done.wall)
+                print(f"run {run + 1} {command}: {done.wall:.1f} s wall, {done.cpu:.1f} s CPU", flush=True)
+    review, dedupe = (float(np.median(walls[c])) for c in ("mislabel-review", "dedupe"))
+    print(f"median of {args.runs}: mislabel-review --probe {args.probe} {review:.1f} s"
+          f" ({min(walls['mislabel-review']):.1f}-{max(walls['mislabel-review']):.1f}), dedupe --policy keep-one"
+          f" {dedupe:.1f} s ({min(walls['dedupe']):.1f}-{max(walls['dedupe']):.1f}): {review / dedupe:.1f}x dedupe;"
+          f" load average {load[0]:.2f} before, {os.getloadavg()[0]:.2f} after")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mode", choices=("real", "flips"), default="real")
+    parser.add_argument("--mode", choices=("real", "flips", "commands"), default="real")
     parser.add_argument("--data", type=Path, default=DATA, help="Folder holding fer2013/ and ferplus/.")
     parser.add_argument("--probe", choices=PROBES, default="fast")
     parser.add_argument("--probs", type=Path, action="append", default=[],
@@ -233,8 +262,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="Random subset of this many images (0: all).")
     parser.add_argument("--at", type=int, default=500, help="flips mode: cut-off for precision@N.")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=3, help="commands mode: interleaved runs of each command.")
     args = parser.parse_args()
-    real_mode(args) if args.mode == "real" else flips_mode(args)
+    {"real": real_mode, "flips": flips_mode, "commands": commands_mode}[args.mode](args)
 
 
 if __name__ == "__main__":

@@ -66,7 +66,7 @@ def test_policy_drop_unsure_and_thresholds() -> None:
         Policy(relabel_min=1.5)
     with pytest.raises(ValueError, match="relabel_min is not set"):
         apply_policy(flagged_frame(), Policy())
-    assert Policy().for_probe("fast").relabel_min == 0.6 and Policy(relabel_min=0.3).for_probe("fast").relabel_min == 0.3
+    assert Policy().for_probe("fast").relabel_min == 0.4 and Policy(relabel_min=0.3).for_probe("fast").relabel_min == 0.3
     with pytest.raises(ValueError, match="suggested_label"):
         apply_policy(flagged_frame().drop(columns="suggested_label"), Policy(relabel_min=0.4))
 

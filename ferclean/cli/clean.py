@@ -27,9 +27,9 @@ DRY_RUN_ROWS = 20
 @click.argument("source", metavar="DATASET_OR_MANIFEST", type=click.Path(path_type=Path))
 @output_option()
 @click.option("--probe", type=click.Choice(PROBES), default="fast", show_default=True,
-              help="Label probe (see mislabel-review): fast takes minutes on FER2013 but its cleaning cost a model"
-                   " about a point of accuracy; cnn and ensemble take about 20 minutes on two cores and find more"
-                   " real errors (cnn's relabels gained 1.6 points: README, Does curation pay?).")
+              help="Label probe (see mislabel-review): fast takes about a minute on FER2013; cnn and ensemble take"
+                   " 20-40 minutes on two cores and find more real errors (cnn's relabels gained 1.6 points: README,"
+                   " Does curation pay?).")
 @click.option("--ratios", type=Ratios(), default=None,
               help="Re-split the kept images leak-free in these train/val/test shares (e.g. 80/10/10).")
 @click.option("--keep-splits", "keep_splits", is_flag=True, default=False,
@@ -70,8 +70,8 @@ def clean(
       training copy); a face's re-crops within one split stay; groups whose copies disagree go
       to review (--dedupe keep-one keeps one copy per group);
     - labels: a training image the probe flags is relabelled to its suggestion when the probe
-      gives it p >= --relabel-min (0.6 with the fast probe, 0.4 with cnn and ensemble, whose
-      suggestions are right more often); out of a rare class (under 5 % of the training images,
+      gives it p >= --relabel-min (0.4, where the relabels fix the most labels net of those they
+      break, for every probe); out of a rare class (under 5 % of the training images,
       e.g. disgust) only at p >= --rare-relabel-min (0.7); the rest keep their label (or are
       dropped with --drop-unsure); validation and test flags stay for a person;
     - invalid images (blank, text, icons, not a face) and unreadable files: as scan marks them.
