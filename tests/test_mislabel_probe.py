@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+from PIL import Image
 
 from ferclean.errors import FercleanError
 from ferclean.mislabel.features import cell_histograms, fast_features, hog, lbp_histograms, mirror, pool_cells
-from ferclean.mislabel.probe import MEMBER_WEIGHTS, average_members, fast_batch_size, member_probs, members, snapshot_epochs
+from ferclean.mislabel import probe
+from ferclean.mislabel.probe import (MEMBER_WEIGHTS, average_members, dynamics_probs, fast_batch_size, member_probs,
+                                     members, snapshot_epochs, whiten_files, whiten_images)
 
 
 def stripes(n_per_class: int = 30, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -57,7 +62,7 @@ def test_fast_probe_is_deterministic_accurate_and_reports_its_stages() -> None:
     probs = member_probs(images, labels, 3, "fast", seed=0,
                          on_progress=lambda stage, done, total: stages.__setitem__(stage, (done, total)))["fast"]
     assert probs.shape == (60, 3)
-    assert len(stages) == 3 and all(done == total for done, total in stages.values())
+    assert len(stages) == 2 and all(done == total for done, total in stages.values())
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-6)
     assert (probs[:, 2] < probs[:, :2].max(axis=1) / 4).all()  # a class no image has stays improbable
     assert (probs.argmax(axis=1) == labels).mean() > 0.9
@@ -71,6 +76,28 @@ def test_fast_probe_doubts_a_wrong_label_among_right_ones() -> None:
     probs = member_probs(images, wrong, 2, "fast", seed=0)["fast"]
     given = probs[np.arange(60), wrong]
     assert given[[3, 40]].max() < np.delete(given, [3, 40]).min()
+
+
+def test_fast_probe_from_files_equals_the_stack_skips_unreadable_files_and_trains_in_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    images, labels = stripes(15)
+    paths = []
+    for i, image in enumerate(images):
+        paths.append(str(tmp_path / f"{i:02d}.png"))
+        Image.fromarray(image).save(paths[-1])
+    (tmp_path / "broken.png").write_bytes(b"not an image")
+    paths.insert(7, str(tmp_path / "broken.png"))
+    monkeypatch.setattr(probe, "FEATURE_CHUNK", 4)  # chunks of files and of images, decoded apart
+    ok, views = whiten_files(paths, seed=0, jobs=2)
+    assert ok.tolist() == [i != 7 for i in range(31)]
+    assert views.dtype == np.float16 and views.shape[:3] == (30, 2, 2)
+    np.testing.assert_array_equal(views, whiten_images(images, seed=0))
+    whole = dynamics_probs(views, labels, 2, seed=0)
+    monkeypatch.setattr(probe, "TRAIN_CHUNK", 8)  # an epoch in four seeded chunks
+    chunked = dynamics_probs(views, labels, 2, seed=0)
+    np.testing.assert_array_equal(chunked, dynamics_probs(views, labels, 2, seed=0))
+    assert (chunked.argmax(axis=1) == labels).mean() > 0.9 and (whole.argmax(axis=1) == labels).mean() > 0.9
 
 
 def test_fast_batches_keep_ten_to_an_epoch_on_small_sets() -> None:

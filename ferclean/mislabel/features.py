@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from ferclean.images import UnreadableImage, open_gray
-from ferclean.parallel import Backend, Progress, map_batches, parallel_map
+from ferclean.parallel import Backend, Progress, parallel_map
 
 #: Side of the square grey images every probe sees.
 IMAGE_SIZE = 48
@@ -160,17 +160,3 @@ def fast_features(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def mirror(images: np.ndarray) -> np.ndarray:
     """Left-right mirrored copies."""
     return images[:, :, ::-1]
-
-
-def probe_features(
-    images: np.ndarray,
-    jobs: int | None = None,
-    on_progress: Progress | None = None,
-    backend: Backend | None = None,
-    chunk: int = 2048,
-) -> tuple[np.ndarray, np.ndarray]:
-    """``fast_features`` of the images and of their mirrors, computed in chunks of ``chunk``
-    images over local processes or a cluster (:func:`ferclean.parallel.map_batches`)."""
-    chunks = [images[i : i + chunk] for i in range(0, len(images), chunk)]
-    parts = map_batches(fast_features, chunks, "Features (HOG, LBP, pixels; chunks)", jobs, on_progress, backend)
-    return np.concatenate([f for f, _ in parts]), np.concatenate([m for _, m in parts])

@@ -16,7 +16,8 @@ from ferclean.manifest import Manifest, effective_labels, group_keys, kept
 from ferclean.mislabel.annotate import annotate
 from ferclean.mislabel.features import load_images
 from ferclean.mislabel.checkpoint import FoldCache, fingerprint
-from ferclean.mislabel.probe import CNN_FOLDS, PROBES, CnnBuilder, average_members, member_probs, members
+from ferclean.mislabel.probe import (CNN_FOLDS, PROBES, CnnBuilder, average_members, dynamics_probs, member_probs,
+                                     members, whiten_files)
 from ferclean.mislabel.report import review_table, write_report
 from ferclean.mislabel.saved_probs import SavedProbs, align, load_probs
 from ferclean.mislabel.scoring import score
@@ -97,10 +98,14 @@ def review(
         out_of_fold, fold_of = align(saved, paths, label_names)
         class_names = saved.classes
     else:
-        stack, ok = load_images([manifest.root / p for p in paths], jobs, on_progress, backend)
+        files = [manifest.root / p for p in paths]
+        if with_cnn:
+            stack, ok = load_images(files, jobs, on_progress, backend)
+        else:  # the fast probe alone never holds the image stack: a million images would not fit
+            ok, views = whiten_files([str(f) for f in files], seed, jobs, on_progress, backend)
         if not ok.all():
             skipped = [paths[i] for i in np.flatnonzero(~ok)]
-            rows, stack = rows[ok], stack[ok]
+            rows = rows[ok]
             paths = [p for p, good in zip(paths, ok) if good]
             label_names = [n for n, good in zip(label_names, ok) if good]
         class_names = class_order(label_names)
@@ -115,15 +120,18 @@ def review(
         # The fast probe has no folds: its rows all record fold 0.
         fold_of = np.zeros(len(paths), dtype=np.int64)
         if with_cnn:
+            stack = stack[ok]
             fold_of = assign_folds(paths, labels, group_keys(frame).iloc[rows].tolist(), folds, seed)
-        if report_dir is not None and with_cnn:
-            options = {"probe": probe, "folds": folds, "seed": seed, "epochs": epochs, "classes": class_names}
-            cache = FoldCache(Path(report_dir), fingerprint(stack, labels, fold_of, options), resume)
-        out_of_fold = average_members(member_probs(stack, labels, len(class_names), probe, seed, fold_of, epochs,
-                                                   build_cnn, on_progress, backend, cache))
+            if report_dir is not None:
+                options = {"probe": probe, "folds": folds, "seed": seed, "epochs": epochs, "classes": class_names}
+                cache = FoldCache(Path(report_dir), fingerprint(stack, labels, fold_of, options), resume)
+            out_of_fold = average_members(member_probs(stack, labels, len(class_names), probe, seed, fold_of, epochs,
+                                                       build_cnn, on_progress, backend, cache))
+            images = dict(zip(paths, stack))
+        else:
+            out_of_fold = dynamics_probs(views, labels, len(class_names), seed, on_progress)
         saved = SavedProbs(probs=out_of_fold, paths=paths, folds=fold_of, classes=class_names,
                            meta={"probe": probe, "folds": folds if with_cnn else None, "seed": seed})
-        images = dict(zip(paths, stack))
     labels = np.array([class_names.index(n) for n in label_names], dtype=np.int64)
     scores = score(labels, out_of_fold)
     annotated = annotate(frame, rows, class_names, scores)

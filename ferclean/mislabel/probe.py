@@ -14,7 +14,8 @@ each image and its mirror and average the two predictions of an image.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -24,8 +25,8 @@ from sklearn.pipeline import Pipeline, make_pipeline
 
 from ferclean.errors import FercleanError
 from ferclean.mislabel.checkpoint import FoldCache
-from ferclean.mislabel.features import HOG_DIMS, probe_features
-from ferclean.parallel import Backend, Progress, no_progress
+from ferclean.mislabel.features import HOG_DIMS, IMAGE_SIZE, fast_features, load_one
+from ferclean.parallel import Backend, Progress, map_batches, no_progress, parallel_map
 
 PROBES: tuple[str, ...] = ("fast", "cnn", "ensemble")
 #: The single probes each probe trains.
@@ -46,9 +47,13 @@ MEMBER_WEIGHTS: dict[str, float] = {"fast": 1.0, "cnn": 2.0}
 SNAPSHOT_SHARES = (0.5, 0.7, 0.9, 1.0)
 #: Dimensions the feature vectors are reduced to before the classifiers.
 PCA_COMPONENTS = 256
-#: The PCA is fitted on at most this many rows (a seeded sample): enough to pin 256 directions,
-#: a fraction of the cost of fitting on every image and mirror.
-PCA_FIT_ROWS = 8_000
+#: The PCA is fitted on at most this many images and their mirrors (a seeded sample): enough to
+#: pin 256 directions, a fraction of the cost of fitting on every image.
+PCA_FIT_IMAGES = 4_000
+#: Images per chunk of the fast probe's features, and per call of its perceptrons' training: a
+#: chunk's features are reduced to its whitened views at once, and only those are kept (in
+#: float16, 2 KiB per image), so a million images fit in a few GB.
+FEATURE_CHUNK, TRAIN_CHUNK = 2048, 8192
 #: Training sets at least this big hold out 10 % to stop early; smaller ones train to convergence.
 EARLY_STOPPING_MIN = 1000
 #: The fast probe's perceptrons: epochs over every image and mirror, the epochs (1-based) after
@@ -78,16 +83,76 @@ def perceptron(n_samples: int, seed: int) -> MLPClassifier:
     return MLPClassifier((256,), alpha=1.0, early_stopping=early, max_iter=40 if early else 200, random_state=seed)
 
 
-def _whiten(features: np.ndarray, mirrored: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Both stacks projected on a whitened PCA fitted once, on a seeded sample of the two (it
-    never sees a label), with ``FAST_IMAGES_PER_COMPONENT`` images per component (at most
-    ``PCA_COMPONENTS``). Returned in float32: the perceptrons then train in single precision,
-    about twice as fast on a CPU, with the same ranking (bench/mislabel_bench.py)."""
-    components = max(2, min(PCA_COMPONENTS, features.shape[1], len(features) // FAST_IMAGES_PER_COMPONENT))
+@dataclass(frozen=True)
+class Whitener:
+    """The fast probe's views (feature columns) and the whitened PCA of each, fitted on a sample
+    of images and mirrors (it never sees a label). Called on images, it returns their
+    ``(n, views, 2, components)`` projections, the mirrors' second, in float16; sent to worker
+    processes or a cluster with each chunk."""
+
+    columns: tuple[slice, ...]
+    pcas: tuple[PCA, ...]
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        out = np.empty((len(images), len(self.pcas), 2, self.pcas[0].n_components_), dtype=np.float16)
+        if len(images):
+            features, mirrored = fast_features(images)
+            for view, (columns, pca) in enumerate(zip(self.columns, self.pcas)):
+                out[:, view, 0] = pca.transform(features[:, columns])
+                out[:, view, 1] = pca.transform(mirrored[:, columns])
+        return out
+
+    def of_files(self, paths: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """``(ok, projections)`` of a chunk of image files: which decoded, and their projections."""
+        arrays = [load_one(path) for path in paths]
+        ok = np.array([a is not None for a in arrays], dtype=bool)
+        decoded = [a for a in arrays if a is not None]
+        return ok, self(np.stack(decoded) if decoded else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.uint8))
+
+
+def fit_whitener(sample: np.ndarray, n_images: int, seed: int) -> Whitener:
+    """The fast probe's two views (fine HOG; every feature) with a whitened PCA each, fitted on
+    ``sample`` (images) and its mirrors, with ``FAST_IMAGES_PER_COMPONENT`` of the ``n_images``
+    per component (at most ``PCA_COMPONENTS``). Projections are float32 until stored: the
+    perceptrons then train in single precision, about twice as fast on a CPU, with the same
+    ranking (bench/mislabel_bench.py)."""
+    features, mirrored = fast_features(sample)
     both = np.concatenate([features, mirrored])
-    sample = np.sort(np.random.default_rng(seed).permutation(len(both))[:PCA_FIT_ROWS])
-    pca = PCA(components, whiten=True, iterated_power=2, random_state=seed).fit(both[sample])
-    return pca.transform(features).astype(np.float32), pca.transform(mirrored).astype(np.float32)
+    components = max(2, min(PCA_COMPONENTS, HOG_DIMS, len(both), n_images // FAST_IMAGES_PER_COMPONENT))
+    columns = (slice(0, HOG_DIMS), slice(None))
+    pcas = tuple(PCA(components, whiten=True, iterated_power=2, random_state=seed).fit(both[:, c]) for c in columns)
+    return Whitener(columns, pcas)
+
+
+def sample_rows(n: int, seed: int) -> np.ndarray:
+    """The seeded rows (sorted) the fast probe's PCA is fitted on."""
+    return np.sort(np.random.default_rng(seed).permutation(n)[:PCA_FIT_IMAGES])
+
+
+def whiten_images(images: np.ndarray, seed: int, on_progress: Progress | None = None,
+                  backend: Backend | None = None) -> np.ndarray:
+    """The fast probe's whitened views of an image stack (:class:`Whitener`), chunk by chunk on
+    ``backend``."""
+    whitener = fit_whitener(images[sample_rows(len(images), seed)], len(images), seed)
+    chunks = [images[i : i + FEATURE_CHUNK] for i in range(0, len(images), FEATURE_CHUNK)]
+    parts = map_batches(whitener, chunks, "Features (HOG, LBP, pixels; chunks)", None, on_progress, backend)
+    return np.concatenate(parts)
+
+
+def whiten_files(paths: Sequence[str], seed: int, jobs: int | None = None, on_progress: Progress | None = None,
+                 backend: Backend | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(ok, views)``: which files decoded, and the fast probe's whitened views of those, each
+    chunk decoded and described by a worker (``jobs`` processes or ``backend``) that hands back
+    only its views, so the image stack is never held whole."""
+    sample = [a for a in parallel_map(load_one, [paths[i] for i in sample_rows(len(paths), seed)],
+                                      "Decoding the PCA sample", jobs, on_progress, backend) if a is not None]
+    if not sample:
+        return np.zeros(len(paths), dtype=bool), np.zeros((0, 2, 2, 2), dtype=np.float16)
+    whitener = fit_whitener(np.stack(sample), len(paths), seed)
+    chunks = [paths[i : i + FEATURE_CHUNK] for i in range(0, len(paths), FEATURE_CHUNK)]
+    parts = map_batches(whitener.of_files, chunks, "Decoding and features (chunks)", jobs, on_progress, backend,
+                        sizes=[len(c) for c in chunks])
+    return np.concatenate([ok for ok, _ in parts]), np.concatenate([views for _, views in parts])
 
 
 def fast_batch_size(n_images: int) -> int:
@@ -103,38 +168,48 @@ def fast_probs(
     on_progress: Progress | None = None,
     backend: Backend | None = None,
 ) -> np.ndarray:
-    """Probabilities from training dynamics: two perceptrons, one on whitened HOG and one on every
-    hand-made feature (HOG at two scales, LBP, pixels; computed on ``backend``), each trained on
+    """:func:`dynamics_probs` of an image stack's whitened views (features computed on
+    ``backend``)."""
+    return dynamics_probs(whiten_images(images, seed, on_progress, backend), labels, k, seed, on_progress)
+
+
+def dynamics_probs(views: np.ndarray, labels: np.ndarray, k: int, seed: int,
+                   on_progress: Progress | None = None) -> np.ndarray:
+    """Probabilities from training dynamics: one perceptron per view of ``views`` (fine HOG, and
+    every hand-made feature: HOG at two scales, LBP, pixels; :class:`Whitener`), each trained on
     all images and mirrors; what they say of each image (with its mirror) is averaged over the
-    epochs ``FAST_SNAPSHOTS`` and over the two.
+    epochs ``FAST_SNAPSHOTS`` and over the views.
 
     A wrong label is fitted late, if at all, while the right labels around it are learned early,
     so its averaged probability stays low. On FER2013's real errors this ranks better than
     out-of-fold perceptrons at a fifth of their training cost (bench/mislabel_bench.py), and
-    either view alone ranks worse than the pair.
+    either view alone ranks worse than the pair. Each epoch visits ``TRAIN_CHUNK`` images at a
+    time, a seeded random draw of them, so only one chunk is ever converted to float32.
     """
     report = on_progress or no_progress
-    features, mirrored = probe_features(images, on_progress=on_progress, backend=backend)
-    views = {"HOG": slice(0, HOG_DIMS), "all features": slice(None)}
-    whitened = []
-    for done, columns in enumerate(views.values()):
-        report("PCA", done, len(views))
-        whitened.append(_whiten(features[:, columns], mirrored[:, columns], seed))
-    report("PCA", len(views), len(views))
-    y = np.concatenate([labels, labels])
-    classes = np.arange(k)
-    probs = np.zeros((len(images), k))
-    stage, steps = f"Fast probe ({len(views)} views x {FAST_EPOCHS} epochs)", len(views) * FAST_EPOCHS
+    n, n_views = views.shape[:2]
+    batch_size, classes = fast_batch_size(n), np.arange(k)
+    probs = np.zeros((n, k))
+    stage, steps = f"Fast probe ({n_views} views x {FAST_EPOCHS} epochs)", n_views * FAST_EPOCHS
     report(stage, 0, steps)
-    for view, (plain, reflected) in enumerate(whitened):
-        model = MLPClassifier((256,), alpha=FAST_ALPHA, batch_size=fast_batch_size(len(images)), random_state=seed)
-        both = np.concatenate([plain, reflected])
+    for view in range(n_views):
+        model = MLPClassifier((256,), alpha=FAST_ALPHA, batch_size=batch_size, random_state=seed)
+        rng = np.random.default_rng(seed)
         for epoch in range(1, FAST_EPOCHS + 1):
-            model.partial_fit(both, y, classes=classes)
+            order = rng.permutation(n)  # rows come sorted by split and class: chunks must mix them
+            for start in range(0, n, TRAIN_CHUNK):
+                chunk = np.sort(order[start : start + TRAIN_CHUNK])
+                both = views[chunk, view].astype(np.float32)
+                y = labels[chunk]
+                model.set_params(batch_size=min(batch_size, 2 * len(y)))
+                model.partial_fit(np.concatenate([both[:, 0], both[:, 1]]), np.concatenate([y, y]), classes=classes)
             if epoch in FAST_SNAPSHOTS:
-                probs += model.predict_proba(plain) + model.predict_proba(reflected)
+                for start in range(0, n, TRAIN_CHUNK):
+                    chunk = slice(start, start + TRAIN_CHUNK)
+                    both = views[chunk, view].astype(np.float32)
+                    probs[chunk] += model.predict_proba(both[:, 0]) + model.predict_proba(both[:, 1])
             report(stage, view * FAST_EPOCHS + epoch, steps)
-    return probs / (2 * len(views) * len(FAST_SNAPSHOTS))
+    return probs / (2 * n_views * len(FAST_SNAPSHOTS))
 
 
 def snapshot_epochs(epochs: int) -> list[int]:
