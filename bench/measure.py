@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import resource
 import sys
 import tempfile
@@ -23,16 +24,20 @@ class Run:
     stdout: str
 
 
-def run_ferclean(*args: str | Path, sample_memory: bool = False) -> Run:
+def run_ferclean(*args: str | Path, sample_memory: bool = False, columns: int | None = None) -> Run:
     """``python -m ferclean ARGS``; stops the bench with the command's output if it fails.
 
-    ``sample_memory`` reads the resident memory of the process and its children every 0.1 s.
+    ``sample_memory`` reads the resident memory of the process and its children every 0.1 s;
+    ``columns`` sets the terminal width the command's tables are printed for (for benches that
+    read them).
     """
+    env = {**os.environ, "COLUMNS": str(columns)} if columns else None
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     # Files, not pipes: a child that fills a pipe nobody reads while memory is sampled would block.
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        process = psutil.Popen([sys.executable, "-m", "ferclean", *map(str, args)], stdout=out, stderr=err, text=True)
+        process = psutil.Popen([sys.executable, "-m", "ferclean", *map(str, args)], stdout=out, stderr=err, text=True,
+                                env=env)
         peak = 0
         while sample_memory and process.poll() is None:
             try:

@@ -20,25 +20,17 @@ import os
 import re
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-FERCLEAN = [sys.executable, "-m", "ferclean"]
+from measure import Run, run_ferclean
 
 
-def timed(args: list[str], label: str) -> float:
-    """Wall seconds of one command in a new process; its output goes to a log, an error stops the bench."""
-    start = time.perf_counter()
-    run = subprocess.run([*FERCLEAN, *args], capture_output=True, text=True, env={**os.environ, "COLUMNS": "120"})
-    wall = time.perf_counter() - start
-    if run.returncode != 0:
-        sys.exit(f"{label} failed:\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}")
-    print(f"{label}: {wall:.2f} s", flush=True)
-    timed.last_output = run.stdout  # type: ignore[attr-defined]
-    return wall
+def timed(args: list[str], label: str) -> Run:
+    """One command in a new process (:func:`measure.run_ferclean`, tables 120 columns wide), its wall time printed."""
+    run = run_ferclean(*args, columns=120)
+    print(f"{label}: {run.wall:.2f} s", flush=True)
+    return run
 
 
 def main() -> None:
@@ -53,15 +45,15 @@ def main() -> None:
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {os.cpu_count()} CPUs; work in {work}")
     dedup = work / "fer2013-dedup.csv"
     dedupe_args = ["dedupe", str(options.data), "--policy", "keep-one", "-o", str(dedup)]
-    references = [timed(dedupe_args, "dedupe (reference)")]
+    references = [timed(dedupe_args, "dedupe (reference)").wall]
     manifest = dedup
     if options.review:
         manifest = work / "fer2013-review.csv"
         timed(["mislabel-review", str(dedup), "-o", str(manifest)], "mislabel-review --probe fast (once)")
     page = work / "report.html"
-    reports = [timed(["report", str(manifest), "-o", str(page)], f"report run {k + 1}") for k in range(options.runs)]
-    summary = timed.last_output  # type: ignore[attr-defined]
-    references.append(timed(dedupe_args, "dedupe (reference, again)"))
+    runs = [timed(["report", str(manifest), "-o", str(page)], f"report run {k + 1}") for k in range(options.runs)]
+    reports, summary = [r.wall for r in runs], runs[-1].stdout
+    references.append(timed(dedupe_args, "dedupe (reference, again)").wall)
     report, reference = statistics.median(reports), statistics.median(references)
     faces = re.findall(r"│ ([A-Za-z ]+?)\s+│\s+([\d,]+) │", summary)
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

@@ -58,7 +58,7 @@ FEATURE_CHUNK, TRAIN_CHUNK = 2048, 8192
 EARLY_STOPPING_MIN = 1000
 #: The fast probe's perceptrons: epochs over every image and mirror, the epochs (1-based) after
 #: which they predict, and their L2 penalty. Chosen on FER2013's training votes
-#: (bench/mislabel_bench.py): precision@1000 0.584 over 3 seeds, against 0.545 for the out-of-fold
+#: (bench/mislabel_bench.py): precision@1000 0.571 over 3 seeds, against 0.545 for the out-of-fold
 #: perceptrons this replaced.
 FAST_EPOCHS, FAST_SNAPSHOTS, FAST_ALPHA = 10, tuple(range(3, 11)), 0.5
 #: Images per whitened component of the fast probe: it judges the images it trains on, so its
