@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from ferclean.mislabel.scoring import (
@@ -119,3 +120,19 @@ def test_bad_shapes_are_rejected() -> None:
         score(np.array([0, 1]), np.ones((3, 2)) / 2)
     with pytest.raises(ValueError):
         score(np.array([0, 5]), np.ones((2, 2)) / 2)
+
+
+def test_review_table_lists_what_the_probe_flagged_not_earlier_reviews() -> None:
+    from ferclean.mislabel.report import pair_counts, review_table
+
+    frame = pd.DataFrame({
+        "path": ["a.png", "b.png", "c.png", "d.png"], "split": "train", "label": ["sad", "sad", "happy", "happy"],
+        "status": ["review", "review", "keep", "review"],
+        "note": ["mislabel-review: suggested neutral (p=0.70)", "invalid: not_a_face", "", "mislabel-review: ..."],
+        "suggested_label": ["neutral", "sad", "happy", "sad"], "suggested_confidence": [0.7, 0.9, 0.8, 0.6],
+        "label_quality": [-0.5, 0.6, 0.7, -0.6],
+    })
+    table = review_table(frame, pd.Series([0, 1, 0, 1]), pd.Index([0, 3]))
+    assert table["path"].tolist() == ["d.png", "a.png"]  # scan's not-a-face row is no label question
+    assert table["fold"].tolist() == [1, 0]
+    assert pair_counts(table).to_dict() == {"happy -> sad": 1, "sad -> neutral": 1}

@@ -137,7 +137,7 @@ def review(
     annotated = annotate(frame, rows, class_names, scores)
     result = ReviewResult(
         manifest=manifest.with_frame(annotated),
-        review=review_table(annotated, pd.Series(fold_of, index=annotated.index[rows])),
+        review=review_table(annotated, pd.Series(fold_of, index=annotated.index[rows]), annotated.index[rows[scores.flagged]]),
         paths=paths,
         labels=labels,
         probs=out_of_fold,

@@ -24,9 +24,12 @@ REVIEW_COLUMNS: tuple[str, ...] = (
 )
 
 
-def review_table(frame: pd.DataFrame, folds: pd.Series) -> pd.DataFrame:
-    """Flagged rows (status=review), most doubtful first (lowest label_quality, then path)."""
-    flagged = frame[frame["status"] == "review"].assign(fold=folds.reindex(frame.index))
+def review_table(frame: pd.DataFrame, folds: pd.Series, flagged: pd.Index) -> pd.DataFrame:
+    """The rows the probe ``flagged``, most doubtful first (lowest label_quality, then path).
+
+    Rows an earlier step sent to review (e.g. scan's not-a-face) are not label questions unless
+    the probe flags them too."""
+    flagged = frame.loc[flagged].assign(fold=folds.reindex(flagged))
     flagged = flagged.sort_values(["label_quality", "path"], kind="stable")
     return flagged[list(REVIEW_COLUMNS)].reset_index(drop=True)
 
