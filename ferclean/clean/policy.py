@@ -21,7 +21,7 @@ from ferclean.mislabel.decisions import probe_only_review
 REASON_PREFIX = "clean:"
 #: ``relabel_min`` per probe, chosen on FER2013's training votes (bench/clean_bench.py): the
 #: threshold whose relabels fix the most labels net of those they break. The fast probe (training
-#: dynamics): at 0.4 653 fixed / 313 broken (net +340), at 0.3 +259, at 0.5 +225, at 0.6 +144.
+#: dynamics): at 0.4 586 fixed / 301 broken (net +285), at 0.3 +220, at 0.5 +214, at 0.6 +136.
 #: The cnn probe's suggestions are right 95 % of the time among the errors it ranks first, and
 #: 0.4 paid in training (bench/curation_value.py).
 RELABEL_MIN: dict[str, float] = {"fast": 0.4, "cnn": 0.4, "ensemble": 0.4}
