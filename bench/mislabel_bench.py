@@ -5,7 +5,7 @@ Two modes, both printing their figures; run by hand:
 ``real`` (default): rankings against FER2013's *real* label errors, as judged by the FER+
 annotators (``ferplus/train_votes.csv``, read here and nowhere else). A training image is a
 clear error when at least 6 of its 10 votes go to one of the 7 FER2013 classes other than its
-folder label. The probe runs over all of FER2013 (duplicates kept in one fold); precision@N,
+folder label. The probe runs over all of FER2013; precision@N,
 the flagged set and the suggestion are judged on the training images, the only ones with votes.
 
 ``flips``: a known random share of labels flipped to another class, scored with our confident
@@ -39,11 +39,9 @@ import numpy as np
 import pandas as pd
 
 from ferclean.dedupe.resolve import assign_groups, find_duplicate_pairs
-from ferclean.folds import assign_folds
 from ferclean.labels import class_order
-from ferclean.manifest import group_keys
 from ferclean.mislabel.features import load_images
-from ferclean.mislabel.probe import CNN_FOLDS, PROBES, average_members, member_probs, members
+from ferclean.mislabel.probe import CNN_EPOCHS, PROBES, average_members, member_probs, members
 from ferclean.mislabel.saved_probs import SavedProbs, align, load_probs, save_probs
 from ferclean.mislabel.scoring import FLAG_RULES, RANKINGS, score
 from ferclean.scan import scan_dataset
@@ -99,8 +97,8 @@ def load_fer2013(data: Path, limit: int, seed: int, jobs: int) -> tuple[pd.DataF
 
 
 def probe_probs(frame: pd.DataFrame, root: Path, labels: np.ndarray, k: int, args: argparse.Namespace
-                ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], list[str]]:
-    """Each member's probabilities, the CNN's folds, and a line of wall and CPU time per member."""
+                ) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Each member's probabilities, and a line of wall and CPU time per member."""
     wall, cpu = time.perf_counter(), cpu_seconds()
     images, ok = load_images([root / p for p in frame["path"]], args.jobs)
     assert ok.all(), "unreadable images in the benchmark set"
@@ -108,13 +106,12 @@ def probe_probs(frame: pd.DataFrame, root: Path, labels: np.ndarray, k: int, arg
     build_cnn = None
     if "cnn" in members(args.probe):
         from ferclean_train.models import probe_cnn as build_cnn
-    folds = assign_folds(frame["path"].tolist(), labels, group_keys(frame).tolist(), args.folds or CNN_FOLDS, args.seed)
     probs = {}
     for member in members(args.probe):
         wall, cpu = time.perf_counter(), cpu_seconds()
-        probs |= member_probs(images, labels, k, member, args.seed, folds, args.epochs, build_cnn)
+        probs |= member_probs(images, labels, k, member, args.seed, args.epochs, build_cnn)
         timing.append(f"{member} probe: {time.perf_counter() - wall:.1f} s wall / {cpu_seconds() - cpu:.1f} s CPU")
-    return probs, folds, timing
+    return probs, timing
 
 
 def real_mode(args: argparse.Namespace) -> None:
@@ -126,14 +123,14 @@ def real_mode(args: argparse.Namespace) -> None:
         tables, probes = [], []
         for npy in args.probs:
             saved = load_probs(npy)
-            probs, _ = align(saved, paths, frame["label"].tolist())
+            probs = align(saved, paths, frame["label"].tolist())
             tables.append((npy, probs[:, [saved.classes.index(c) for c in classes]]))
             probes.append(saved.meta.get("probe"))
         timing = "probabilities read from " + ", ".join(str(p) for p, _ in tables)
         if sorted(probes) == sorted(members("ensemble")):
             tables.append((Path("ensemble of the above"), average_members(dict(zip(probes, (p for _, p in tables))))))
     else:
-        by_member, folds, lines = probe_probs(frame, root, labels, len(classes), args)
+        by_member, lines = probe_probs(frame, root, labels, len(classes), args)
         timing = "; ".join(lines)
         tables = [(Path(f"{member} probe"), probs) for member, probs in by_member.items()]
         if len(by_member) > 1:
@@ -141,7 +138,7 @@ def real_mode(args: argparse.Namespace) -> None:
         if args.save_probs:
             for member, probs in by_member.items():
                 target = args.save_probs.with_name(f"{args.save_probs.stem}-{member}.npy") if len(by_member) > 1 else args.save_probs
-                save_probs(target, SavedProbs(probs=probs, paths=paths, folds=folds if member == "cnn" else np.zeros_like(folds), classes=classes,
+                save_probs(target, SavedProbs(probs=probs, paths=paths, classes=classes,
                                               meta={"probe": member, "seed": args.seed}))
     if args.probs and len(tables) > 1:
         tables.append((Path("average of the above"), np.mean([p for _, p in tables], axis=0)))
@@ -205,7 +202,7 @@ def flips_mode(args: argparse.Namespace) -> None:
     k = len(classes)
     true = np.array([classes.index(c) for c in frame["label"]], dtype=np.int64)
     noisy, flipped = flip_labels(true, k, args.noise, args.seed)
-    by_member, _, lines = probe_probs(frame, root, noisy, k, args)
+    by_member, lines = probe_probs(frame, root, noisy, k, args)
     probs, timing = average_members(by_member), "; ".join(lines)
     results = {rule: score(noisy, probs, rule) for rule in FLAG_RULES}
 
@@ -217,7 +214,7 @@ def flips_mode(args: argparse.Namespace) -> None:
     theirs[theirs_ranked] = True
 
     print(f"\n{len(frame):,} images, {k} classes, {flipped.sum():,} labels flipped ({args.noise:.0%}, seed {args.seed}),"
-          f" probe {args.probe}, {args.folds or CNN_FOLDS} cnn folds, {int(frame['group'].notna().sum()):,} images in duplicate groups")
+          f" probe {args.probe}, {int(frame['group'].notna().sum()):,} images in duplicate groups")
     print(f"probe accuracy: vs noisy labels {np.mean(probs.argmax(1) == noisy):.3f},"
           f" vs original labels {np.mean(probs.argmax(1) == true):.3f}")
     for rule, result in results.items():
@@ -256,9 +253,8 @@ def main() -> None:
                         help="real mode: score saved probs.npy (repeatable) instead of training a probe.")
     parser.add_argument("--save-probs", type=Path, default=None, help="real mode: save the probe's probs.npy here (an ensemble: one per member, NAME-fast.npy, NAME-cnn.npy).")
     parser.add_argument("--noise", type=float, default=0.10, help="flips mode: share of labels flipped.")
-    parser.add_argument("--folds", type=int, default=None, help=f"The cnn probe's folds (default {CNN_FOLDS}); the fast probe has none.")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--epochs", type=int, default=CNN_EPOCHS, help="Epochs of the cnn probe.")
     parser.add_argument("--limit", type=int, default=0, help="Random subset of this many images (0: all).")
     parser.add_argument("--at", type=int, default=500, help="flips mode: cut-off for precision@N.")
     parser.add_argument("--jobs", type=int, default=2)

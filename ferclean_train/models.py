@@ -261,11 +261,37 @@ def compile_model(
     return model
 
 
-def probe_cnn(num_classes: int, image_size: int, total_steps: int) -> keras.Model:
-    """The mislabel probe's per-fold CNN (its ``build_cnn``): the compact CPU recipe, with its
-    augmentation, label smoothing and a cosine schedule over ``total_steps``.
+#: The mislabel probe's CNN: filters of its three stages, dropout before the softmax, and the
+#: peak of its cosine learning rate (:func:`probe_cnn`).
+PROBE_FILTERS, PROBE_DROPOUT, PROBE_LEARNING_RATE = (32, 64, 128), 0.2, 3e-3
 
-    No XLA: on a CPU it makes these small convolutions about ten times slower.
+
+def probe_cnn(num_classes: int, image_size: int, total_steps: int) -> keras.Model:
+    """The mislabel probe's CNN (its ``build_cnn``): three stages of 3x3 conv-BN-ReLU (one, then
+    two per stage) each ending in a 2x2 pool, global average pooling, dropout; mirrored at random
+    in training; Adam on a cosine decay over ``total_steps``.
+
+    The probe reads what the model says of each image while it trains for a dozen epochs, so
+    what counts is how fast it learns the right labels. At 32 px this plain net learns
+    FER2013 faster than the compact recipe (separable convolutions, shifts, label smoothing,
+    warm-up) and ranks its real label errors better: precision@1000 0.656 against 0.638 on
+    the training votes (bench/mislabel_bench.py). No XLA: on a CPU it makes small
+    convolutions slower.
     """
-    model = build_model("compact", num_classes, image_size)
-    return compile_model(model, "compact", total_steps=total_steps, jit_compile=False)
+    check_image_size(image_size, len(PROBE_FILTERS))
+    inputs = keras.Input(shape=(image_size, image_size, 1), name="image")
+    x = layers.RandomFlip("horizontal", name="aug_flip")(inputs)
+    for i, filters in enumerate(PROBE_FILTERS, start=1):
+        for j in range(1, 2 if i == 1 else 3):
+            x = _conv(filters, None, f"block{i}_conv{j}")(x)
+            x = layers.BatchNormalization(name=f"block{i}_bn{j}")(x)
+            x = layers.Activation("relu", name=f"block{i}_relu{j}")(x)
+        x = layers.MaxPooling2D(2, name=f"block{i}_pool")(x)
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    x = layers.Dropout(PROBE_DROPOUT, name="dropout")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name="probabilities")(x)
+    model = keras.Model(inputs, outputs, name="probe")
+    schedule = keras.optimizers.schedules.CosineDecay(PROBE_LEARNING_RATE, max(1, total_steps))
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=keras.losses.CategoricalCrossentropy(),
+                  jit_compile=False)
+    return model

@@ -299,43 +299,36 @@ def test_hand_edited_manifest_warns_once(pipeline: dict, tmp_path: Path) -> None
     assert "was changed" not in clean.output
 
 
-def test_cnn_probe_folds_resume_to_the_same_probabilities(tmp_path: Path) -> None:
-    """An interrupt after the first fold keeps it; --resume trains only the rest and gives the
-    uninterrupted probabilities exactly; a checkpoint of other inputs is refused."""
+def test_cnn_probe_resumes_after_its_last_epoch_to_the_same_probabilities(tmp_path: Path) -> None:
+    """An interrupt after epoch 2 keeps that epoch's state; --resume trains epochs 3 and 4 only and
+    gives the uninterrupted probabilities; a checkpoint of other inputs is refused."""
     pytest.importorskip("keras")
-    from test_mislabel_probe import RecordingCnn, stripes
+    from test_mislabel_probe import stripes, tiny_cnn
 
     from ferclean.errors import FercleanError
-    from ferclean.mislabel.checkpoint import FoldCache, fingerprint
+    from ferclean.mislabel.checkpoint import Checkpoint, fingerprint
     from ferclean.mislabel.probe import cnn_probs
 
     images, labels = stripes()
-    folds = (np.arange(60) // 7) % 3
-    whole = cnn_probs(images, labels, folds, 2, 0, RecordingCnn, epochs=4)
-    key = fingerprint(images, labels, folds, {"epochs": 4})
-    built = []
+    whole = cnn_probs(images, labels, 2, 0, tiny_cnn, epochs=4)
+    key = fingerprint(images, labels, {"epochs": 4})
 
-    def interrupted(*args: object) -> RecordingCnn:
-        if len(built) == 1:
+    def interrupt_after_two(stage: str, done: int, total: int) -> None:
+        if done == 2:
             raise KeyboardInterrupt
-        built.append(RecordingCnn(*args))
-        return built[-1]
 
     with pytest.raises(KeyboardInterrupt):
-        cnn_probs(images, labels, folds, 2, 0, interrupted, epochs=4, cache=FoldCache(tmp_path, key, resume=False))
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["probe-checkpoint.json", "probe-fold-cnn-0.npy"]
-    resumed_builds = []
-
-    def counting(*args: object) -> RecordingCnn:
-        resumed_builds.append(RecordingCnn(*args))
-        return resumed_builds[-1]
-
-    resumed = cnn_probs(images, labels, folds, 2, 0, counting, epochs=4, cache=FoldCache(tmp_path, key, resume=True))
-    np.testing.assert_array_equal(resumed, whole)
-    assert len(resumed_builds) == 2  # folds 1 and 2 only
+        cnn_probs(images, labels, 2, 0, tiny_cnn, epochs=4, on_progress=interrupt_after_two,
+                  checkpoint=Checkpoint(tmp_path, key, resume=False))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["probe-checkpoint.json", "probe-checkpoint.npz"]
+    trained: list[int] = []
+    resumed = cnn_probs(images, labels, 2, 0, tiny_cnn, epochs=4, on_progress=lambda s, done, t: trained.append(done),
+                        checkpoint=Checkpoint(tmp_path, key, resume=True))
+    assert trained == [2, 3, 4]  # starts after epoch 2
+    np.testing.assert_allclose(resumed, whole, atol=1e-6)
     with pytest.raises(FercleanError, match="other images, labels or options"):
-        FoldCache(tmp_path, fingerprint(images, labels, folds, {"epochs": 5}), resume=True)
-    FAULTS["cnn probe interrupted after a fold"] = 1
+        Checkpoint(tmp_path, fingerprint(images, labels, {"epochs": 5}), resume=True)
+    FAULTS["cnn probe interrupted after an epoch"] = 1
 
 
 def _until(path: Path, ready: object, process: subprocess.Popen, seconds: float = 300) -> None:
@@ -376,16 +369,17 @@ def test_train_killed_then_resumed_gives_the_same_model(pipeline: dict) -> None:
 
 @pytest.mark.slow
 def test_cnn_review_interrupted_then_resumed(pipeline: dict) -> None:
-    """SIGINT once the first CNN fold is checkpointed: one line, exit 130, the report as before;
-    --resume trains the second fold only and writes the uninterrupted run's probabilities."""
+    """SIGINT once the CNN's first epoch is checkpointed: one line, exit 130, the report as before;
+    --resume continues after the checkpointed epoch and writes the uninterrupted run's probabilities."""
     pytest.importorskip("tensorflow")
     root = pipeline["root"]
-    args = ["mislabel-review", "d.csv", "--probe", "cnn", "--folds", "2", "--epochs", "1", "--jobs", "1"]
+    # Enough epochs that the run is still training when the signal lands (one batch per epoch here).
+    args = ["mislabel-review", "d.csv", "--probe", "cnn", "--epochs", "150", "--jobs", "1"]
     whole = _ferclean([*args, "-o", "c1.csv"], root)
     assert whole.returncode == 0, whole.stderr
     process = subprocess.Popen([*FERCLEAN, *args, "-o", "c2.csv"], cwd=root, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
-    _until(root / "c2_review", lambda p: any(p.glob("probe-fold-cnn-*.npy")), process)
+    _until(root / "c2_review", lambda p: (p / "probe-checkpoint.npz").is_file(), process)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
@@ -394,6 +388,6 @@ def test_cnn_review_interrupted_then_resumed(pipeline: dict) -> None:
     resumed = _ferclean([*args, "-o", "c2.csv", "--resume"], root)
     assert resumed.returncode == 0, resumed.stderr
     first, second = (np.load(root / f"c{i}_review" / "probs.npy") for i in (1, 2))
-    np.testing.assert_array_equal(first, second)
+    np.testing.assert_allclose(first, second, atol=1e-6)
     assert sorted(p.name for p in (root / "c2_review").iterdir()) == sorted(p.name for p in (root / "c1_review").iterdir())
     FAULTS["cnn review interrupted"] = 1

@@ -42,7 +42,7 @@ def planted_dataset(root: Path, per_class: int = 40, flips: int = 6, seed: int =
         striped(int(t), 1000 + i).save(path)
         if t != g:
             wrong.add(path.relative_to(root).as_posix())
-    # One exact copy of a flipped image, so its group must stay in one fold.
+    # One exact copy of a flipped image: the copy carries the same wrong label and must be doubted too.
     src = root / sorted(wrong)[0]
     shutil.copy(src, src.with_name("copy_of_" + src.name))
     return wrong

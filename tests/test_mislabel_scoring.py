@@ -132,7 +132,6 @@ def test_review_table_lists_what_the_probe_flagged_not_earlier_reviews() -> None
         "suggested_label": ["neutral", "sad", "happy", "sad"], "suggested_confidence": [0.7, 0.9, 0.8, 0.6],
         "label_quality": [-0.5, 0.6, 0.7, -0.6],
     })
-    table = review_table(frame, pd.Series([0, 1, 0, 1]), pd.Index([0, 3]))
+    table = review_table(frame, pd.Index([0, 3]))
     assert table["path"].tolist() == ["d.png", "a.png"]  # scan's not-a-face row is no label question
-    assert table["fold"].tolist() == [1, 0]
     assert pair_counts(table).to_dict() == {"happy -> sad": 1, "sad -> neutral": 1}

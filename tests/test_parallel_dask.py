@@ -105,7 +105,8 @@ def test_mislabel_review_on_dask_matches_local(messy: Path, scheduler: str) -> N
     local = review(manifest, jobs=1)
     with DaskBackend(scheduler=scheduler) as backend:
         remote = review(manifest, backend=backend)
-    np.testing.assert_array_equal(local.probs, remote.probs)
+    # Workers may split BLAS work differently from this process: equal to float rounding, same flags.
+    np.testing.assert_allclose(local.probs, remote.probs, atol=1e-6)
     pd.testing.assert_frame_equal(local.manifest.frame, remote.manifest.frame)
     assert len(remote.probs) == (manifest.frame["status"] != "drop").sum()  # scan's review rows are probed too
 

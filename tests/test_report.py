@@ -78,7 +78,7 @@ def fixture(tmp_path: Path) -> dict:
     review = out / "fix-review_review"  # found through the history's -o
     flagged = frame[frame["note"].str.startswith("mislabel-review")]
     probs = np.random.default_rng(0).dirichlet(np.ones(len(CLASSES)), len(flagged)).astype(np.float32)
-    save_probs(review / "probs.npy", SavedProbs(probs, flagged["path"].tolist(), np.zeros(len(flagged), int), CLASSES, {}))
+    save_probs(review / "probs.npy", SavedProbs(probs, flagged["path"].tolist(), CLASSES, {}))
     (review / "review.html").write_text("<!DOCTYPE html><title>review</title>")
     runs = tmp_path / "runs" / "fix-1"
     runs.mkdir(parents=True)

@@ -73,7 +73,7 @@ def clean(
 
     ``pixels`` are scan's small copies (``scan_dataset(keep_pixels=BASE)``), which spare dedupe a
     second decoding; ``review_dir`` receives the mislabel report folder, and the cnn probe's
-    finished folds, which ``resume`` continues from.
+    checkpoint after each epoch, which ``resume`` continues from.
     """
     policy = policy.for_probe(probe)
     deduped = find_duplicates(manifest, policy=policy.dedupe, on_conflict="review", jobs=jobs,

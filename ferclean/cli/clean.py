@@ -27,14 +27,13 @@ DRY_RUN_ROWS = 20
 @click.argument("source", metavar="DATASET_OR_MANIFEST", type=click.Path(path_type=Path))
 @output_option()
 @click.option("--probe", type=click.Choice(PROBES), default="fast", show_default=True,
-              help="Label probe (see mislabel-review): fast takes about a minute on FER2013; cnn and ensemble take"
-                   " 20-40 minutes on two cores and find more real errors (cnn's relabels gained 1.6 points: README,"
-                   " Does curation pay?).")
+              help="Label probe (see mislabel-review): fast takes about a minute on FER2013; cnn and ensemble about"
+                   " 8 minutes on two cores, and find more real errors.")
 @click.option("--ratios", type=Ratios(), default=None,
               help="Re-split the kept images leak-free in these train/val/test shares (e.g. 80/10/10).")
 @click.option("--keep-splits", "keep_splits", is_flag=True, default=False,
               help="Keep the dataset's own splits (the default; a leak is fixed by dropping the training copy).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the probe's folds and the re-split.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the probe and the re-split.")
 @click.option("--relabel-min", type=click.FloatRange(0.0, 1.0), default=None,
               help="Policy strength: relabel a flagged training image when the probe gives its suggestion at least"
                    " this probability; lower changes more labels [default: "
@@ -50,7 +49,7 @@ DRY_RUN_ROWS = 20
 @click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Report folder: report.html, changes.csv, dedupe/, review/ [default: <output stem>_clean/].")
 @click.option("--resume", is_flag=True,
-              help="Continue an interrupted cnn or ensemble probe from its finished folds (kept in the report folder).")
+              help="Continue an interrupted cnn or ensemble probe after its last finished epoch (kept in the report folder).")
 @click.option("--dry-run", is_flag=True, help="Run every stage and print what would change; write nothing.")
 @classes_option
 @jobs_option

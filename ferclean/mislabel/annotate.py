@@ -18,7 +18,7 @@ def annotate(frame: pd.DataFrame, rows: np.ndarray, classes: Sequence[str], scor
     """A copy of ``frame`` with score columns for the probed ``rows`` (empty elsewhere).
 
     ``label_quality`` is the ranking score (by default the normalised margin of the given
-    label over the likeliest other class, out of fold), so the review orders by it.
+    label over the likeliest other class), so the review orders by it.
     Flagged rows are raised to ``status=review`` with the reason in ``note`` (manifest.mark):
     a row an earlier step dropped or sent to review stays so, whatever the probe says.
     """

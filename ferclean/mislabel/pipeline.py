@@ -10,13 +10,12 @@ import numpy as np
 import pandas as pd
 
 from ferclean.errors import FercleanError
-from ferclean.folds import assign_folds
 from ferclean.labels import class_order
-from ferclean.manifest import Manifest, effective_labels, group_keys, kept
+from ferclean.manifest import Manifest, effective_labels, kept
 from ferclean.mislabel.annotate import annotate
 from ferclean.mislabel.features import load_images
-from ferclean.mislabel.checkpoint import FoldCache, fingerprint
-from ferclean.mislabel.probe import (CNN_FOLDS, PROBES, CnnBuilder, average_members, dynamics_probs, member_probs,
+from ferclean.mislabel.checkpoint import Checkpoint, fingerprint
+from ferclean.mislabel.probe import (CNN_EPOCHS, PROBES, CnnBuilder, average_members, dynamics_probs, member_probs,
                                      members, whiten_files)
 from ferclean.mislabel.report import review_table, write_report
 from ferclean.mislabel.saved_probs import SavedProbs, align, load_probs
@@ -33,7 +32,7 @@ class ReviewResult:
     ``manifest``: the input with score columns and flagged rows at ``status=review``;
     ``review``: the flagged rows, most doubtful first; ``paths``/``labels``/``probs``: path,
     given label index and probe probabilities of each probed row; ``saved``: the probabilities
-    with their paths and folds (what ``probs.npy`` holds); ``estimated_errors``: how many given
+    with their paths (what ``probs.npy`` holds); ``estimated_errors``: how many given
     labels confident learning estimates wrong, the size of the flagged set (fewer only if fewer
     images are predicted as another class); ``skipped``: unreadable paths.
     """
@@ -59,9 +58,8 @@ class ReviewResult:
 def review(
     manifest: Manifest,
     probe: str = "fast",
-    folds: int | None = None,
     seed: int = 0,
-    epochs: int = 20,
+    epochs: int = CNN_EPOCHS,
     probs: str | Path | None = None,
     build_cnn: CnnBuilder | None = None,
     report_dir: str | Path | None = None,
@@ -73,17 +71,13 @@ def review(
 ) -> ReviewResult:
     """Flag kept images whose label a probe finds unlikely.
 
-    ``folds`` are the CNN's (cnn and ensemble; default ``CNN_FOLDS``); the fast probe has none. ``probs`` reuses the ``probs.npy`` of an
-    earlier run instead of training. ``probe="cnn"`` or ``"ensemble"``
-    needs ``build_cnn`` (e.g. ``ferclean_train.models.probe_cnn``). With ``report_dir``
-    the report folder is written too (``report.write_report``), and the CNN's finished folds are
-    checkpointed there as they end: ``resume`` reuses those of an interrupted run of the same
-    images, labels and options (ferclean.mislabel.checkpoint).
+    ``probs`` reuses the ``probs.npy`` of an earlier run instead of training. ``probe="cnn"`` or
+    ``"ensemble"`` needs ``build_cnn`` (e.g. ``ferclean_train.models.probe_cnn``) and trains it
+    ``epochs``. With ``report_dir`` the report folder is written too (``report.write_report``),
+    and the CNN's state is checkpointed there after each epoch: ``resume`` continues that of an
+    interrupted run of the same images, labels and options (ferclean.mislabel.checkpoint).
     """
     with_cnn = "cnn" in members(probe)
-    if folds is not None and not with_cnn:
-        raise FercleanError(f"folds applies to the cnn and ensemble probes; probe={probe!r} trains on every image.")
-    folds = folds or CNN_FOLDS
     frame = manifest.frame
     rows = np.flatnonzero(kept(frame).to_numpy())
     if len(rows) == 0:
@@ -92,10 +86,10 @@ def review(
     label_names = effective_labels(frame).iloc[rows].tolist()
     skipped: list[str] = []
     images: dict[str, np.ndarray] = {}
-    cache: FoldCache | None = None
+    checkpoint: Checkpoint | None = None
     if probs is not None:
         saved = load_probs(Path(probs))
-        out_of_fold, fold_of = align(saved, paths, label_names)
+        probe_probs = align(saved, paths, label_names)
         class_names = saved.classes
     else:
         files = [manifest.root / p for p in paths]
@@ -117,30 +111,27 @@ def review(
         if len(class_names) < 2:
             raise FercleanError(f"Only one class ({class_names[0]}) among the kept images; a probe needs two or more.")
         labels = np.array([class_names.index(n) for n in label_names], dtype=np.int64)
-        # The fast probe has no folds: its rows all record fold 0.
-        fold_of = np.zeros(len(paths), dtype=np.int64)
         if with_cnn:
             stack = stack[ok]
-            fold_of = assign_folds(paths, labels, group_keys(frame).iloc[rows].tolist(), folds, seed)
             if report_dir is not None:
-                options = {"probe": probe, "folds": folds, "seed": seed, "epochs": epochs, "classes": class_names}
-                cache = FoldCache(Path(report_dir), fingerprint(stack, labels, fold_of, options), resume)
-            out_of_fold = average_members(member_probs(stack, labels, len(class_names), probe, seed, fold_of, epochs,
-                                                       build_cnn, on_progress, backend, cache))
+                options = {"probe": probe, "seed": seed, "epochs": epochs, "classes": class_names}
+                checkpoint = Checkpoint(Path(report_dir), fingerprint(stack, labels, options), resume)
+            probe_probs = average_members(member_probs(stack, labels, len(class_names), probe, seed, epochs,
+                                                       build_cnn, on_progress, backend, checkpoint))
             images = dict(zip(paths, stack))
         else:
-            out_of_fold = dynamics_probs(views, labels, len(class_names), seed, on_progress)
-        saved = SavedProbs(probs=out_of_fold, paths=paths, folds=fold_of, classes=class_names,
-                           meta={"probe": probe, "folds": folds if with_cnn else None, "seed": seed})
+            probe_probs = dynamics_probs(views, labels, len(class_names), seed, on_progress)
+        saved = SavedProbs(probs=probe_probs, paths=paths, classes=class_names,
+                           meta={"probe": probe, "seed": seed, "epochs": epochs if with_cnn else None})
     labels = np.array([class_names.index(n) for n in label_names], dtype=np.int64)
-    scores = score(labels, out_of_fold)
+    scores = score(labels, probe_probs)
     annotated = annotate(frame, rows, class_names, scores)
     result = ReviewResult(
         manifest=manifest.with_frame(annotated),
-        review=review_table(annotated, pd.Series(fold_of, index=annotated.index[rows]), annotated.index[rows[scores.flagged]]),
+        review=review_table(annotated, annotated.index[rows[scores.flagged]]),
         paths=paths,
         labels=labels,
-        probs=out_of_fold,
+        probs=probe_probs,
         classes=class_names,
         saved=saved,
         reused=probs is not None,
@@ -150,6 +141,6 @@ def review(
     )
     if report_dir is not None:
         write_report(result, Path(report_dir), page_limit)
-    if cache is not None:
-        cache.clear()
+    if checkpoint is not None:
+        checkpoint.clear()
     return result

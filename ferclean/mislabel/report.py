@@ -20,16 +20,16 @@ if TYPE_CHECKING:
     from ferclean.mislabel.pipeline import ReviewResult
 
 REVIEW_COLUMNS: tuple[str, ...] = (
-    "path", "split", "label", "suggested_label", "suggested_confidence", "label_quality", "fold",
+    "path", "split", "label", "suggested_label", "suggested_confidence", "label_quality",
 )
 
 
-def review_table(frame: pd.DataFrame, folds: pd.Series, flagged: pd.Index) -> pd.DataFrame:
+def review_table(frame: pd.DataFrame, flagged: pd.Index) -> pd.DataFrame:
     """The rows the probe ``flagged``, most doubtful first (lowest label_quality, then path).
 
     Rows an earlier step sent to review (e.g. scan's not-a-face) are not label questions unless
     the probe flags them too."""
-    flagged = frame.loc[flagged].assign(fold=folds.reindex(flagged))
+    flagged = frame.loc[flagged]
     flagged = flagged.sort_values(["label_quality", "path"], kind="stable")
     return flagged[list(REVIEW_COLUMNS)].reset_index(drop=True)
 
@@ -72,6 +72,6 @@ def write_report(result: ReviewResult, report_dir: Path, page_limit: int = 2000)
     plot_confusion(
         matrix, result.classes, report_dir / "confusion_matrix.png",
         f"Probe vs given labels (accuracy {result.accuracy:.1%})",
-        xlabel="probe prediction (out of fold)", ylabel="given label",
+        xlabel="probe prediction", ylabel="given label",
     )
     return [*written, "review.csv", "review.html", "confusion_matrix.png"]

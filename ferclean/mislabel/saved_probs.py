@@ -1,4 +1,4 @@
-"""Out-of-fold probabilities on disk: ``probs.npy`` plus the row order and classes beside it,
+"""A probe's probabilities on disk: ``probs.npy`` plus the row order and classes beside it,
 so scoring can be re-run (``--probs``) without training the probe again."""
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ class SavedProbs:
 
     probs: np.ndarray
     paths: list[str]
-    folds: np.ndarray
     classes: list[str]
     meta: dict
 
@@ -36,10 +35,10 @@ def meta_path(npy: Path) -> Path:
 
 
 def save_probs(npy: Path, saved: SavedProbs) -> None:
-    """Write the three files; the index holds path, label used and fold per row."""
+    """Write the three files; the index holds each row's path."""
     with atomic_path(npy) as temp:
         np.save(temp, saved.probs.astype(np.float32))
-    write_csv(index_path(npy), pd.DataFrame({"path": saved.paths, "fold": saved.folds}))
+    write_csv(index_path(npy), pd.DataFrame({"path": saved.paths}))
     write_text(meta_path(npy), json.dumps({**saved.meta, "classes": saved.classes}, indent=2) + "\n")
 
 
@@ -59,12 +58,13 @@ def load_probs(npy: Path) -> SavedProbs:
         raise FercleanError(
             f"{npy} has shape {probs.shape} but its index lists {len(index)} rows and {len(classes)} classes."
         )
-    return SavedProbs(probs=probs.astype(np.float64), paths=index["path"].tolist(),
-                      folds=index["fold"].to_numpy(), classes=classes, meta=meta)
+    if "path" not in index:
+        raise FercleanError(f"{index_path(npy)} has no path column; --probs needs the index an earlier run wrote.")
+    return SavedProbs(probs=probs.astype(np.float64), paths=index["path"].tolist(), classes=classes, meta=meta)
 
 
-def align(saved: SavedProbs, paths: list[str], labels: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Probabilities and folds in the order of ``paths``; every path and label must be covered."""
+def align(saved: SavedProbs, paths: list[str], labels: list[str]) -> np.ndarray:
+    """Probabilities in the order of ``paths``; every path and label must be covered."""
     position = {p: i for i, p in enumerate(saved.paths)}
     missing = [p for p in paths if p not in position]
     if missing:
@@ -78,4 +78,4 @@ def align(saved: SavedProbs, paths: list[str], labels: list[str]) -> tuple[np.nd
             f"The saved probabilities have no column for class(es) {', '.join(unknown)}; run without --probs."
         )
     order = np.array([position[p] for p in paths], dtype=np.int64)
-    return saved.probs[order], saved.folds[order]
+    return saved.probs[order]

@@ -1,4 +1,4 @@
-"""Confident learning (Northcutt et al., 2021) on out-of-fold probabilities, in numpy.
+"""Confident learning (Northcutt et al., 2021) on a probe's probabilities, in numpy.
 
 A class's threshold is the probe's mean confidence in that class over the images labelled
 with it, so a class the probe finds hard (disgust) is not held to the standard of an easy one
@@ -168,7 +168,7 @@ def lowest_quality(labels: np.ndarray, probs: np.ndarray, quality: np.ndarray, c
 
 
 def score(labels: np.ndarray, probs: np.ndarray, rule: str = "lowest", ranking: str = RANKINGS[0]) -> Scores:
-    """Every score and the flags for integer ``labels`` and out-of-fold ``probs`` (n, k)."""
+    """Every score and the flags for integer ``labels`` and a probe's ``probs`` (n, k)."""
     labels = np.asarray(labels, dtype=np.int64)
     probs = np.asarray(probs, dtype=np.float64)
     check_inputs(labels, probs)
