@@ -39,9 +39,11 @@ import numpy as np
 import pandas as pd
 
 from ferclean.dedupe.resolve import assign_groups, find_duplicate_pairs
+from ferclean.folds import assign_folds
 from ferclean.labels import class_order
+from ferclean.manifest import group_keys
 from ferclean.mislabel.features import load_images
-from ferclean.mislabel.probe import CNN_EPOCHS, PROBES, average_members, member_probs, members
+from ferclean.mislabel.probe import COMPACT_FOLDS, PROBES, average_members, member_probs, members
 from ferclean.mislabel.saved_probs import SavedProbs, align, load_probs, save_probs
 from ferclean.mislabel.scoring import FLAG_RULES, RANKINGS, score
 from ferclean.scan import scan_dataset
@@ -104,12 +106,13 @@ def probe_probs(frame: pd.DataFrame, root: Path, labels: np.ndarray, k: int, arg
     assert ok.all(), "unreadable images in the benchmark set"
     timing = [f"decode {time.perf_counter() - wall:.1f} s wall / {cpu_seconds() - cpu:.1f} s CPU"]
     build_cnn = None
-    if "cnn" in members(args.probe):
-        from ferclean_train.models import probe_cnn as build_cnn
+    if args.probe != "fast":
+        from ferclean_train.models import PROBE_CNNS as build_cnn
+    folds = assign_folds(frame["path"].tolist(), labels, group_keys(frame).tolist(), args.folds or COMPACT_FOLDS, args.seed)
     probs = {}
     for member in members(args.probe):
         wall, cpu = time.perf_counter(), cpu_seconds()
-        probs |= member_probs(images, labels, k, member, args.seed, args.epochs, build_cnn)
+        probs |= member_probs(images, labels, k, member, args.seed, args.epochs, build_cnn, folds)
         timing.append(f"{member} probe: {time.perf_counter() - wall:.1f} s wall / {cpu_seconds() - cpu:.1f} s CPU")
     return probs, timing
 
@@ -254,7 +257,8 @@ def main() -> None:
     parser.add_argument("--save-probs", type=Path, default=None, help="real mode: save the probe's probs.npy here (an ensemble: one per member, NAME-fast.npy, NAME-cnn.npy).")
     parser.add_argument("--noise", type=float, default=0.10, help="flips mode: share of labels flipped.")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--epochs", type=int, default=CNN_EPOCHS, help="Epochs of the cnn probe.")
+    parser.add_argument("--epochs", type=int, default=None, help="Epochs of the CNN (default: the probe's own).")
+    parser.add_argument("--folds", type=int, default=None, help=f"Folds of the ensemble's compact CNN (default {COMPACT_FOLDS}).")
     parser.add_argument("--limit", type=int, default=0, help="Random subset of this many images (0: all).")
     parser.add_argument("--at", type=int, default=500, help="flips mode: cut-off for precision@N.")
     parser.add_argument("--jobs", type=int, default=2)

@@ -121,10 +121,15 @@ def test_kill_and_interrupt_then_rerun(pipeline: dict, step: str) -> None:
         tries += 1
         _remove(root, outputs)
         kind = signal.SIGINT if hits % 2 == 0 else signal.SIGKILL
+        started = time.monotonic()
         process = subprocess.Popen([*FERCLEAN, *args], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        # From 0.5 s: before that Python may still be starting (under load), has not loaded ferclean
-        # and dies with its own traceback, having written nothing.
-        time.sleep(rng.uniform(0.5, max(0.6, 0.95 * pipeline["seconds"][step])))
+        # Once its output's lock exists, ferclean is running with its handlers (before that Python
+        # may still be starting and die with its own traceback, having written nothing); a quiet
+        # machine scans this small set in a few hundredths of a second after that.
+        lock = root / (outputs[0] + ".lock")
+        while not lock.exists() and process.poll() is None and time.monotonic() - started < 60:
+            time.sleep(0.002)
+        time.sleep(rng.uniform(0, 0.8 * max(0.01, pipeline["seconds"][step] - (time.monotonic() - started))))
         hit = process.poll() is None
         if hit:
             process.send_signal(kind)
@@ -329,6 +334,42 @@ def test_cnn_probe_resumes_after_its_last_epoch_to_the_same_probabilities(tmp_pa
     with pytest.raises(FercleanError, match="other images, labels or options"):
         Checkpoint(tmp_path, fingerprint(images, labels, {"epochs": 5}), resume=True)
     FAULTS["cnn probe interrupted after an epoch"] = 1
+
+
+def test_compact_cnn_folds_resume_to_the_same_probabilities(tmp_path: Path) -> None:
+    """The ensemble's per-fold CNN: an interrupt after the first fold keeps it; --resume trains only
+    the rest and gives the uninterrupted probabilities exactly."""
+    pytest.importorskip("keras")
+    from test_mislabel_probe import RecordingCnn, stripes
+
+    from ferclean.mislabel.checkpoint import Checkpoint, fingerprint
+    from ferclean.mislabel.probe import compact_probs
+
+    images, labels = stripes()
+    folds = (np.arange(60) // 7) % 3
+    whole = compact_probs(images, labels, folds, 2, 0, RecordingCnn, epochs=4)
+    key = fingerprint(images, labels, {"epochs": 4, "folds": folds.tolist()})
+    built = []
+
+    def interrupted(*args: object) -> RecordingCnn:
+        if len(built) == 1:
+            raise KeyboardInterrupt
+        built.append(RecordingCnn(*args))
+        return built[-1]
+
+    with pytest.raises(KeyboardInterrupt):
+        compact_probs(images, labels, folds, 2, 0, interrupted, epochs=4, checkpoint=Checkpoint(tmp_path, key, resume=False))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["probe-checkpoint.json", "probe-checkpoint.npz"]
+    resumed_builds = []
+
+    def counting(*args: object) -> RecordingCnn:
+        resumed_builds.append(RecordingCnn(*args))
+        return resumed_builds[-1]
+
+    resumed = compact_probs(images, labels, folds, 2, 0, counting, epochs=4, checkpoint=Checkpoint(tmp_path, key, resume=True))
+    np.testing.assert_array_equal(resumed, whole)
+    assert len(resumed_builds) == 2  # folds 1 and 2 only
+    FAULTS["compact cnn interrupted after a fold"] = 1
 
 
 def _until(path: Path, ready: object, process: subprocess.Popen, seconds: float = 300) -> None:

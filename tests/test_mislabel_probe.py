@@ -12,7 +12,7 @@ from ferclean.errors import FercleanError
 from ferclean.mislabel.features import cell_histograms, fast_features, hog, lbp_histograms, mirror, pool_cells
 from ferclean.mislabel import probe
 from ferclean.mislabel.probe import (MEMBER_WEIGHTS, average_members, dynamics_probs, fast_batch_size, member_probs,
-                                     members, whiten_files, whiten_images)
+                                     members, snapshot_epochs, whiten_files, whiten_images)
 
 
 def stripes(n_per_class: int = 30, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -150,27 +150,80 @@ def test_cnn_probe_with_the_trainers_recipe_doubts_a_wrong_label() -> None:
     images, labels = stripes()
     wrong = labels.copy()
     wrong[[3, 40]] = 1 - wrong[[3, 40]]
-    probs = member_probs(images, wrong, 2, "cnn", seed=0, epochs=8, build_cnn=probe_cnn)["cnn"]
+    probs = member_probs(images, wrong, 2, "cnn", seed=0, epochs=8, build_cnn={"cnn": probe_cnn})["cnn"]
     assert (probs.argmax(axis=1) == labels).mean() > 0.9
     given = probs[np.arange(60), wrong]
     assert given[[3, 40]].max() < np.median(np.delete(given, [3, 40]))
 
 
+class RecordingCnn:
+    """A stand-in for a compiled Keras model: remembers what it trained on, calls the callbacks at
+    each epoch's end as Keras does, and predicts one distribution for the images it trains on and
+    another for the rest, so the probe's plumbing is tested without training a CNN."""
+
+    built: list["RecordingCnn"] = []
+
+    def __init__(self, k: int, image_size: int, total_steps: int) -> None:
+        self.k, self.total_steps, self.seen = k, total_steps, np.empty((0, image_size, image_size, 1))
+        self.epoch, self.predicted_at = 0, []
+        RecordingCnn.built.append(self)
+
+    def fit(self, x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, callbacks=(), **_: object) -> None:
+        self.seen = x
+        for self.epoch in range(epochs):
+            for callback in callbacks:
+                callback.on_epoch_end(self.epoch, {})
+
+    def predict(self, x: np.ndarray, **_: object) -> np.ndarray:
+        self.predicted_at.append(self.epoch + 1)
+        trained = np.array([any(np.array_equal(row, s) for s in self.seen) for row in x])
+        return np.where(trained[:, None], TRAINED_PROBS[: self.k], HELD_PROBS[: self.k])
+
+
+TRAINED_PROBS, HELD_PROBS = np.array([0.9, 0.1]), np.array([0.2, 0.8])
+
+
+def test_compact_cnn_averages_held_out_and_in_training_snapshots() -> None:
+    pytest.importorskip("keras")
+    images, labels = stripes()
+    folds = (np.arange(60) // 7) % 2
+    RecordingCnn.built = []
+    probs = member_probs(images, labels, 2, "compact", seed=0, epochs=10, build_cnn={"compact": RecordingCnn},
+                         folds=folds)["compact"]
+    # Every image: half what the model that never saw it says, half what the one training on it says.
+    np.testing.assert_allclose(probs, np.tile((HELD_PROBS + TRAINED_PROBS) / 2, (60, 1)))
+    assert snapshot_epochs(10) == [5, 7, 9, 10] and snapshot_epochs(1) == [1]
+    for model in RecordingCnn.built:  # held out with its mirror, then the training images
+        assert model.predicted_at == [e for e in snapshot_epochs(10) for _ in range(3)]
+
+
 def test_ensemble_weighs_its_members() -> None:
     pytest.importorskip("keras")
     images, labels = stripes()
-    by_member = member_probs(images, labels, 2, "ensemble", seed=0, epochs=3, build_cnn=tiny_cnn)
-    assert list(by_member) == ["fast", "cnn"]
+    cnn_folds = (np.arange(60) // 7) % 2
+    RecordingCnn.built = []
+    by_member = member_probs(images, labels, 2, "ensemble", seed=0, epochs=3, build_cnn={"compact": RecordingCnn},
+                             folds=cnn_folds)
+    assert list(by_member) == ["fast", "compact"]
     np.testing.assert_array_equal(by_member["fast"], member_probs(images, labels, 2, "fast", seed=0)["fast"])
-    np.testing.assert_allclose(by_member["cnn"], probe.cnn_probs(images, labels, 2, 0, tiny_cnn, epochs=3), atol=1e-6)
     np.testing.assert_allclose(average_members(by_member),
-                               (MEMBER_WEIGHTS["fast"] * by_member["fast"] + MEMBER_WEIGHTS["cnn"] * by_member["cnn"]) / 3)
+                               (MEMBER_WEIGHTS["fast"] * by_member["fast"] + MEMBER_WEIGHTS["compact"] * by_member["compact"]) / 3)
+    # One CNN per fold, each trained only on the other fold's images, its schedule sized to them.
+    first, second = RecordingCnn.built[:2]
+    x = images[..., None].astype(np.float32) / 255.0
+    np.testing.assert_array_equal(first.seen, x[cnn_folds == 1])
+    np.testing.assert_array_equal(second.seen, x[cnn_folds == 0])
+    assert first.total_steps == 3 * -(-int((cnn_folds == 1).sum()) // 64)
 
 
 def test_members_name_the_trained_probes() -> None:
-    assert members("ensemble") == ("fast", "cnn")
+    assert members("ensemble") == ("fast", "compact") and members("cnn") == ("cnn",)
     assert members("fast") == ("fast",)
     with pytest.raises(ValueError, match="probe must be one of"):
         members("svm")
     with pytest.raises(FercleanError, match="needs build_cnn"):
-        member_probs(*stripes(3), 2, "ensemble", seed=0)
+        member_probs(*stripes(3), 2, "ensemble", seed=0, folds=np.arange(6) % 2)
+    with pytest.raises(FercleanError, match="needs build_cnn"):
+        member_probs(*stripes(3), 2, "cnn", seed=0, build_cnn={"compact": RecordingCnn})
+    with pytest.raises(FercleanError, match="needs folds"):
+        member_probs(*stripes(3), 2, "ensemble", seed=0, build_cnn={"compact": RecordingCnn})

@@ -7,6 +7,7 @@ step commands keep every other option.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -59,7 +60,7 @@ def clean(
     ratios: dict[str, float] | None = None,
     seed: int = 0,
     probs: str | Path | None = None,
-    build_cnn: CnnBuilder | None = None,
+    build_cnn: Mapping[str, CnnBuilder] | None = None,
     pixels: np.ndarray | None = None,
     review_dir: Path | None = None,
     jobs: int | None = None,

@@ -17,7 +17,7 @@ from ferclean.manifest import effective_labels, kept
 from ferclean.mislabel.decisions import apply_decisions, read_decisions
 from ferclean.mislabel.decisions import auto_relabel as relabel_confident
 from ferclean.mislabel.pipeline import PROBES, ReviewResult, review
-from ferclean.mislabel.probe import CNN_EPOCHS, members
+from ferclean.mislabel.probe import CNN_EPOCHS, COMPACT_EPOCHS, COMPACT_FOLDS
 from ferclean.mislabel.report import pair_counts
 
 
@@ -26,12 +26,15 @@ from ferclean.mislabel.report import pair_counts
 @output_option()
 @click.option("--probe", type=click.Choice(PROBES), default="fast", show_default=True,
               help="fast: two perceptrons on whitened HOG and HOG+LBP+pixel features (under a minute on FER2013);"
-                   " cnn: the trainer's compact CNN at 32 px (about 8 min on FER2013 and 2 cores); ensemble: cnn and"
-                   " fast weighed 2:1, the best at finding real errors, for the cost of both. Each judges an image by"
-                   " what it says of it while training on every image.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the probe.")
-@click.option("--epochs", type=click.IntRange(min=1), default=CNN_EPOCHS, show_default=True,
-              help="Epochs of the cnn probe (cnn and ensemble).")
+                   " cnn: a small CNN at 32 px (about 8 min on FER2013 and 2 cores); both judge an image by what they"
+                   " say of it while training on every image. ensemble: fast and the trainer's compact CNN per fold,"
+                   " judging each image held out and in training: the best at finding real errors (about 40 min).")
+@click.option("--folds", type=click.IntRange(min=2), default=None,
+              help=f"Folds of the ensemble's compact CNN [default: {COMPACT_FOLDS}, which costs one training over the"
+                   " whole set; duplicates stay in one fold]. The fast and cnn probes have none.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the probe (and its folds).")
+@click.option("--epochs", type=click.IntRange(min=1), default=None,
+              help=f"Epochs of the CNN [default: {CNN_EPOCHS} for cnn, {COMPACT_EPOCHS} per fold for ensemble].")
 @click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for probs.npy, review.csv, review.html, confusion_matrix.png [default: <output stem>_review/].")
 @click.option("--probs", "probs_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -41,15 +44,15 @@ from ferclean.mislabel.report import pair_counts
 @click.option("--auto-relabel", type=click.FloatRange(0.0, 1.0), default=None, metavar="MIN_CONFIDENCE",
               help="Relabel flagged images whose suggestion has at least this probability.")
 @click.option("--resume", is_flag=True,
-              help="Continue an interrupted cnn or ensemble probe after its last finished epoch (checkpointed in the"
-                   " report folder); refused when the images, labels or options differ.")
+              help="Continue an interrupted cnn or ensemble probe after its last finished epoch (cnn) or fold"
+                   " (ensemble), checkpointed in the report folder; refused when the images, labels or options differ.")
 @click.option("--page-limit", type=click.IntRange(min=1), default=2000, show_default=True,
               help="Most doubtful flagged images shown in review.html (review.csv lists them all).")
 @classes_option
 @jobs_option
 @backend_options
 def mislabel_review(
-    source: Path, output: Path, probe: str, seed: int, epochs: int, report_dir: Path | None,
+    source: Path, output: Path, probe: str, folds: int | None, seed: int, epochs: int | None, report_dir: Path | None,
     probs_path: Path | None, decisions_path: Path | None, auto_relabel: float | None, resume: bool, page_limit: int,
     classes: str | None, jobs: int | None, backend: Backend,
 ) -> None:
@@ -83,11 +86,11 @@ def mislabel_review(
         frame = apply_decisions(frame, decisions, decisions_path.name)
         console.print(_count_table(decisions["decision"].value_counts(), f"Decisions from {decisions_path.name}", "decision"))
     elif auto_relabel is None or probs_path is not None or "label_quality" not in frame.columns:
-        if probs_path is None and "cnn" in members(probe):
+        if probs_path is None and probe != "fast":
             note_resume("the same command and --resume")
         with progress() as on_progress:
             result = review(
-                manifest, probe, seed, epochs, probs_path, _probe_cnn() if "cnn" in members(probe) else None,
+                manifest, probe, folds, seed, epochs, probs_path, _probe_cnns() if probe != "fast" else None,
                 report_dir, page_limit, jobs, on_progress, backend, resume,
             )
         _print_review(result, report_dir)
@@ -124,7 +127,7 @@ def _print_review(result: ReviewResult, report_dir: Path) -> None:
     console.print(table)
 
 
-def _probe_cnn():  # noqa: ANN202 - keras is imported only for the cnn probe
-    from ferclean_train.models import probe_cnn
+def _probe_cnns():  # noqa: ANN202 - keras is imported only for the CNN probes
+    from ferclean_train.models import PROBE_CNNS
 
-    return probe_cnn
+    return PROBE_CNNS

@@ -3,6 +3,7 @@ annotate the manifest, and optionally write the report folder."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,13 +11,14 @@ import numpy as np
 import pandas as pd
 
 from ferclean.errors import FercleanError
+from ferclean.folds import assign_folds
 from ferclean.labels import class_order
-from ferclean.manifest import Manifest, effective_labels, kept
+from ferclean.manifest import Manifest, effective_labels, group_keys, kept
 from ferclean.mislabel.annotate import annotate
 from ferclean.mislabel.features import load_images
 from ferclean.mislabel.checkpoint import Checkpoint, fingerprint
-from ferclean.mislabel.probe import (CNN_EPOCHS, PROBES, CnnBuilder, average_members, dynamics_probs, member_probs,
-                                     members, whiten_files)
+from ferclean.mislabel.probe import (COMPACT_FOLDS, PROBES, CnnBuilder, average_members, dynamics_probs,
+                                     member_probs, members, whiten_files)
 from ferclean.mislabel.report import review_table, write_report
 from ferclean.mislabel.saved_probs import SavedProbs, align, load_probs
 from ferclean.mislabel.scoring import score
@@ -58,10 +60,11 @@ class ReviewResult:
 def review(
     manifest: Manifest,
     probe: str = "fast",
+    folds: int | None = None,
     seed: int = 0,
-    epochs: int = CNN_EPOCHS,
+    epochs: int | None = None,
     probs: str | Path | None = None,
-    build_cnn: CnnBuilder | None = None,
+    build_cnn: Mapping[str, CnnBuilder] | None = None,
     report_dir: str | Path | None = None,
     page_limit: int = 2000,
     jobs: int | None = None,
@@ -72,12 +75,16 @@ def review(
     """Flag kept images whose label a probe finds unlikely.
 
     ``probs`` reuses the ``probs.npy`` of an earlier run instead of training. ``probe="cnn"`` or
-    ``"ensemble"`` needs ``build_cnn`` (e.g. ``ferclean_train.models.probe_cnn``) and trains it
-    ``epochs``. With ``report_dir`` the report folder is written too (``report.write_report``),
-    and the CNN's state is checkpointed there after each epoch: ``resume`` continues that of an
+    ``"ensemble"`` needs ``build_cnn`` (e.g. ``ferclean_train.models.PROBE_CNNS``), whose CNN
+    trains ``epochs`` (None: its default); the ensemble's compact CNN trains on ``folds``
+    (default ``COMPACT_FOLDS``; duplicate groups stay in one fold). With ``report_dir`` the
+    report folder is written too (``report.write_report``), and the CNN's state is checkpointed
+    there (after each epoch, or each fold of the compact CNN): ``resume`` continues that of an
     interrupted run of the same images, labels and options (ferclean.mislabel.checkpoint).
     """
-    with_cnn = "cnn" in members(probe)
+    with_cnn = probe != "fast"
+    if folds is not None and "compact" not in members(probe):
+        raise FercleanError(f"folds applies to the ensemble's compact CNN; probe={probe!r} trains on every image.")
     frame = manifest.frame
     rows = np.flatnonzero(kept(frame).to_numpy())
     if len(rows) == 0:
@@ -113,16 +120,21 @@ def review(
         labels = np.array([class_names.index(n) for n in label_names], dtype=np.int64)
         if with_cnn:
             stack = stack[ok]
+            fold_of = None
+            if "compact" in members(probe):
+                fold_of = assign_folds(paths, labels, group_keys(frame).iloc[rows].tolist(), folds or COMPACT_FOLDS, seed)
             if report_dir is not None:
-                options = {"probe": probe, "seed": seed, "epochs": epochs, "classes": class_names}
+                options = {"probe": probe, "seed": seed, "epochs": epochs, "classes": class_names,
+                           "folds": None if fold_of is None else fold_of.tolist()}
                 checkpoint = Checkpoint(Path(report_dir), fingerprint(stack, labels, options), resume)
             probe_probs = average_members(member_probs(stack, labels, len(class_names), probe, seed, epochs,
-                                                       build_cnn, on_progress, backend, checkpoint))
+                                                       build_cnn, fold_of, on_progress, backend, checkpoint))
             images = dict(zip(paths, stack))
         else:
             probe_probs = dynamics_probs(views, labels, len(class_names), seed, on_progress)
         saved = SavedProbs(probs=probe_probs, paths=paths, classes=class_names,
-                           meta={"probe": probe, "seed": seed, "epochs": epochs if with_cnn else None})
+                           meta={"probe": probe, "seed": seed, "epochs": epochs,
+                                 "folds": (folds or COMPACT_FOLDS) if "compact" in members(probe) else None})
     labels = np.array([class_names.index(n) for n in label_names], dtype=np.int64)
     scores = score(labels, probe_probs)
     annotated = annotate(frame, rows, class_names, scores)
