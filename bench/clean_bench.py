@@ -3,7 +3,7 @@
 Run by hand:
 
     .venv/bin/python bench/clean_bench.py                       # fast probe, timed against dedupe
-    .venv/bin/python bench/clean_bench.py --probs runs/bench/ens-cnn.npy --probe cnn --no-timing
+    .venv/bin/python bench/clean_bench.py --probs runs/bench/ens-compact.npy --probe ensemble --no-timing
     .venv/bin/python bench/clean_bench.py --probs P.npy --policy='--rare-relabel-min 0.4' --no-timing
 
 Timing: the command a user runs, each in a fresh process (imports and scan included), against

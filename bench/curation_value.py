@@ -5,14 +5,14 @@ Run by hand (it trains 2 arms x len(--seeds) models of --max-minutes each):
     .venv/bin/python bench/curation_value.py --truth ../shared/data/ferplus/train_votes.csv \\
         --holdout 3000 --max-minutes 45 --seeds 0,1 --work runs/curation
 
-The figures in docs/benchmarks.md (20 epochs per model; the cnn probe's saved probabilities; a
+The figures in docs/benchmarks.md (20 epochs per model; the ensemble's compact CNN's saved probabilities; a
 three-seed run takes about two hours on two quiet cores with the probe saved; 48-64 minutes per model,
 about five hours, where the cores are slower or shared):
 
     .venv/bin/python bench/mislabel_bench.py --probe ensemble --save-probs runs/bench/ens.npy
     .venv/bin/python bench/curation_value.py --truth ../shared/data/ferplus/train_votes.csv \\
         --holdout 3000 --epochs 20 --same-epochs --seeds 0,1,2 \\
-        --probe cnn --probs runs/bench/ens-cnn.npy --work runs/curation
+        --probe ensemble --probs runs/bench/ens-compact.npy --work runs/curation
 
 Arms, both built with the ``ferclean`` command line exactly as a user would run it:
 - **raw**: the original labels and splits;
