@@ -132,6 +132,16 @@ def test_bad_decisions_file_is_a_one_line_error(reviewed: tuple[Path, Path, set[
     assert "Traceback" not in result.output
 
 
+def test_folds_belong_to_the_ensemble_only(reviewed: tuple[Path, Path, set[str]]) -> None:
+    tmp, output, _ = reviewed
+    for probe in ("fast", "cnn"):
+        result = CliRunner().invoke(main, ["mislabel-review", str(output), "--probe", probe, "--folds", "3",
+                                           "-o", str(tmp / "folds.csv")])
+        assert result.exit_code != 0
+        assert f"folds applies to the ensemble's compact CNN; probe='{probe}' trains on every image" in " ".join(result.output.split())
+        assert "Traceback" not in result.output and not (tmp / "folds.csv").exists()
+
+
 @pytest.mark.slow
 @pytest.mark.browser
 def test_review_page_in_headless_chromium(reviewed: tuple[Path, Path, set[str]], tmp_path: Path) -> None:
