@@ -16,7 +16,7 @@ own wrong labels count as false positives there, so precision is a lower bound.
     .venv/bin/python bench/mislabel_bench.py --probs runs/bench/probs.npy        # re-score, no training
     .venv/bin/python bench/mislabel_bench.py --probs a/probs.npy --probs b/probs.npy   # + their average
     .venv/bin/python bench/mislabel_bench.py --probe ensemble --save-probs runs/bench/ens.npy  # each member, the ensemble
-    .venv/bin/python bench/mislabel_bench.py --probs runs/bench/ens-fast.npy --probs runs/bench/ens-cnn.npy
+    .venv/bin/python bench/mislabel_bench.py --probs runs/bench/ens-fast.npy --probs runs/bench/ens-compact.npy
     .venv/bin/python bench/mislabel_bench.py --mode flips --probe cnn --limit 3000 --epochs 10
     .venv/bin/python bench/mislabel_bench.py --mode commands --runs 3   # the CLI against dedupe, wall
 
@@ -43,7 +43,7 @@ from ferclean.folds import assign_folds
 from ferclean.labels import class_order
 from ferclean.manifest import group_keys
 from ferclean.mislabel.features import load_images
-from ferclean.mislabel.probe import COMPACT_FOLDS, PROBES, average_members, member_probs, members
+from ferclean.mislabel.probe import COMPACT_FOLDS, PROBES, average_members, member_probs, members, needs_cnn
 from ferclean.mislabel.saved_probs import SavedProbs, align, load_probs, save_probs
 from ferclean.mislabel.scoring import FLAG_RULES, RANKINGS, score
 from ferclean.scan import scan_dataset
@@ -106,7 +106,7 @@ def probe_probs(frame: pd.DataFrame, root: Path, labels: np.ndarray, k: int, arg
     assert ok.all(), "unreadable images in the benchmark set"
     timing = [f"decode {time.perf_counter() - wall:.1f} s wall / {cpu_seconds() - cpu:.1f} s CPU"]
     build_cnn = None
-    if args.probe != "fast":
+    if needs_cnn(args.probe):
         from ferclean_train.models import PROBE_CNNS as build_cnn
     folds = assign_folds(frame["path"].tolist(), labels, group_keys(frame).tolist(), args.folds or COMPACT_FOLDS, args.seed)
     probs = {}

@@ -147,6 +147,18 @@ def too_small(width: int, height: int) -> str:
     return ""
 
 
+def area_weights(side: int, size: int, start: float = 0.0, span: float | None = None) -> np.ndarray:
+    """(size, side) float32 area-averaging matrix: output pixel i is the mean of the input
+    pixels under its share of ``[start, start + span)`` (default the whole side), each weighted by
+    how much of it lies there. ``weights @ x`` resamples along x's first axis."""
+    span = side if span is None else span
+    cuts = start + span * np.arange(size + 1) / size
+    lo, hi = cuts[:-1, None], cuts[1:, None]
+    pixels = np.arange(side)[None, :]
+    overlap = np.clip(np.minimum(hi, pixels + 1) - np.maximum(lo, pixels), 0, None)
+    return (overlap / overlap.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
 def pixel_sha256(gray: Image.Image | np.ndarray) -> str:
     """SHA-256 of the decoded greyscale pixels and size: equal for re-saved or re-tagged copies.
 

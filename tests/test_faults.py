@@ -126,9 +126,7 @@ def test_kill_and_interrupt_then_rerun(pipeline: dict, step: str) -> None:
         # Once its output's lock exists, ferclean is running with its handlers (before that Python
         # may still be starting and die with its own traceback, having written nothing); a quiet
         # machine scans this small set in a few hundredths of a second after that.
-        lock = root / (outputs[0] + ".lock")
-        while not lock.exists() and process.poll() is None and time.monotonic() - started < 60:
-            time.sleep(0.002)
+        _until(root / (outputs[0] + ".lock"), Path.exists, process, seconds=60, poll=0.002)
         time.sleep(rng.uniform(0, 0.8 * max(0.01, pipeline["seconds"][step] - (time.monotonic() - started))))
         hit = process.poll() is None
         if hit:
@@ -372,10 +370,10 @@ def test_compact_cnn_folds_resume_to_the_same_probabilities(tmp_path: Path) -> N
     FAULTS["compact cnn interrupted after a fold"] = 1
 
 
-def _until(path: Path, ready: object, process: subprocess.Popen, seconds: float = 300) -> None:
+def _until(path: Path, ready: object, process: subprocess.Popen, seconds: float = 300, poll: float = 0.05) -> None:
     deadline = time.monotonic() + seconds
     while not ready(path) and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
+        time.sleep(poll)
 
 
 @pytest.mark.slow

@@ -14,7 +14,7 @@ from ferclean.cli.console import console, progress
 from ferclean.cli.options import Ratios, backend_options, classes_option, jobs_option, output_option
 from ferclean.dedupe import BASE
 from ferclean.dedupe.report import write_report as write_dedupe_report
-from ferclean.mislabel.probe import PROBES
+from ferclean.mislabel.probe import PROBES, needs_cnn
 from ferclean.outputs import write_csv
 from ferclean.parallel import Backend
 from ferclean.report import write_report_of
@@ -94,7 +94,7 @@ def clean(
     policy = Policy(relabel_min=relabel_min, rare_relabel_min=rare_relabel_min,
                     drop_unsure=drop_unsure, dedupe=dedupe_policy)
     build_cnn = None
-    if probe != "fast" and probs_path is None:
+    if needs_cnn(probe) and probs_path is None:
         from ferclean_train.models import PROBE_CNNS as build_cnn
 
         if not dry_run:

@@ -17,7 +17,7 @@ from ferclean.manifest import effective_labels, kept
 from ferclean.mislabel.decisions import apply_decisions, read_decisions
 from ferclean.mislabel.decisions import auto_relabel as relabel_confident
 from ferclean.mislabel.pipeline import PROBES, ReviewResult, review
-from ferclean.mislabel.probe import CNN_EPOCHS, COMPACT_EPOCHS, COMPACT_FOLDS
+from ferclean.mislabel.probe import CNN_EPOCHS, COMPACT_EPOCHS, COMPACT_FOLDS, needs_cnn
 from ferclean.mislabel.report import pair_counts
 
 
@@ -86,11 +86,11 @@ def mislabel_review(
         frame = apply_decisions(frame, decisions, decisions_path.name)
         console.print(_count_table(decisions["decision"].value_counts(), f"Decisions from {decisions_path.name}", "decision"))
     elif auto_relabel is None or probs_path is not None or "label_quality" not in frame.columns:
-        if probs_path is None and probe != "fast":
+        if probs_path is None and needs_cnn(probe):
             note_resume("the same command and --resume")
         with progress() as on_progress:
             result = review(
-                manifest, probe, folds, seed, epochs, probs_path, _probe_cnns() if probe != "fast" else None,
+                manifest, probe, folds, seed, epochs, probs_path, _probe_cnns() if needs_cnn(probe) else None,
                 report_dir, page_limit, jobs, on_progress, backend, resume,
             )
         _print_review(result, report_dir)

@@ -31,6 +31,7 @@ from threadpoolctl import threadpool_limits
 
 from ferclean.dedupe.clusters import components
 from ferclean.image_batch import decode_one, map_chunks, small_copy
+from ferclean.images import area_weights
 from ferclean.parallel import Backend, Progress
 
 #: Side of the thumbnails compared (FER2013's 48 px faces are halved).
@@ -130,15 +131,7 @@ def _zoom_into(out: np.ndarray, equalised: np.ndarray) -> None:
 @lru_cache(maxsize=1)
 def _zoom_matrices() -> list[np.ndarray]:
     """(SIZE, BASE) area-averaging matrices, one per zoom, for the central BASE/z pixels."""
-    edges = np.arange(BASE + 1, dtype=np.float64)
-    mats = []
-    for zoom in ZOOMS:
-        side = BASE / zoom
-        cuts = (BASE - side) / 2 + side * np.arange(SIZE + 1) / SIZE
-        lo, hi = cuts[:-1, None], cuts[1:, None]
-        overlap = np.clip(np.minimum(hi, edges[None, 1:]) - np.maximum(lo, edges[None, :-1]), 0, None)
-        mats.append((overlap / overlap.sum(axis=1, keepdims=True)).astype(np.float32))
-    return mats
+    return [area_weights(BASE, SIZE, (BASE - BASE / zoom) / 2, BASE / zoom) for zoom in ZOOMS]
 
 
 @lru_cache(maxsize=1)

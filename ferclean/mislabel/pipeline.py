@@ -18,7 +18,7 @@ from ferclean.mislabel.annotate import annotate
 from ferclean.mislabel.features import load_images
 from ferclean.mislabel.checkpoint import Checkpoint, fingerprint
 from ferclean.mislabel.probe import (COMPACT_FOLDS, PROBES, CnnBuilder, average_members, dynamics_probs,
-                                     member_probs, members, whiten_files)
+                                     member_probs, members, needs_cnn, whiten_files)
 from ferclean.mislabel.report import review_table, write_report
 from ferclean.mislabel.saved_probs import SavedProbs, align, load_probs
 from ferclean.mislabel.scoring import score
@@ -82,9 +82,10 @@ def review(
     there (after each epoch, or each fold of the compact CNN): ``resume`` continues that of an
     interrupted run of the same images, labels and options (ferclean.mislabel.checkpoint).
     """
-    with_cnn = probe != "fast"
+    with_cnn = needs_cnn(probe)
     if folds is not None and "compact" not in members(probe):
         raise FercleanError(f"folds applies to the ensemble's compact CNN; probe={probe!r} trains on every image.")
+    n_folds = (folds or COMPACT_FOLDS) if "compact" in members(probe) else None
     frame = manifest.frame
     rows = np.flatnonzero(kept(frame).to_numpy())
     if len(rows) == 0:
@@ -121,8 +122,8 @@ def review(
         if with_cnn:
             stack = stack[ok]
             fold_of = None
-            if "compact" in members(probe):
-                fold_of = assign_folds(paths, labels, group_keys(frame).iloc[rows].tolist(), folds or COMPACT_FOLDS, seed)
+            if n_folds is not None:
+                fold_of = assign_folds(paths, labels, group_keys(frame).iloc[rows].tolist(), n_folds, seed)
             if report_dir is not None:
                 options = {"probe": probe, "seed": seed, "epochs": epochs, "classes": class_names,
                            "folds": None if fold_of is None else fold_of.tolist()}
@@ -133,8 +134,7 @@ def review(
         else:
             probe_probs = dynamics_probs(views, labels, len(class_names), seed, on_progress)
         saved = SavedProbs(probs=probe_probs, paths=paths, classes=class_names,
-                           meta={"probe": probe, "seed": seed, "epochs": epochs,
-                                 "folds": (folds or COMPACT_FOLDS) if "compact" in members(probe) else None})
+                           meta={"probe": probe, "seed": seed, "epochs": epochs, "folds": n_folds})
     labels = np.array([class_names.index(n) for n in label_names], dtype=np.int64)
     scores = score(labels, probe_probs)
     annotated = annotate(frame, rows, class_names, scores)

@@ -25,6 +25,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 
 from ferclean.errors import FercleanError
+from ferclean.images import area_weights
 from ferclean.mislabel.checkpoint import Checkpoint
 from ferclean.mislabel.features import HOG_DIMS, IMAGE_SIZE, fast_features, load_one
 from ferclean.parallel import Backend, Progress, map_batches, no_progress, parallel_map
@@ -221,15 +222,8 @@ def dynamics_probs(views: np.ndarray, labels: np.ndarray, k: int, seed: int,
 
 def area_resize(images: np.ndarray, size: int) -> np.ndarray:
     """``(n, size, size, 1)`` floats in [0, 1]: each output pixel the mean of the input area it
-    covers (what Pillow's BOX filter does), as two small matrix products."""
-    def weights(side: int) -> np.ndarray:
-        edges = np.arange(size + 1) * side / size
-        lo, hi = edges[:-1, None], edges[1:, None]
-        pixels = np.arange(side)[None, :]
-        overlap = np.clip(np.minimum(hi, pixels + 1) - np.maximum(lo, pixels), 0, None)
-        return (overlap / overlap.sum(axis=1, keepdims=True)).astype(np.float32)
-
-    rows, cols = weights(images.shape[1]), weights(images.shape[2])
+    covers (:func:`ferclean.images.area_weights`), as two small matrix products."""
+    rows, cols = area_weights(images.shape[1], size), area_weights(images.shape[2], size)
     out = np.empty((len(images), size, size, 1), dtype=np.float32)
     for start in range(0, len(images), FEATURE_CHUNK):
         chunk = images[start : start + FEATURE_CHUNK].astype(np.float32) / 255.0
@@ -272,6 +266,7 @@ def cnn_probs(
     keras.utils.set_random_seed(seed)
     model = build_cnn(k, CNN_SIZE, epochs * -(-n // CNN_BATCH))
     model.optimizer.build(model.trainable_variables)
+    state_variables = [*model.variables, *model.optimizer.variables]  # what a checkpoint holds
 
     @tf.function
     def train_step(x_batch: tf.Tensor, y_batch: tf.Tensor) -> tf.Tensor:
@@ -285,7 +280,7 @@ def cnn_probs(
     totals, first = np.zeros((n, k)), 1
     state = checkpoint.load() if checkpoint is not None else None
     if state is not None:
-        for i, variable in enumerate((*model.variables, *model.optimizer.variables)):
+        for i, variable in enumerate(state_variables):
             variable.assign(state[f"variable_{i}"])
         totals, first = state["totals"], int(state["epoch"]) + 1
     stage = f"CNN probe ({epochs} epochs, {n:,} images at {CNN_SIZE} px)"
@@ -298,7 +293,7 @@ def cnn_probs(
             if epoch >= counted_from:
                 totals[rows] += predicted
         if checkpoint is not None:
-            variables = {f"variable_{i}": v.numpy() for i, v in enumerate((*model.variables, *model.optimizer.variables))}
+            variables = {f"variable_{i}": v.numpy() for i, v in enumerate(state_variables)}
             checkpoint.save({**variables, "totals": totals, "epoch": np.array(epoch)})
         report(stage, epoch, epochs)
     keras.backend.clear_session()
@@ -380,6 +375,11 @@ def compact_probs(
         trained += part[1]
         times_trained += part[2, :, 0]
     return (held + trained / np.maximum(times_trained, 1)[:, None]) / 2
+
+
+def needs_cnn(probe: str) -> bool:
+    """Whether ``probe`` trains a CNN (and so needs ``build_cnn``, keras and the image stack)."""
+    return members(probe) != ("fast",)
 
 
 def members(probe: str) -> tuple[str, ...]:
