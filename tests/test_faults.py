@@ -156,6 +156,34 @@ def test_kill_and_interrupt_then_rerun(pipeline: dict, step: str) -> None:
     assert hits == count, "the faults should land while the command runs"
 
 
+def test_an_interrupt_is_not_swallowed_by_a_library_that_catches_keyboardinterrupt() -> None:
+    """scikit-learn's perceptrons catch KeyboardInterrupt, warn and return half-trained; the
+    CLI's signal must stop the command instead of letting it finish with other results."""
+    from sklearn.neural_network import MLPClassifier
+
+    from ferclean.cli import Interrupted
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(20_000, 64)), rng.integers(0, 5, 20_000)
+
+    def fit_interrupted_by(error: type[BaseException]) -> None:
+        def raise_error(signum: int, frame: object) -> None:
+            raise error("SIGALRM")
+
+        previous = signal.signal(signal.SIGALRM, raise_error)
+        signal.setitimer(signal.ITIMER_REAL, 0.3)
+        try:
+            MLPClassifier((256,), max_iter=500, random_state=0).fit(x, y)  # many seconds uninterrupted
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+
+    with pytest.warns(UserWarning, match="Training interrupted by user"):
+        fit_interrupted_by(KeyboardInterrupt)  # swallowed: why Interrupted is no KeyboardInterrupt
+    with pytest.raises(Interrupted):
+        fit_interrupted_by(Interrupted)
+
+
 def test_second_run_on_the_same_output_is_refused(pipeline: dict) -> None:
     """A live run holds its outputs: the second is refused with one line; a dead run's lock is taken over."""
     root = pipeline["root"]

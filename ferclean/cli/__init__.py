@@ -48,9 +48,13 @@ INTERRUPTED = 130
 DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG, errno.EIO}
 
 
-class Interrupted(KeyboardInterrupt):
+class Interrupted(BaseException):
     """SIGINT or SIGTERM, raised in the main thread so that the command unwinds (rolling back
-    its waiting outputs, releasing its locks) as it would on Ctrl-C."""
+    its waiting outputs, releasing its locks) as it would on Ctrl-C.
+
+    Not a KeyboardInterrupt: libraries catch that one. scikit-learn's perceptrons end their
+    training on it with a warning and return, so the fast probe would carry on half-trained
+    and the command would exit 0 with other probabilities than an uninterrupted run's."""
 
 
 #: Key of the running subcommand's name in ``click.Context.meta``.
@@ -119,7 +123,7 @@ class LazyGroup(click.Group):
             return result
         except FercleanError as exc:
             raise click.ClickException(str(exc)) from None
-        except KeyboardInterrupt:
+        except (Interrupted, KeyboardInterrupt):
             click.echo(interrupted_line(ctx.meta.get(COMMAND, ""), session), err=True)
             raise click.exceptions.Exit(INTERRUPTED) from None
         except OSError as exc:
