@@ -11,7 +11,8 @@ tree as a user would, with the local backend and with ``--backend dask`` (embedd
 ``--dask-workers``), and prints for each: wall, CPU (the whole process tree), peak resident memory
 of the process tree (sampled every 0.1 s), images/s, and for dedupe the planted duplicates'
 pair recall and group precision (``truth.csv``), the largest group, and whether the two backends
-gave the same groups and statuses.
+gave the same groups and statuses. ``--backends local`` and ``--steps dedupe,review`` run a part
+(a step not run reads the manifest an earlier run left in ``--work``): a million images take hours.
 
 ``python bench/scale_bench.py [--count 50000] [--search 1000000,10000000]`` (without ``--tree``):
 It makes ``--count`` 256x256 JPEG faces from the shared FER2013 faces (upscaled, each with its
@@ -145,8 +146,12 @@ def duplicate_quality(manifest: Path, truth: Path) -> dict[str, float]:
             "largest": largest}
 
 
-def tree_bench(tree: Path, work: Path, dask_workers: int) -> None:
-    """The four commands on ``tree`` with each backend, measured; prints a table."""
+STEPS = ("scan", "dedupe", "review", "split")
+
+
+def tree_bench(tree: Path, work: Path, dask_workers: int, backends: list[str], steps: list[str]) -> None:
+    """The commands ``steps`` of :data:`STEPS` on ``tree`` with each of ``backends``, measured;
+    prints a table. A step not run reads the manifest an earlier run left in ``work``."""
     truth = tree / "truth.csv"
     if not truth.exists():
         sys.exit(f"{truth} not found: make the tree with bench/make_big.py")
@@ -155,18 +160,18 @@ def tree_bench(tree: Path, work: Path, dask_workers: int) -> None:
     print(f"{n:,} images in {tree}; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
     print(f"{'backend':<8} {'command':<26} {'wall s':>8} {'CPU s':>8} {'peak GiB':>9} {'images/s':>9}  duplicates")
     outputs = {}
-    for backend in ("local", "dask"):
+    for backend in backends:
         extra = ["--backend", "dask", "--workers", str(dask_workers)] if backend == "dask" else []
-        out = {step: work / f"{backend}-{step}.csv" for step in ("scan", "dedupe", "review", "split")}
-        steps = [
+        out = {step: work / f"{backend}-{step}.csv" for step in STEPS}
+        commands = [
             ("scan", ["scan", str(tree), "-o", str(out["scan"]), *extra]),
             ("dedupe", ["dedupe", str(out["scan"]), "--policy", "keep-one", "-o", str(out["dedupe"]), *extra]),
             ("mislabel-review --probe fast", ["mislabel-review", str(out["dedupe"]), "--probe", "fast", "-o", str(out["review"]), *extra]),
             ("stratify", ["stratify", str(out["review"]), "--ratios", "80/10/10", "-o", str(out["split"])]),
         ]
-        for name, args in steps:
-            if backend == "dask" and name == "stratify":
-                continue  # no image is read: the backend plays no part
+        for step, (name, args) in zip(STEPS, commands):
+            if step not in steps or (backend == "dask" and step == "split"):
+                continue  # the split reads no image: the backend plays no part
             r = run_ferclean(*args, sample_memory=True)
             quality = ""
             if name == "dedupe":
@@ -175,6 +180,8 @@ def tree_bench(tree: Path, work: Path, dask_workers: int) -> None:
             print(f"{backend:<8} {name:<26} {r.wall:8.1f} {r.cpu:8.1f} {r.peak / 2**30:9.2f} {n / r.wall:9.0f}  {quality}",
                   flush=True)
         outputs[backend] = out["dedupe"]
+    if not all(path.exists() for path in outputs.values()) or len(outputs) < 2:
+        return
     columns = ["path", "group", "status"]
     local, dask = (pd.read_csv(outputs[b], usecols=columns, keep_default_na=False).sort_values("path", ignore_index=True)
                    for b in ("local", "dask"))
@@ -191,12 +198,17 @@ def main() -> None:
     parser.add_argument("--tree", type=Path, default=None, help="A bench/make_big.py tree: run the commands on it.")
     parser.add_argument("--work", type=Path, default=Path("runs/scale"), help="With --tree: where the manifests go.")
     parser.add_argument("--dask-workers", type=int, default=2, help="With --tree: LocalCluster workers.")
+    parser.add_argument("--backends", default="local,dask", help="With --tree: the backends to run, in order.")
+    parser.add_argument("--steps", default=",".join(STEPS), help=f"With --tree: the steps to run, of {','.join(STEPS)}.")
     args = parser.parse_args()
     if args.search_child:
         search_child(args.search_child)
         return
     if args.tree:
-        tree_bench(args.tree, args.work, args.dask_workers)
+        backends, steps = args.backends.split(","), args.steps.split(",")
+        if not set(backends) <= {"local", "dask"} or not set(steps) <= set(STEPS):
+            sys.exit(f"--backends takes local,dask and --steps {','.join(STEPS)}.")
+        tree_bench(args.tree, args.work, args.dask_workers, backends, steps)
         return
     load = os.getloadavg()[0]
     print(f"{os.cpu_count()} CPUs, load average {load:.1f} at start (rates on a shared machine are lower bounds)")

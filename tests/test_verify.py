@@ -7,13 +7,16 @@ from PIL import Image
 from ferclean.cli import main
 from ferclean.dedupe.clusters import cluster_ids, number_groups
 from ferclean.dedupe.verify import (
+    BASE,
     DEFAULT_MIN_SIMILARITY,
     GROUP_SLACK,
     complete_linkage_cut,
     features,
+    features_of_pixels,
     pair_similarity,
     split_chains,
     verify_duplicates,
+    window_spreads,
 )
 
 
@@ -42,6 +45,22 @@ def test_edited_copies_verify_and_different_faces_do_not():
     assert scores[3] > 0.98  # the mirror, compared mirrored
     assert scores[4] < 0.3 and scores[5] < 0.3  # different images
     assert pair_similarity(feats, [0], [4])[0] < DEFAULT_MIN_SIMILARITY  # the mirror, compared directly
+
+
+@pytest.mark.parametrize("held_whole", [True, False])
+def test_features_held_as_thumbnails_score_as_the_float_features(monkeypatch, held_whole):
+    """A million candidates keep uint8 thumbnails and high-pass each block of pairs: the same
+    features, spreads and scores as the float32 array of every image."""
+    monkeypatch.setattr("ferclean.dedupe.verify.HIGH_PASSED_BYTES", 2**30 if held_whole else 0)
+    images = np.stack([_face(k, BASE) for k in range(6)] + [_shift(_face(0, BASE), 2, -2)])
+    rows = np.array([0, 2, 3, 5, 6])
+    lazy, whole = features_of_pixels(images, rows), features(images[rows])
+    assert (lazy.high_passed is not None) == held_whole
+    np.testing.assert_array_equal(lazy[np.array([4, 0]), 1:], whole[[4, 0], 1:])
+    np.testing.assert_array_equal(window_spreads(lazy), window_spreads(whole))
+    a, b, mirror = np.array([0, 0, 1, 4]), np.array([4, 1, 2, 3]), np.array([False, True, False, False])
+    np.testing.assert_array_equal(pair_similarity(lazy, a, b, mirror), pair_similarity(whole, a, b, mirror))
+    assert pair_similarity(lazy, [0], [4])[0] > 0.95  # the shifted copy
 
 
 def test_flat_images_score_zero_not_nan():

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from functools import lru_cache
@@ -66,6 +67,9 @@ _LINKAGE_MAX = 400
 #: of same-photo pairs together against 0.92 at 0.15, at the same precision, and the largest
 #: FER2013 group stays at 30.
 GROUP_SLACK = 0.35
+#: Largest float32 feature array verification holds whole (about 78,000 images); more are
+#: high-passed block by block (:class:`LazyFeatures`).
+HIGH_PASSED_BYTES = 512 * 2**20
 
 
 def features(images: np.ndarray) -> np.ndarray:
@@ -156,61 +160,89 @@ def high_pass(thumbs: np.ndarray) -> np.ndarray:
     return thumbs - blur @ thumbs @ blur.T
 
 
+class LazyFeatures:
+    """The :func:`features` of many images, indexed like them (``feats[rows, zoom]``) but held
+    as their uint8 equalised thumbnails: high-passed once up front where the float32 features
+    take at most ``HIGH_PASSED_BYTES``, else for each block of pairs as it is scored (a
+    quarter of the memory, 1.7 KB an image instead of 6.9 KB, so that the candidates of a
+    million images fit in a few GB). The values are the same either way."""
+
+    def __init__(self, thumbs: np.ndarray) -> None:
+        self.thumbs = thumbs
+        self.high_passed: np.ndarray | None = None
+        if thumbs.size * 4 <= HIGH_PASSED_BYTES:
+            self.high_passed = np.empty(thumbs.shape, dtype=np.float32)
+            with threadpool_limits(limits=1, user_api="blas"):
+                for start in range(0, len(thumbs), _THUMB_BLOCK):
+                    self.high_passed[start : start + _THUMB_BLOCK] = high_pass(thumbs[start : start + _THUMB_BLOCK])
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.thumbs.shape
+
+    def __len__(self) -> int:
+        return len(self.thumbs)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        return self.high_passed[key] if self.high_passed is not None else high_pass(self.thumbs[key])
+
+
+#: Verification features: float32 arrays (:func:`features`) or :class:`LazyFeatures`.
+Features = np.ndarray | LazyFeatures
+
+
 def load_features(
     paths: Sequence[str], jobs: int = 1, on_progress: Progress | None = None, backend: Backend | None = None
-) -> np.ndarray:
+) -> LazyFeatures:
     """Decode ``paths`` (in parallel, or on ``backend``) into verification features; unreadable files give zeros."""
     parts = map_chunks(thumbnails, paths, jobs, on_progress, "Verifying candidates", backend)
     empty = np.zeros((0, len(ZOOMS), SIZE, SIZE), dtype=np.uint8)
-    thumbs = np.concatenate(parts) if parts else empty
-    out = np.empty(thumbs.shape, dtype=np.float32)
-    with threadpool_limits(limits=1, user_api="blas"):
-        for start in range(0, len(thumbs), _THUMB_BLOCK):
-            out[start : start + _THUMB_BLOCK] = high_pass(thumbs[start : start + _THUMB_BLOCK])
-    return out
+    return LazyFeatures(np.concatenate(parts) if parts else empty)
 
 
-def features_of_pixels(pixels: np.ndarray, rows: np.ndarray) -> np.ndarray:
+def features_of_pixels(pixels: np.ndarray, rows: np.ndarray) -> LazyFeatures:
     """:func:`load_features` of ``pixels[rows]``, images already decoded into (n, BASE, BASE)
     uint8 copies (scan's ``keep_pixels=BASE``), so a folder is decoded once for hashing and
     verification. Worked in blocks (whole-stack temporaries cost more in page faults than
     the arithmetic), on :func:`_threads` threads: numpy releases the GIL in the indexing and
-    the products, and each block writes its own rows, so the features are the same."""
+    the products, and each block writes its own rows, so the thumbnails are the same."""
     if np.ndim(pixels) != 3 or np.shape(pixels)[1:] != (BASE, BASE):
         raise ValueError(f"pixels must have shape (n, {BASE}, {BASE}), got {np.shape(pixels)}")
     rows = np.asarray(rows, dtype=np.int64)
-    out = np.empty((len(rows), len(ZOOMS), SIZE, SIZE), dtype=np.float32)
+    out = np.empty((len(rows), len(ZOOMS), SIZE, SIZE), dtype=np.uint8)
 
     def fill(start: int) -> None:
         block = pixels[rows[start : start + _THUMB_BLOCK]]
-        out[start : start + len(block)] = high_pass(_zoomed(block))
+        out[start : start + len(block)] = _zoomed(block)
 
     starts = range(0, len(rows), _THUMB_BLOCK)
     with threadpool_limits(limits=1, user_api="blas"):
         with ThreadPoolExecutor(max_workers=_threads()) if len(starts) > 1 else nullcontext() as pool:
             list(pool.map(fill, starts) if pool else map(fill, starts))
-    return out
+    return LazyFeatures(out)
 
 
-def window_spreads(thumbs: np.ndarray) -> np.ndarray:
-    """(n, k, shifts, shifts) root of the centred energy of every shifted window of ``thumbs``
+def window_spreads(feats: Features) -> np.ndarray:
+    """(n, k, shifts, shifts) root of the centred energy of every shifted window of ``feats``
     (n, k, SIZE, SIZE): the NCC denominator, from box sums written as two GEMMs each, in
-    blocks (whole-stack temporaries cost more in page faults than the arithmetic)."""
+    blocks of images (whole-stack temporaries cost more in page faults than the arithmetic)."""
     side, shifts = SIZE - 2 * MAX_SHIFT, 2 * MAX_SHIFT + 1
     box = ((np.arange(SIZE)[None, :] - np.arange(shifts)[:, None]) % SIZE < side).astype(np.float32).T  # (SIZE, shifts)
-    values = np.asarray(thumbs, dtype=np.float32).reshape(-1, SIZE, SIZE)
-    spread = np.empty((len(values), shifts, shifts), dtype=np.float32)
+    spread = np.empty((*feats.shape[:-2], shifts, shifts), dtype=np.float32)
 
     def window_sums(x: np.ndarray) -> np.ndarray:
         m = len(x)
         across = (x.reshape(m * SIZE, SIZE) @ box).reshape(m, SIZE, shifts)
         return (across.transpose(0, 2, 1).reshape(m * shifts, SIZE) @ box).reshape(m, shifts, shifts).transpose(0, 2, 1)
 
-    for start in range(0, len(values), _THUMB_BLOCK):
-        block = values[start : start + _THUMB_BLOCK]
-        total, energy = window_sums(block), window_sums(block * block)
-        spread[start : start + len(block)] = np.sqrt(np.maximum(energy - total * total / (side * side), 1e-2))
-    return spread.reshape(*thumbs.shape[:-2], shifts, shifts)
+    images = max(1, _THUMB_BLOCK // max(1, int(np.prod(feats.shape[1:-2]))))
+    for start in range(0, len(feats), images):
+        block = np.asarray(feats[start : start + images], dtype=np.float32)
+        values = block.reshape(-1, SIZE, SIZE)
+        total, energy = window_sums(values), window_sums(values * values)
+        spread[start : start + len(block)] = np.sqrt(np.maximum(energy - total * total / (side * side), 1e-2)).reshape(
+            *block.shape[:-2], shifts, shifts)
+    return spread
 
 
 def _best_correlation(fixed: np.ndarray, moving: np.ndarray, spread: np.ndarray) -> np.ndarray:
@@ -245,7 +277,7 @@ def _best_correlation(fixed: np.ndarray, moving: np.ndarray, spread: np.ndarray)
 
 
 def pair_similarity(
-    feats: np.ndarray,
+    feats: Features,
     a: np.ndarray,
     b: np.ndarray,
     mirror: np.ndarray | None = None,
@@ -310,7 +342,7 @@ def _threads() -> int:
 
 
 def best_similarity(
-    feats: np.ndarray, a: np.ndarray, b: np.ndarray, zoom_from: float = ZOOM_FROM, spreads: np.ndarray | None = None
+    feats: Features, a: np.ndarray, b: np.ndarray, zoom_from: float = ZOOM_FROM, spreads: np.ndarray | None = None
 ) -> np.ndarray:
     """Score of each pair as it is or with ``b`` mirrored, whichever is higher."""
     flips = np.ones(len(a), dtype=bool)
@@ -417,7 +449,7 @@ def _peel(
 
 
 def verify_duplicates(
-    frame: pd.DataFrame, candidates: pd.DataFrame, feats: np.ndarray, rows: np.ndarray, min_similarity: float
+    frame: pd.DataFrame, candidates: pd.DataFrame, feats: Features, rows: np.ndarray, min_similarity: float
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Score hash candidates on their pixels and group the verified ones without chaining.
 
