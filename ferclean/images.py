@@ -120,11 +120,18 @@ def to_gray(image: Image.Image) -> Image.Image:
     return image.convert("RGB").convert("L")
 
 
-def open_gray(path: str | Path) -> Image.Image:
-    """Decode ``path`` fully into an upright 8-bit greyscale image, or raise UnreadableImage."""
+def open_gray(path: str | Path, least_side: int | None = None) -> Image.Image:
+    """Decode ``path`` into an upright 8-bit greyscale image, or raise UnreadableImage.
+
+    With ``least_side``, a JPEG may be decoded at 1/2, 1/4 or 1/8 scale and straight to grey
+    (libjpeg's DCT scaling, several times faster) as long as both sides keep at least that
+    many pixels: for callers that shrink every image to a small side anyway. Other formats,
+    and every caller that reads exact pixels (hashes, digests), decode in full."""
     data = read_image_bytes(path)
     with decoding(), open_image(io.BytesIO(data)) as image:
         check_size(image)
+        if least_side and image.format == "JPEG":
+            image.draft("L", (least_side, least_side))
         image.load()
         upright = ImageOps.exif_transpose(image) or image
         return to_gray(upright)

@@ -25,9 +25,10 @@ HOG_DIMS = (IMAGE_SIZE // 6 - 1) ** 2 * 4 * 9
 
 
 def load_one(path: str) -> np.ndarray | None:
-    """One image as a ``(48, 48)`` uint8 array, or None if it cannot be decoded."""
+    """One image as a ``(48, 48)`` uint8 array, or None if it cannot be decoded (a JPEG at
+    least twice that side decoded at a reduced scale: :func:`ferclean.images.open_gray`)."""
     try:
-        gray = open_gray(path)
+        gray = open_gray(path, least_side=2 * IMAGE_SIZE)
     except UnreadableImage:
         return None
     if gray.size != (IMAGE_SIZE, IMAGE_SIZE):
