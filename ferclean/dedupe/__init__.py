@@ -25,6 +25,7 @@ from ferclean.dedupe.resolve import (
     DEFAULT_THRESHOLD,
     POLICIES,
     assign_groups,
+    candidate_radius,
     cluster_table,
     find_duplicate_pairs,
     leakage_table,
@@ -110,8 +111,9 @@ def find_duplicates(
 
     Hashes missing from the manifest, or made with another ``hash_method``, are computed
     first, on ``backend`` when given (else ``jobs`` local processes). ``threshold`` is the
-    largest Hamming distance (bits of 64) of a hash candidate (default CANDIDATE_RADIUS with
-    ``verify``, DEFAULT_THRESHOLD without). With ``verify`` each candidate is checked on the
+    largest Hamming distance (bits of 64) of a hash candidate (default with ``verify``:
+    CANDIDATE_RADIUS, narrowed on sets so crowded that candidates would pass MAX_NEIGHBOURS
+    per image (:func:`ferclean.dedupe.resolve.candidate_radius`); DEFAULT_THRESHOLD without). With ``verify`` each candidate is checked on the
     pixels (score at least ``min_similarity``) and groups are cut where they would chain
     different faces (:mod:`ferclean.dedupe.verify`); without it, groups are the connected
     components of the candidates. ``pixels`` are (n, BASE, BASE) uint8 copies of the
@@ -130,9 +132,9 @@ def find_duplicates(
     times: list[StageTime] = []
     with timed("hash", times):
         manifest = ensure_hashes(manifest, hash_method, jobs, on_progress, backend)
-    radius = threshold if threshold is not None else (CANDIDATE_RADIUS if verify else DEFAULT_THRESHOLD)
     with timed("search", times):
         report("Searching for duplicates", 0, 1)
+        radius = threshold if threshold is not None else candidate_radius(manifest.frame) if verify else DEFAULT_THRESHOLD
         pairs = find_duplicate_pairs(manifest.frame, radius)
         report("Searching for duplicates", 1, 1)
     labels = None

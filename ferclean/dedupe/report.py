@@ -21,7 +21,8 @@ def pair_listing(frame: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
     ``similarity`` and ``verified`` come with verified candidates; ``group`` is set where
     both images ended in the same group.
     """
-    a, b = frame.iloc[pairs["a"]].reset_index(drop=True), frame.iloc[pairs["b"]].reset_index(drop=True)
+    shown = frame[["path", "split", "label", "group"]]  # not every column: a million images' pairs are millions
+    a, b = shown.iloc[pairs["a"]].reset_index(drop=True), shown.iloc[pairs["b"]].reset_index(drop=True)
     listing = pd.DataFrame(
         {
             "path_a": a["path"],

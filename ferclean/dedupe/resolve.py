@@ -13,7 +13,7 @@ import pandas as pd
 from ferclean.dedupe.clusters import cluster_ids, number_groups
 from ferclean.dedupe.hashing import hex_to_uint64, unique_keys
 from ferclean.manifest import effective_labels, mark
-from ferclean.dedupe.search import hamming, mirror_pairs
+from ferclean.dedupe.search import hamming, mirror_pairs, neighbour_counts
 
 #: Near-duplicate threshold in bits of a 64-bit phash. On FER2013 (bench/dedupe_bench.py
 #: prints the distance histogram) 15 of 16 sampled pairs at 4 bits were the same photo
@@ -24,6 +24,13 @@ DEFAULT_THRESHOLD = 4
 #: of the marked candidates at 12 bits are the same photo cropped 5-15 % tighter
 #: (bench/dedupe_marks.csv), so 12, though candidates grow five-fold from 10 bits (52k -> 256k).
 CANDIDATE_RADIUS = 12
+#: The candidate radius shrinks (down to MIN_CANDIDATE_RADIUS) while the images have more than
+#: this many other hashes (theirs and mirrors) within it on average: similar faces crowd
+#: the hash space as a set grows, and the candidates with them (a generated million-face tree:
+#: 49 per image at 12 bits, 4.9 at 10, against 7.8 for FER2013 at 12), which pixel
+#: verification would then spend minutes and gigabytes on. Measured on a seeded sample of
+#: NEIGHBOUR_SAMPLE images.
+MAX_NEIGHBOURS, MIN_CANDIDATE_RADIUS, NEIGHBOUR_SAMPLE = 24, 8, 1024
 
 #: Largest threshold any command accepts: half the bits, past which unrelated faces match.
 MAX_THRESHOLD = 32
@@ -40,6 +47,17 @@ _ACTION_COLUMNS = ["path", "split", "label", "group", "action", "reason"]
 def hashed_rows(frame: pd.DataFrame) -> np.ndarray:
     """Positions of rows that have a perceptual hash (i.e. were readable)."""
     return np.flatnonzero(frame["phash"].to_numpy() != "")
+
+
+def candidate_radius(frame: pd.DataFrame, radius: int = CANDIDATE_RADIUS) -> int:
+    """The widest radius from ``radius`` down to MIN_CANDIDATE_RADIUS whose candidates stay within
+    MAX_NEIGHBOURS per image (or MIN_CANDIDATE_RADIUS)."""
+    rows = hashed_rows(frame)
+    direct = hex_to_uint64(frame["phash"].to_numpy()[rows])
+    flipped = hex_to_uint64(frame["phash_flip"].to_numpy()[rows])
+    radii = list(range(radius, MIN_CANDIDATE_RADIUS - 1, -1))
+    counts = neighbour_counts(direct, flipped, radii, NEIGHBOUR_SAMPLE)
+    return next((r for r, c in zip(radii, counts) if c <= MAX_NEIGHBOURS), min(radius, MIN_CANDIDATE_RADIUS))
 
 
 def find_duplicate_pairs(frame: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD, method: str = "auto") -> pd.DataFrame:

@@ -10,6 +10,7 @@ picked by a cost model, which makes the search sub-quadratic on spread-out hashe
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import combinations
 from math import comb
 
@@ -147,15 +148,17 @@ def find_pairs(hashes: np.ndarray, threshold: int, method: str = "auto") -> np.n
     ``combination`` (sorting on chunk combinations, :mod:`ferclean.dedupe.combo_index`), ``brute``,
     ``index`` (the numpy paths) or ``auto``: numpy brute force for small sets, faiss up to
     ``FLAT_MAX`` hashes (any radius), and beyond that the combination index where the
-    threshold allows it, else the multi-index (bench/dedupe_bench.py: 10M hashes at 4 bits
-    in 35 s of CPU against 149 s for the multi-index; faiss's multi-hash index is slower
-    still). Rows are sorted by ``(i, j)``.
+    threshold allows it (bench/dedupe_bench.py: 10M hashes at 4 bits in 35 s of CPU against
+    149 s for the multi-index; faiss's multi-hash index is slower still), else faiss's
+    exhaustive search again: at wide radii the multi-index's buckets fill up on real
+    perceptual hashes, which cluster (500k hashes of a generated face tree at 10 bits: 126 s
+    against 26 s exhaustive). Rows are sorted by ``(i, j)``.
     """
     if threshold < 0 or threshold > 64:
         raise ValueError("threshold must be between 0 and 64 bits")
     if method == "auto":
         n = len(hashes)
-        large = "combination" if combination_chunks(n, threshold) else "index"
+        large = "combination" if combination_chunks(n, threshold) else "faiss"
         method = "brute" if n <= BRUTE_FORCE_MAX else "faiss" if n <= FLAT_MAX else large
     if method == "faiss":
         return faiss_pairs(hashes, threshold, "flat")
@@ -179,3 +182,18 @@ def mirror_pairs(direct: np.ndarray, flipped: np.ndarray, threshold: int, method
     found = found[found[:, 0] != found[:, 1]]
     found.sort(axis=1)
     return _unique_pairs([found], max(n, 1))  # one sort of int64 keys, not a row sort
+
+
+def neighbour_counts(direct: np.ndarray, flipped: np.ndarray, radii: Sequence[int], sample: int, seed: int = 0) -> np.ndarray:
+    """Mean number of other hashes (direct or mirrored) within each of ``radii`` bits of a seeded
+    sample of ``sample`` direct hashes: how many candidates per image a radius would give."""
+    direct, flipped = np.asarray(direct, dtype=np.uint64), np.asarray(flipped, dtype=np.uint64)
+    if len(direct) < 2:
+        return np.zeros(len(radii))
+    every = np.concatenate([direct, flipped])
+    picked = np.random.default_rng(seed).choice(len(direct), min(sample, len(direct)), replace=False)
+    counts = np.zeros(len(radii))
+    for row in picked:
+        distances = hamming(every, direct[row])
+        counts += [np.count_nonzero(distances <= r) - 1 for r in radii]  # less the image itself
+    return counts / len(picked)
