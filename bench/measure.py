@@ -16,7 +16,8 @@ import psutil
 @dataclass(frozen=True)
 class Run:
     """Wall and CPU seconds (the whole process tree's), peak resident bytes of the tree (0 unless
-    sampled), and what the command printed."""
+    sampled; proportional set sizes, so that pages a forked worker shares with its parent count
+    once), and what the command printed."""
 
     wall: float
     cpu: float
@@ -24,10 +25,20 @@ class Run:
     stdout: str
 
 
+def _resident(process: psutil.Process) -> int:
+    """A process's proportional set size (Linux), else its resident set size."""
+    try:
+        return process.memory_full_info().pss
+    except (AttributeError, psutil.AccessDenied):
+        return process.memory_info().rss
+
+
 def run_ferclean(*args: str | Path, sample_memory: bool = False, columns: int | None = None) -> Run:
     """``python -m ferclean ARGS``; stops the bench with the command's output if it fails.
 
-    ``sample_memory`` reads the resident memory of the process and its children every 0.1 s;
+    ``sample_memory`` reads the memory of the process and its children every 0.1 s (their
+    proportional set sizes where the system gives them: resident sizes would count each page a
+    forked worker shares with its parent twice);
     ``columns`` sets the terminal width the command's tables are printed for (for benches that
     read them).
     """
@@ -42,7 +53,7 @@ def run_ferclean(*args: str | Path, sample_memory: bool = False, columns: int | 
         while sample_memory and process.poll() is None:
             try:
                 tree = [process, *process.children(recursive=True)]
-                peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+                peak = max(peak, sum(_resident(p) for p in tree if p.is_running()))
             except psutil.Error:
                 pass  # a child ended between the listing and the reading
             time.sleep(0.1)

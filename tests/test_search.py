@@ -1,9 +1,11 @@
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ferclean.dedupe.search import brute_force_pairs, choose_chunks, find_pairs, multi_index_pairs
+from ferclean.dedupe.resolve import CANDIDATE_RADIUS, MAX_NEIGHBOURS, MIN_CANDIDATE_RADIUS, candidate_radius, hex_to_uint64
+from ferclean.dedupe.search import brute_force_pairs, choose_chunks, find_pairs, multi_index_pairs, neighbour_counts
 
 
 def _with_planted_neighbours(seed: int, n: int, flips: int) -> np.ndarray:
@@ -56,3 +58,26 @@ def test_rejects_bad_arguments():
         find_pairs(np.zeros(3, dtype=np.uint64), -1)
     with pytest.raises(ValueError):
         find_pairs(np.zeros(3, dtype=np.uint64), 4, method="magic")
+
+
+def _hash_frame(hashes: np.ndarray) -> pd.DataFrame:
+    flipped = hashes ^ np.uint64(0xFFFF_0000_0000_0000)  # mirrors far from every direct hash
+    return pd.DataFrame({"phash": [f"{h:016x}" for h in hashes], "phash_flip": [f"{h:016x}" for h in flipped]})
+
+
+def test_candidate_radius_narrows_only_where_hashes_crowd():
+    rng = np.random.default_rng(0)
+    spread = rng.integers(0, 2**63, 2000, dtype=np.uint64)
+    assert candidate_radius(_hash_frame(spread)) == CANDIDATE_RADIUS
+    # 400 faces whose hashes differ from one layout in 4-5 random bits: every pair is within
+    # 10 bits, so at 12 bits each image has hundreds of neighbours.
+    base = np.uint64(0x0F0F_3C3C_5A5A_A5A5)
+    bits = np.array([sum(1 << int(b) for b in rng.choice(64, int(rng.integers(4, 6)), replace=False)) for _ in range(400)],
+                    dtype=np.uint64)
+    crowded = base ^ bits
+    counts = neighbour_counts(*(hex_to_uint64(_hash_frame(crowded)[c].to_numpy()) for c in ("phash", "phash_flip")),
+                              [CANDIDATE_RADIUS, MIN_CANDIDATE_RADIUS], 100)
+    assert counts[0] > MAX_NEIGHBOURS
+    assert candidate_radius(_hash_frame(crowded)) == MIN_CANDIDATE_RADIUS
+    # Half crowded: 60 such faces among 2,000 spread ones average few neighbours at 12 bits.
+    assert candidate_radius(_hash_frame(np.concatenate([spread, crowded[:60]]))) == CANDIDATE_RADIUS

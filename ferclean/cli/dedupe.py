@@ -17,6 +17,8 @@ from ferclean.dedupe import (
     CONFLICT_ACTIONS,
     DEFAULT_MIN_SIMILARITY,
     DEFAULT_THRESHOLD,
+    MAX_NEIGHBOURS,
+    MIN_CANDIDATE_RADIUS,
     POLICIES,
     DedupeResult,
     find_duplicates,
@@ -31,6 +33,7 @@ from ferclean.dedupe.report import REPORT_FILES, write_report
 @hash_option
 @threshold_option(
     f"Largest Hamming distance (bits of 64) of a hash candidate [default: {CANDIDATE_RADIUS} with --verify,"
+    f" narrowed down to {MIN_CANDIDATE_RADIUS} where images average over {MAX_NEIGHBOURS} hash neighbours;"
     f" {DEFAULT_THRESHOLD} with --no-verify].",
     default=None,
 )
