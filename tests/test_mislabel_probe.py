@@ -183,13 +183,22 @@ class RecordingCnn:
 TRAINED_PROBS, HELD_PROBS = np.array([0.9, 0.1]), np.array([0.2, 0.8])
 
 
+#: The compact CNN's two folds of the stripes: runs of 7 images.
+STRIPE_FOLDS = (np.arange(60) // 7) % 2
+
+
+def recorded_members(probe: str, epochs: int) -> dict[str, np.ndarray]:
+    """:func:`member_probs` of the stripes with :class:`RecordingCnn` as the compact CNN (its
+    models recorded afresh in ``RecordingCnn.built``), folds ``STRIPE_FOLDS``."""
+    images, labels = stripes()
+    RecordingCnn.built = []
+    return member_probs(images, labels, 2, probe, seed=0, epochs=epochs, build_cnn={"compact": RecordingCnn},
+                        folds=STRIPE_FOLDS)
+
+
 def test_compact_cnn_averages_held_out_and_in_training_snapshots() -> None:
     pytest.importorskip("keras")
-    images, labels = stripes()
-    folds = (np.arange(60) // 7) % 2
-    RecordingCnn.built = []
-    probs = member_probs(images, labels, 2, "compact", seed=0, epochs=10, build_cnn={"compact": RecordingCnn},
-                         folds=folds)["compact"]
+    probs = recorded_members("compact", epochs=10)["compact"]
     # Every image: half what the model that never saw it says, half what the one training on it says.
     np.testing.assert_allclose(probs, np.tile((HELD_PROBS + TRAINED_PROBS) / 2, (60, 1)))
     assert snapshot_epochs(10) == [5, 7, 9, 10] and snapshot_epochs(1) == [1]
@@ -200,10 +209,7 @@ def test_compact_cnn_averages_held_out_and_in_training_snapshots() -> None:
 def test_ensemble_weighs_its_members() -> None:
     pytest.importorskip("keras")
     images, labels = stripes()
-    cnn_folds = (np.arange(60) // 7) % 2
-    RecordingCnn.built = []
-    by_member = member_probs(images, labels, 2, "ensemble", seed=0, epochs=3, build_cnn={"compact": RecordingCnn},
-                             folds=cnn_folds)
+    by_member = recorded_members("ensemble", epochs=3)
     assert list(by_member) == ["fast", "compact"]
     np.testing.assert_array_equal(by_member["fast"], member_probs(images, labels, 2, "fast", seed=0)["fast"])
     np.testing.assert_allclose(average_members(by_member),
@@ -211,9 +217,9 @@ def test_ensemble_weighs_its_members() -> None:
     # One CNN per fold, each trained only on the other fold's images, its schedule sized to them.
     first, second = RecordingCnn.built[:2]
     x = images[..., None].astype(np.float32) / 255.0
-    np.testing.assert_array_equal(first.seen, x[cnn_folds == 1])
-    np.testing.assert_array_equal(second.seen, x[cnn_folds == 0])
-    assert first.total_steps == 3 * -(-int((cnn_folds == 1).sum()) // 64)
+    np.testing.assert_array_equal(first.seen, x[STRIPE_FOLDS == 1])
+    np.testing.assert_array_equal(second.seen, x[STRIPE_FOLDS == 0])
+    assert first.total_steps == 3 * -(-int((STRIPE_FOLDS == 1).sum()) // 64)
 
 
 def test_members_name_the_trained_probes() -> None:

@@ -49,12 +49,16 @@ def hashed_rows(frame: pd.DataFrame) -> np.ndarray:
     return np.flatnonzero(frame["phash"].to_numpy() != "")
 
 
+def hashes_of(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(rows, direct, flipped)``: the positions of the hashed rows and their hashes and mirrored hashes as uint64."""
+    rows = hashed_rows(frame)
+    return rows, hex_to_uint64(frame["phash"].to_numpy()[rows]), hex_to_uint64(frame["phash_flip"].to_numpy()[rows])
+
+
 def candidate_radius(frame: pd.DataFrame, radius: int = CANDIDATE_RADIUS) -> int:
     """The widest radius from ``radius`` down to MIN_CANDIDATE_RADIUS whose candidates stay within
     MAX_NEIGHBOURS per image (or MIN_CANDIDATE_RADIUS)."""
-    rows = hashed_rows(frame)
-    direct = hex_to_uint64(frame["phash"].to_numpy()[rows])
-    flipped = hex_to_uint64(frame["phash_flip"].to_numpy()[rows])
+    _, direct, flipped = hashes_of(frame)
     radii = list(range(radius, MIN_CANDIDATE_RADIUS - 1, -1))
     counts = neighbour_counts(direct, flipped, radii, NEIGHBOUR_SAMPLE)
     return next((r for r, c in zip(radii, counts) if c <= MAX_NEIGHBOURS), min(radius, MIN_CANDIDATE_RADIUS))
@@ -66,9 +70,7 @@ def find_duplicate_pairs(frame: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD
     ``kind`` is ``exact`` (same decoded pixels), ``mirror`` (closest to the other's
     horizontal flip) or ``near``. A row's own mirror never matches itself.
     """
-    rows = hashed_rows(frame)
-    direct = hex_to_uint64(frame["phash"].to_numpy()[rows])
-    flipped = hex_to_uint64(frame["phash_flip"].to_numpy()[rows])
+    rows, direct, flipped = hashes_of(frame)
     digests = frame["sha256"].to_numpy()[rows]
     found = mirror_pairs(direct, flipped, threshold, method)
     exact = _exact_pairs(digests)
