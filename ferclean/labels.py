@@ -1,8 +1,10 @@
-"""Canonical split and class names, and the aliases datasets use for them."""
+"""Canonical split and class names, the aliases datasets use for them, and the soft-label format."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+
+import numpy as np
 
 from ferclean.errors import FercleanError
 
@@ -85,3 +87,45 @@ def canonical_split(name: str, parameter: str = "split") -> str:
     if split is None:
         raise FercleanError(f"{parameter} {name!r} is not a split name; use one of {', '.join(SPLITS)}.")
     return split
+
+
+#: Manifest column holding a row's class distribution (``ferclean clean`` writes the probe's).
+SOFT_LABEL = "soft_label"
+
+
+def format_soft_labels(probs: np.ndarray, classes: Sequence[str], digits: int = 3) -> list[str]:
+    """Each row of ``probs`` as ``"angry:0.102 disgust:0.013 ..."``: readable in a CSV, and
+    every class named so that a reordered class list cannot misread it."""
+    probs = np.asarray(probs, dtype=float)
+    if probs.ndim != 2 or probs.shape[1] != len(classes):
+        raise ValueError(f"probs must be (rows, {len(classes)} classes), got shape {probs.shape}.")
+    return [" ".join(f"{c}:{p:.{digits}f}" for c, p in zip(classes, row)) for row in probs]
+
+
+def parse_soft_labels(values: Iterable[str], classes: Sequence[str], column: str = SOFT_LABEL) -> np.ndarray:
+    """``(rows, classes)`` distributions from :func:`format_soft_labels` strings, each renormalised
+    to sum to 1 (rounding); an empty value is a NaN row. A malformed value or a class outside
+    ``classes`` is an error naming ``column``."""
+    index = {c: i for i, c in enumerate(classes)}
+    values = list(values)
+    out = np.full((len(values), len(classes)), np.nan)
+    for row, text in enumerate(values):
+        if not str(text).strip():
+            continue
+        out[row] = 0.0
+        for item in str(text).split():
+            name, sep, number = item.partition(":")
+            try:
+                if not sep or name not in index:
+                    raise ValueError
+                out[row, index[name]] = float(number)
+            except ValueError:
+                raise FercleanError(
+                    f"{column} row {row + 1} has {item!r}; expected class:probability with a class among "
+                    f"{', '.join(classes)}."
+                ) from None
+        total = out[row].sum()
+        if not np.isfinite(total) or total <= 0 or (out[row] < 0).any():
+            raise FercleanError(f"{column} row {row + 1} ({text!r}) is not a distribution: probabilities must be >= 0 and sum above 0.")
+        out[row] /= total
+    return out

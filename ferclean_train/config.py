@@ -37,6 +37,10 @@ class TrainConfig:
     max_minutes: float | None = None
     #: mixup Beta(alpha, alpha) on training batches; 0 is off
     mixup: float = 0.0
+    #: learn from a manifest's ``soft_label`` column (``ferclean clean``) where it has one, blended
+    #: with the label: (1 - soft_weight) * label + soft_weight * soft_label
+    soft_labels: bool = True
+    soft_weight: float = 0.7
     #: average the predictions of each image and its mirror at evaluation (None: when flips augment)
     tta: bool | None = None
     # optimiser and loss (None: the arch's default)
@@ -84,6 +88,8 @@ class TrainConfig:
             raise ValueError(f"max_minutes must be positive, got {self.max_minutes}.")
         if self.mixup < 0:
             raise ValueError(f"mixup must be >= 0, got {self.mixup}.")
+        if not 0 <= self.soft_weight <= 1:
+            raise ValueError(f"soft_weight must be between 0 and 1, got {self.soft_weight}.")
         for key in _ARCH_KEYS - set(MODEL_DEFAULTS[self.arch]) - set(COMPILE_DEFAULTS[self.arch]):
             if getattr(self, key) is not None:
                 raise ValueError(f"--{key.replace('_', '-')} does not apply to --arch {self.arch}.")

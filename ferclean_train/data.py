@@ -21,14 +21,16 @@ import tensorflow as tf
 from ferclean.errors import FercleanError
 from ferclean.folds import assign_folds
 from ferclean.images import UnreadableImage, open_gray
-from ferclean.labels import class_order
+from ferclean.labels import SOFT_LABEL, class_order, parse_soft_labels
 from ferclean.manifest import Manifest, effective_labels, group_keys, kept
 
 
 def labelled_rows(manifest: Manifest) -> pd.DataFrame:
-    """Kept rows as ``abspath, split, label, group`` with the effective (relabelled) label."""
+    """Kept rows as ``abspath, split, label, group, soft_label`` with the effective (relabelled)
+    label; ``soft_label`` is empty where the manifest has none (see :func:`train_targets`)."""
     frame = manifest.frame
     keep = kept(frame)
+    soft = frame[SOFT_LABEL].fillna("").astype(str) if SOFT_LABEL in frame.columns else pd.Series("", index=frame.index)
     rows = pd.DataFrame(
         {
             "path": frame.loc[keep, "path"],
@@ -36,6 +38,7 @@ def labelled_rows(manifest: Manifest) -> pd.DataFrame:
             "split": frame.loc[keep, "split"],
             "label": effective_labels(frame)[keep],
             "group": group_keys(frame)[keep],
+            SOFT_LABEL: soft[keep],
         }
     ).reset_index(drop=True)
     unlabelled = rows["label"] == ""
@@ -137,6 +140,26 @@ def label_indices(labels: pd.Series, classes: Sequence[str]) -> np.ndarray:
     return labels.map(index).to_numpy(dtype=np.int32)
 
 
+def train_targets(rows: pd.DataFrame, classes: Sequence[str], soft_weight: float) -> np.ndarray:
+    """Training targets: class indices, or where rows carry a ``soft_label`` and ``soft_weight`` > 0,
+    ``(1 - soft_weight) * one-hot(label) + soft_weight * soft_label`` distributions (rows without
+    one keep their one-hot label).
+
+    A blend, not the soft label alone: the label is the annotator's word and the probe's
+    distribution says how doubtful it is; on FER2013's training votes 0.3/0.7 is closest to the
+    vote distributions (bench/curation_value.py).
+    """
+    labels = label_indices(rows["label"], classes)
+    values = rows[SOFT_LABEL] if SOFT_LABEL in rows.columns else pd.Series("", index=rows.index)
+    if soft_weight <= 0 or not values.astype(str).str.strip().any():
+        return labels
+    soft = parse_soft_labels(values, classes)
+    onehot = np.eye(len(classes))[labels]
+    missing = np.isnan(soft).any(axis=1)
+    soft[missing] = onehot[missing]
+    return ((1.0 - soft_weight) * onehot + soft_weight * soft).astype(np.float32)
+
+
 def class_weights(labels: np.ndarray, num_classes: int) -> dict[int, float]:
     """Balanced weights ``n / (k * n_c)``: each class contributes equally to the loss."""
     counts = np.bincount(labels, minlength=num_classes).astype(float)
@@ -200,12 +223,16 @@ def _batches(
     seed: int,
     augment: Callable[..., tf.Tensor] | None,
 ) -> tf.data.Dataset:
-    """Shuffle (each epoch, seeded), batch, scale to [0, 1], one-hot and augment uint8 pairs."""
+    """Shuffle (each epoch, seeded), batch, scale to [0, 1], one-hot (class indices; distributions
+    pass as they are) and augment uint8 pairs."""
     autotune = tf.data.AUTOTUNE
     if shuffle:
         ds = ds.shuffle(size, seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
-    ds = ds.map(lambda x, y: (to_float(x), tf.one_hot(y, num_classes)), num_parallel_calls=autotune)
+    if ds.element_spec[1].shape.rank == 1:
+        ds = ds.map(lambda x, y: (to_float(x), tf.one_hot(y, num_classes)), num_parallel_calls=autotune)
+    else:
+        ds = ds.map(lambda x, y: (to_float(x), y), num_parallel_calls=autotune)
     if augment is not None:
         ds = ds.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=autotune)
     return ds
@@ -263,7 +290,7 @@ KERAS_PASSES_PER_EPOCH = 2
 
 def array_dataset(
     images: np.ndarray,
-    labels: np.ndarray,
+    targets: np.ndarray,
     num_classes: int,
     batch_size: int,
     shuffle: bool = False,
@@ -272,7 +299,8 @@ def array_dataset(
     mixup: float = 0.0,
     first_epoch: int = 0,
 ) -> tf.data.Dataset:
-    """``(images, one-hot labels)`` batches from uint8 arrays held in memory.
+    """``(images, one-hot labels)`` batches from uint8 arrays held in memory; ``targets`` are class
+    indices ``(n,)`` or class distributions ``(n, num_classes)`` (:func:`train_targets`).
 
     Shuffled each epoch with ``seed`` when ``shuffle``; ``augment`` (a Keras block called with
     ``training=True``) and then mixup (``mixup`` > 0 is its Beta alpha) run on each batch.
@@ -283,7 +311,8 @@ def array_dataset(
     by a Python generator instead trained at half the speed on two cores.
     """
     autotune = tf.data.AUTOTUNE
-    ds = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int32)))
+    targets = targets.astype(np.int32) if targets.ndim == 1 else targets.astype(np.float32)
+    ds = tf.data.Dataset.from_tensor_slices((images, targets))
     ds = _batches(ds, len(images), num_classes, batch_size, shuffle, seed, augment)
     if mixup > 0:
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)

@@ -125,6 +125,10 @@ def test_clean_end_to_end(dataset: tuple[Path, set[str], dict[str, str]], tmp_pa
     # Most planted flips are found and moved; evaluation images keep their labels.
     assert len(set(relabelled.index) & wrong) >= 3
     assert (relabelled["split"] == "train").all()
+    # Kept training images carry the probe's distribution for `train`; evaluation images none.
+    train = frame[(frame["split"] == "train") & (frame["status"] != "drop")]
+    assert train["soft_label"].str.count(":").eq(frame["label"].nunique()).all()
+    assert (frame.loc[frame["split"] != "train", "soft_label"] == "").all()
     report = tmp_path / "clean_clean"
     page = (report / "report.html").read_text()
     # The page is built before the outputs land, yet links the review page and shows the probe's bars.

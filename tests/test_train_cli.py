@@ -262,3 +262,27 @@ def test_labels_reach_the_model(tmp_path: Path, arch_args: list) -> None:
     runs = tmp_path / "runs"
     _invoke("train", "-m", tmp_path / "ds", *arch_args, "--epochs", 6, "--batch-size", 16, "--runs-dir", runs, "--jobs", 1)
     assert json.loads((runs / "ds-1" / "metrics.json").read_text())["accuracy"] >= 0.9
+
+
+@pytest.mark.slow
+def test_soft_labels_reach_the_model(tmp_path: Path) -> None:
+    """Every training label is wrong but its soft label is right: trained on the soft labels, the
+    model learns the true classes (on the hard labels it would learn them swapped)."""
+    rng = np.random.default_rng(1)
+    for split, n in (("train", 48), ("val", 12), ("test", 20)):
+        for label in ("happy", "sad"):
+            for i in range(n):
+                _striped(tmp_path / "ds" / split / label / f"{i}.png", label == "happy", rng)
+    manifest = _scan(tmp_path / "ds", tmp_path / "m.csv")
+    loaded = read_manifest(manifest)
+    frame = loaded.frame.copy()
+    train = frame["split"] == "train"
+    frame["soft_label"] = np.where(train, np.where(frame["label"] == "happy", "happy:0.9 sad:0.1", "happy:0.1 sad:0.9"), "")
+    frame.loc[train, "label"] = frame.loc[train, "label"].map({"happy": "sad", "sad": "happy"})
+    write_manifest(loaded.with_frame(frame), manifest)
+    runs = tmp_path / "runs"
+    _invoke("train", "-m", manifest, "--arch", "baseline", "--filters", "4,8,8", "--dense-units", "16", "--learning-rate", 3e-3,
+            "--soft-weight", 1, "--no-class-weights", "--epochs", 6, "--batch-size", 16, "--runs-dir", runs, "--jobs", 1)
+    details = json.loads((runs / "m-1" / "model-details.json").read_text())
+    assert details["manifest"]["soft_label_rows"] == 96 and details["config"]["soft_weight"] == 1
+    assert details["test"]["accuracy"] >= 0.9

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ferclean.clean.policy import CLEAN_DEDUPE, REASON_PREFIX, RELABEL_MIN, Policy, apply_policy, rare_classes
+from ferclean.clean.policy import CLEAN_DEDUPE, REASON_PREFIX, RELABEL_MIN, Policy, add_soft_labels, apply_policy, rare_classes
 from ferclean.dedupe import DedupeResult, find_duplicates
 from ferclean.manifest import Manifest, effective_labels, kept
 from ferclean.mislabel.pipeline import ReviewResult, review
@@ -33,7 +33,7 @@ NOTE_STEPS: dict[str, str] = {
     "too small": "too small",
 }
 
-__all__ = ["CLEAN_DEDUPE", "CleanResult", "Policy", "REASON_PREFIX", "RELABEL_MIN", "apply_policy", "clean", "change_reason", "class_changes",
+__all__ = ["CLEAN_DEDUPE", "CleanResult", "Policy", "REASON_PREFIX", "RELABEL_MIN", "add_soft_labels", "apply_policy", "clean", "change_reason", "class_changes",
            "rare_classes", "status_changes"]
 
 
@@ -82,6 +82,8 @@ def clean(
     reviewed = review(deduped.manifest, probe, seed=seed, probs=probs, build_cnn=build_cnn, report_dir=review_dir,
                       jobs=jobs, on_progress=on_progress, backend=backend, resume=resume)
     frame = apply_policy(reviewed.manifest.frame, policy)
+    if policy.soft_labels:
+        frame = add_soft_labels(frame, reviewed.paths, reviewed.probs, reviewed.classes, policy)
     result = reviewed.manifest.with_frame(frame, clean={"probe": probe, "seed": seed, **asdict(policy)})
     split = None
     if ratios is not None:

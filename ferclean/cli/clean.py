@@ -44,6 +44,9 @@ DRY_RUN_ROWS = 20
 @click.option("--dedupe", "dedupe_policy", type=click.Choice(CLEAN_DEDUPE), default=Policy.dedupe, show_default=True,
               help="keep-one: one copy per duplicate group; leaks: each exact copy once and no copy across splits,"
                    " a face's re-crops within a split kept.")
+@click.option("--soft-labels/--no-soft-labels", default=Policy.soft_labels, show_default=True,
+              help="Write the probe's class distribution of each training image in a soft_label column, which"
+                   " `ferclean train` learns from (blended with the label).")
 @click.option("--drop-unsure", is_flag=True, help="Drop flagged training images the policy does not relabel (default: keep them).")
 @click.option("--probs", "probs_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Reuse a probe's probs.npy from an earlier run (matched by path) instead of training it again.")
@@ -58,7 +61,7 @@ DRY_RUN_ROWS = 20
 @backend_options
 def clean(
     source: Path, output: Path, probe: str, ratios: dict[str, float] | None, keep_splits: bool, seed: int,
-    relabel_min: float | None, rare_relabel_min: float, dedupe_policy: str, drop_unsure: bool, probs_path: Path | None, report_dir: Path | None,
+    relabel_min: float | None, rare_relabel_min: float, dedupe_policy: str, soft_labels: bool, drop_unsure: bool, probs_path: Path | None, report_dir: Path | None,
     resume: bool, dry_run: bool, classes: str | None, jobs: int | None, backend: Backend,
 ) -> None:
     """Clean a dataset in one go: scan (with quality checks), dedupe, review labels with a probe,
@@ -92,7 +95,7 @@ def clean(
     manifest, pixels = load_input_and_pixels(source, classes, jobs=jobs, backend=backend, invalid="review", keep_pixels=BASE)
     check_outputs(source, manifest, outputs, (probs_path,))
     policy = Policy(relabel_min=relabel_min, rare_relabel_min=rare_relabel_min,
-                    drop_unsure=drop_unsure, dedupe=dedupe_policy)
+                    drop_unsure=drop_unsure, dedupe=dedupe_policy, soft_labels=soft_labels)
     build_cnn = None
     if needs_cnn(probe) and probs_path is None:
         from ferclean_train.models import PROBE_CNNS as build_cnn

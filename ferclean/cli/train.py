@@ -57,6 +57,11 @@ TRAIN_OPTIONS = [
     click.option("--seed", type=int, default=DEFAULTS.seed, show_default=True, help="Seed of weights, shuffling, augmentation and folds."),
     click.option("--class-weights/--no-class-weights", default=None, help="Balance the loss by class frequency [default: on, off for compact]."),
     click.option("--mixup", type=click.FloatRange(min=0), default=DEFAULTS.mixup, show_default=True, help="Mixup Beta alpha on training batches (0: off)."),
+    click.option("--soft-labels/--no-soft-labels", default=DEFAULTS.soft_labels, show_default=True,
+                 help="Learn from the manifest's soft_label column (the probe's class distribution, written by"
+                      " `ferclean clean`) where it has one, blended with the label by --soft-weight."),
+    click.option("--soft-weight", type=click.FloatRange(0, 1), default=DEFAULTS.soft_weight, show_default=True,
+                 help="Target = (1 - w) * label + w * soft_label; 0.7 is closest to FER2013's annotator votes."),
     click.option("--tta/--no-tta", default=None, help="Average each test image with its mirror [default: on when flips augment]."),
     click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=DEFAULTS.val_fraction, show_default=True,
                  help="Share of train held out for validation when the manifest has no val split."),
@@ -126,7 +131,8 @@ def train(
 ) -> None:
     """Train a CNN on the kept rows of a manifest, then evaluate it on the test split.
 
-    Relabelled rows train with their new label; the class list comes from the manifest.
+    Relabelled rows train with their new label, blended with their soft_label where the manifest
+    has one (`ferclean clean` writes it); the class list comes from the manifest.
     Each run writes runs/<name>-<version>/: model-details.json (every hyper-parameter, classes,
     manifest and sha256, seed, library versions), model.keras, history.csv, curves.png, and the
     test evaluation (metrics.json, classification_report.txt, confusion_matrix.png/.csv,
