@@ -5,20 +5,20 @@ Run by hand (it trains 2 arms x len(--seeds) models of --max-minutes each):
     .venv/bin/python bench/curation_value.py --truth ../shared/data/ferplus/train_votes.csv \\
         --holdout 3000 --max-minutes 45 --seeds 0,1 --work runs/curation
 
-The figures in docs/benchmarks.md (20 epochs per model; the ensemble's compact CNN's saved probabilities; a
-three-seed run takes about two hours on two quiet cores with the probe saved; 48-64 minutes per model,
-about five hours, where the cores are slower or shared):
+The figures in docs/benchmarks.md (20 epochs per model; ``ferclean clean --probe cnn`` runs its
+probe once and later runs in the same ``--work`` reuse it; three seeds take about two hours on two
+quiet cores):
 
-    .venv/bin/python bench/mislabel_bench.py --probe ensemble --save-probs runs/bench/ens.npy
     .venv/bin/python bench/curation_value.py --truth ../shared/data/ferplus/train_votes.csv \\
-        --holdout 3000 --epochs 20 --same-epochs --seeds 0,1,2 \\
-        --probe ensemble --probs runs/bench/ens-compact.npy --work runs/curation
+        --holdout 3000 --epochs 20 --same-epochs --seeds 0,1,2 --probe cnn --work runs/curation
 
 Arms, both built with the ``ferclean`` command line exactly as a user would run it:
 - **raw**: the original labels and splits;
 - **curated**: ``ferclean clean`` on the raw arm's manifest, with its default policy (or the
   options of ``--policy``): duplicates kept once (a leak is fixed by dropping the training copy),
-  flagged training labels relabelled where the probe is sure enough (see ``ferclean clean --help``).
+  flagged training labels relabelled where the probe is sure enough, and every training image
+  given the probe's class distribution as a soft label (see ``ferclean clean --help``). The probe
+  learns from the training split only, so no evaluation label reaches the curated arm.
 Both arms train the CPU default recipe for the same ``--max-minutes`` and seeds, and are scored on
 the same evaluation images with the same labels:
 - ``--truth VOTES.csv --holdout N``: N training images with a clear vote majority are held out of
@@ -149,8 +149,9 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1", help="Comma-separated training seeds.")
     parser.add_argument("--probe", default="fast", help="ferclean clean --probe.")
     parser.add_argument("--probs", type=Path, default=None,
-                        help="ferclean clean --probs: the probe's saved probs.npy over these images (e.g. from "
-                             "bench/mislabel_bench.py --save-probs), instead of training it again.")
+                        help="ferclean clean --probs: the probe's saved probs.npy over these images (from a "
+                             "ferclean clean of the same raw manifest: a probe that learned the evaluation images' "
+                             "labels would leak them), instead of training it again.")
     parser.add_argument("--policy", default="",
                         help="More ferclean clean options for the curated arm, given with '=', e.g. --policy='--relabel-min 0.5 --drop-unsure'"
                              " (default: clean's own policy).")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from pathlib import Path
 
@@ -129,6 +130,10 @@ def test_clean_end_to_end(dataset: tuple[Path, set[str], dict[str, str]], tmp_pa
     train = frame[(frame["split"] == "train") & (frame["status"] != "drop")]
     assert train["soft_label"].str.count(":").eq(frame["label"].nunique()).all()
     assert (frame.loc[frame["split"] != "train", "soft_label"] == "").all()
+    # The probe learned from the training labels only; the test images were judged, not learned.
+    meta = json.loads((tmp_path / "clean_clean" / "review" / "probs_meta.json").read_text())
+    assert meta["fit_splits"] == ["train"]
+    assert frame.loc[frame["split"] == "test", "label_quality"].astype(str).ne("").all()
     report = tmp_path / "clean_clean"
     page = (report / "report.html").read_text()
     # The page is built before the outputs land, yet links the review page and shows the probe's bars.

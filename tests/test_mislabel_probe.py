@@ -233,3 +233,42 @@ def test_members_name_the_trained_probes() -> None:
         member_probs(*stripes(3), 2, "cnn", seed=0, build_cnn={"compact": RecordingCnn})
     with pytest.raises(FercleanError, match="needs folds"):
         member_probs(*stripes(3), 2, "ensemble", seed=0, build_cnn={"compact": RecordingCnn})
+
+
+@pytest.mark.parametrize("member", ["fast", "cnn"])
+def test_labels_outside_fit_never_reach_the_probabilities(member: str) -> None:
+    """A probe limited to ``fit`` rows gives the same probabilities whatever the other rows' labels
+    (an evaluation label cannot leak into what is built from them), and still judges those rows."""
+    if member == "cnn":
+        pytest.importorskip("keras")
+    images, labels = stripes()
+    fit = np.ones(60, dtype=bool)
+    fit[::5] = False
+    other = labels.copy()
+    other[~fit] = 1 - other[~fit]
+
+    def probs(given: np.ndarray, mask: np.ndarray | None = fit) -> np.ndarray:
+        return member_probs(images, given, 2, member, seed=0, epochs=40, build_cnn={"cnn": tiny_cnn}, fit=mask)[member]
+
+    limited = probs(labels)
+    np.testing.assert_allclose(probs(other), limited, atol=1e-6)
+    np.testing.assert_allclose(limited.sum(axis=1), 1.0, rtol=1e-5)
+    assert (limited.argmax(axis=1)[~fit] == labels[~fit]).mean() > 0.9
+    assert not np.allclose(probs(other, None), probs(labels, None), atol=1e-3)  # unlimited, they do
+    with pytest.raises(FercleanError, match="no images to learn from"):
+        probs(labels, np.zeros(60, dtype=bool))
+
+
+def test_compact_cnn_trains_only_on_fit_rows_and_judges_the_rest_held_out() -> None:
+    pytest.importorskip("keras")
+    images, labels = stripes()
+    fit = np.arange(60) >= 10
+    RecordingCnn.built = []
+    probs = member_probs(images, labels, 2, "compact", seed=0, epochs=3, build_cnn={"compact": RecordingCnn},
+                         folds=STRIPE_FOLDS, fit=fit)["compact"]
+    x = images[..., None].astype(np.float32) / 255.0
+    first, second = RecordingCnn.built
+    np.testing.assert_array_equal(first.seen, x[(STRIPE_FOLDS == 1) & fit])
+    np.testing.assert_array_equal(second.seen, x[(STRIPE_FOLDS == 0) & fit])
+    np.testing.assert_allclose(probs[~fit], np.tile(HELD_PROBS, (10, 1)))  # never trained on: held out only
+    np.testing.assert_allclose(probs[fit], np.tile((HELD_PROBS + TRAINED_PROBS) / 2, (50, 1)))

@@ -79,8 +79,10 @@ def clean(
     policy = policy.for_probe(probe)
     deduped = find_duplicates(manifest, policy=policy.dedupe, on_conflict="review", jobs=jobs,
                               on_progress=on_progress, backend=backend, pixels=pixels)
+    # The probe learns from the splits the policy changes only: no evaluation label reaches the
+    # relabels and soft labels it makes (the evaluation images are judged all the same).
     reviewed = review(deduped.manifest, probe, seed=seed, probs=probs, build_cnn=build_cnn, report_dir=review_dir,
-                      jobs=jobs, on_progress=on_progress, backend=backend, resume=resume)
+                      jobs=jobs, on_progress=on_progress, backend=backend, resume=resume, fit_splits=policy.splits)
     frame = apply_policy(reviewed.manifest.frame, policy)
     if policy.soft_labels:
         frame = add_soft_labels(frame, reviewed.paths, reviewed.probs, reviewed.classes, policy)

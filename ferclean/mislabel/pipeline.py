@@ -3,7 +3,7 @@ annotate the manifest, and optionally write the report folder."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,6 +71,7 @@ def review(
     on_progress: Progress | None = None,
     backend: Backend | None = None,
     resume: bool = False,
+    fit_splits: Sequence[str] | None = None,
 ) -> ReviewResult:
     """Flag kept images whose label a probe finds unlikely.
 
@@ -81,6 +82,9 @@ def review(
     report folder is written too (``report.write_report``), and the CNN's state is checkpointed
     there (after each epoch, or each fold of the compact CNN): ``resume`` continues that of an
     interrupted run of the same images, labels and options (ferclean.mislabel.checkpoint).
+    ``fit_splits`` (None: all) are the splits whose labels the probe learns from; the images of
+    the others are judged by models that never saw their labels, so a test label cannot reach
+    whatever is built from the probe's probabilities (``ferclean clean``'s relabels and soft labels).
     """
     with_cnn = needs_cnn(probe)
     if folds is not None and "compact" not in members(probe):
@@ -119,6 +123,7 @@ def review(
         if len(class_names) < 2:
             raise FercleanError(f"Only one class ({class_names[0]}) among the kept images; a probe needs two or more.")
         labels = np.array([class_names.index(n) for n in label_names], dtype=np.int64)
+        fit = None if fit_splits is None else frame["split"].iloc[rows].isin(list(fit_splits)).to_numpy()
         if with_cnn:
             stack = stack[ok]
             fold_of = None
@@ -126,15 +131,17 @@ def review(
                 fold_of = assign_folds(paths, labels, group_keys(frame).iloc[rows].tolist(), n_folds, seed)
             if report_dir is not None:
                 options = {"probe": probe, "seed": seed, "epochs": epochs, "classes": class_names,
-                           "folds": None if fold_of is None else fold_of.tolist()}
+                           "folds": None if fold_of is None else fold_of.tolist(),
+                           "fit": None if fit is None else fit.tolist()}
                 checkpoint = Checkpoint(Path(report_dir), fingerprint(stack, labels, options), resume)
             probe_probs = average_members(member_probs(stack, labels, len(class_names), probe, seed, epochs,
-                                                       build_cnn, fold_of, on_progress, backend, checkpoint))
+                                                       build_cnn, fold_of, on_progress, backend, checkpoint, fit))
             images = dict(zip(paths, stack))
         else:
-            probe_probs = dynamics_probs(views, labels, len(class_names), seed, on_progress)
+            probe_probs = dynamics_probs(views, labels, len(class_names), seed, on_progress, fit)
         saved = SavedProbs(probs=probe_probs, paths=paths, classes=class_names,
-                           meta={"probe": probe, "seed": seed, "epochs": epochs, "folds": n_folds})
+                           meta={"probe": probe, "seed": seed, "epochs": epochs, "folds": n_folds,
+                                 "fit_splits": None if fit_splits is None else list(fit_splits)})
     labels = np.array([class_names.index(n) for n in label_names], dtype=np.int64)
     scores = score(labels, probe_probs)
     annotated = annotate(frame, rows, class_names, scores)

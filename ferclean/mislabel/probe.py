@@ -175,14 +175,15 @@ def fast_probs(
     seed: int,
     on_progress: Progress | None = None,
     backend: Backend | None = None,
+    fit: np.ndarray | None = None,
 ) -> np.ndarray:
     """:func:`dynamics_probs` of an image stack's whitened views (features computed on
     ``backend``)."""
-    return dynamics_probs(whiten_images(images, seed, on_progress, backend), labels, k, seed, on_progress)
+    return dynamics_probs(whiten_images(images, seed, on_progress, backend), labels, k, seed, on_progress, fit)
 
 
 def dynamics_probs(views: np.ndarray, labels: np.ndarray, k: int, seed: int,
-                   on_progress: Progress | None = None) -> np.ndarray:
+                   on_progress: Progress | None = None, fit: np.ndarray | None = None) -> np.ndarray:
     """Probabilities from training dynamics: one perceptron per view of ``views`` (fine HOG, and
     every hand-made feature: HOG at two scales, LBP, pixels; :class:`Whitener`), each trained on
     all images and mirrors; what they say of each image (with its mirror) is averaged over the
@@ -193,10 +194,12 @@ def dynamics_probs(views: np.ndarray, labels: np.ndarray, k: int, seed: int,
     out-of-fold perceptrons at a fifth of their training cost (bench/mislabel_bench.py), and
     either view alone ranks worse than the pair. Each epoch visits ``TRAIN_CHUNK`` images at a
     time, a seeded random draw of them, so only one chunk is ever converted to float32.
+    ``fit`` (a boolean mask, None: all) limits training to those rows; the others are only predicted.
     """
     report = on_progress or no_progress
     n, n_views = views.shape[:2]
-    batch_size, classes = fast_batch_size(n), np.arange(k)
+    fit_rows = fit_indices(fit, n)
+    batch_size, classes = fast_batch_size(len(fit_rows)), np.arange(k)
     probs = np.zeros((n, k))
     stage, steps = f"Fast probe ({n_views} views x {FAST_EPOCHS} epochs)", n_views * FAST_EPOCHS
     report(stage, 0, steps)
@@ -204,8 +207,8 @@ def dynamics_probs(views: np.ndarray, labels: np.ndarray, k: int, seed: int,
         model = MLPClassifier((256,), alpha=FAST_ALPHA, batch_size=batch_size, random_state=seed)
         rng = np.random.default_rng(seed)
         for epoch in range(1, FAST_EPOCHS + 1):
-            order = rng.permutation(n)  # rows come sorted by split and class: chunks must mix them
-            for start in range(0, n, TRAIN_CHUNK):
+            order = rng.permutation(fit_rows)  # rows come sorted by split and class: chunks must mix them
+            for start in range(0, len(order), TRAIN_CHUNK):
                 chunk = np.sort(order[start : start + TRAIN_CHUNK])
                 both = views[chunk, view].astype(np.float32)
                 y = labels[chunk]
@@ -240,6 +243,7 @@ def cnn_probs(
     epochs: int = CNN_EPOCHS,
     on_progress: Progress | None = None,
     checkpoint: Checkpoint | None = None,
+    fit: np.ndarray | None = None,
 ) -> np.ndarray:
     """Class probabilities from the training dynamics of one CNN made by ``build_cnn`` on every
     image at ``CNN_SIZE`` pixels: what it says of each image in the training steps that learn
@@ -255,16 +259,20 @@ def cnn_probs(
 
     ``checkpoint`` keeps the run's state after each epoch and hands back that of an
     interrupted run, which then continues where it stopped and ends with the same
-    probabilities."""
+    probabilities. ``fit`` (a boolean mask, None: all) limits training to those rows; the
+    others are predicted (with their mirror) after each counted epoch, by a model that never
+    learned their labels."""
     import keras
     import tensorflow as tf
 
     report = on_progress or no_progress
     n = len(images)
+    fit_rows = fit_indices(fit, n)
+    unseen = np.setdiff1d(np.arange(n), fit_rows)
     x = area_resize(images, CNN_SIZE)
     onehot = np.eye(k, dtype=np.float32)[labels]
     keras.utils.set_random_seed(seed)
-    model = build_cnn(k, CNN_SIZE, epochs * -(-n // CNN_BATCH))
+    model = build_cnn(k, CNN_SIZE, epochs * -(-len(fit_rows) // CNN_BATCH))
     model.optimizer.build(model.trainable_variables)
     state_variables = [*model.variables, *model.optimizer.variables]  # what a checkpoint holds
 
@@ -286,12 +294,15 @@ def cnn_probs(
     stage = f"CNN probe ({epochs} epochs, {n:,} images at {CNN_SIZE} px)"
     report(stage, first - 1, epochs)
     for epoch in range(first, epochs + 1):
-        order = np.random.default_rng([seed, epoch]).permutation(n)
-        for start in range(0, n, CNN_BATCH):
+        order = np.random.default_rng([seed, epoch]).permutation(fit_rows)
+        for start in range(0, len(order), CNN_BATCH):
             rows = order[start : start + CNN_BATCH]
             predicted = train_step(tf.constant(x[rows]), tf.constant(onehot[rows])).numpy()
             if epoch >= counted_from:
                 totals[rows] += predicted
+        if epoch >= counted_from and len(unseen):
+            totals[unseen] += (model.predict(x[unseen], batch_size=256, verbose=0)
+                               + model.predict(x[unseen][:, :, ::-1], batch_size=256, verbose=0)) / 2
         if checkpoint is not None:
             variables = {f"variable_{i}": v.numpy() for i, v in enumerate(state_variables)}
             checkpoint.save({**variables, "totals": totals, "epoch": np.array(epoch)})
@@ -316,6 +327,7 @@ def compact_probs(
     batch_size: int = 64,
     on_progress: Progress | None = None,
     checkpoint: Checkpoint | None = None,
+    fit: np.ndarray | None = None,
 ) -> np.ndarray:
     """Class probabilities from a CNN made by ``build_cnn`` at the images' own size, one model
     per fold: the mean of what the models that never saw an image say of it (with its mirror)
@@ -326,7 +338,9 @@ def compact_probs(
     FER2013's real errors each half ranks better with the other, and the pair better than the
     one-model cnn probe, at five times its cost (bench/mislabel_bench.py).
 
-    ``checkpoint`` keeps each finished fold's share and hands back those of an interrupted run."""
+    ``checkpoint`` keeps each finished fold's share and hands back those of an interrupted run.
+    ``fit`` (a boolean mask, None: all) limits training to those rows; the others are judged by
+    their fold's model alone."""
     import keras
 
     report = on_progress or no_progress
@@ -345,7 +359,8 @@ def compact_probs(
         part = finished.get(f"fold_{fold}")
         if part is None:
             part = np.zeros((3, len(images), k))
-            train, test = np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
+            train = np.intersect1d(np.flatnonzero(folds != fold), fit_indices(fit, len(images)))
+            test = np.flatnonzero(folds == fold)
             x_train, x_test = x[train], x[test]
             keras.utils.set_random_seed(seed * 1000 + int(fold))
             model = build_cnn(k, images.shape[1], epochs * -(-len(train) // batch_size))
@@ -374,7 +389,19 @@ def compact_probs(
         held += part[0]
         trained += part[1]
         times_trained += part[2, :, 0]
-    return (held + trained / np.maximum(times_trained, 1)[:, None]) / 2
+    return np.where(times_trained[:, None] > 0, (held + trained / np.maximum(times_trained, 1)[:, None]) / 2, held)
+
+
+def fit_indices(fit: np.ndarray | None, n: int) -> np.ndarray:
+    """The rows a probe trains on: those of the boolean mask ``fit`` (None: all ``n``)."""
+    if fit is None:
+        return np.arange(n)
+    fit = np.asarray(fit, dtype=bool)
+    if fit.shape != (n,):
+        raise ValueError(f"fit must be a boolean mask of the {n} rows, got shape {fit.shape}")
+    if not fit.any():
+        raise FercleanError("The probe has no images to learn from: none of the rows is in the splits it trains on.")
+    return np.flatnonzero(fit)
 
 
 def needs_cnn(probe: str) -> bool:
@@ -406,12 +433,14 @@ def member_probs(
     on_progress: Progress | None = None,
     backend: Backend | None = None,
     checkpoint: Checkpoint | None = None,
+    fit: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """``(n, k)`` probabilities of each member of ``probe``, by name: ``fast`` (:func:`fast_probs`,
     its features computed on ``backend``), ``cnn`` (:func:`cnn_probs`) and ``compact``
     (:func:`compact_probs` on ``folds``); each CNN is made by its entry in ``build_cnn`` (e.g.
     ``ferclean_train.models.PROBE_CNNS``), trains ``epochs`` (None: ``CNN_EPOCHS``, ``COMPACT_EPOCHS``) and
-    keeps its state in ``checkpoint``. :func:`average_members` combines them."""
+    keeps its state in ``checkpoint``; ``fit`` (a boolean mask) limits what each learns from.
+    :func:`average_members` combines them."""
     needs = [m for m in members(probe) if m != "fast"]
     missing = [m for m in needs if build_cnn is None or m not in build_cnn]
     if missing:
@@ -421,11 +450,12 @@ def member_probs(
     by_member = {}
     for member in members(probe):
         if member == "fast":
-            by_member[member] = fast_probs(images, labels, k, seed, on_progress, backend)
+            by_member[member] = fast_probs(images, labels, k, seed, on_progress, backend, fit)
         elif member == "cnn":
             by_member[member] = cnn_probs(images, labels, k, seed, build_cnn[member], epochs or CNN_EPOCHS,
-                                          on_progress, checkpoint)
+                                          on_progress, checkpoint, fit)
         else:
             by_member[member] = compact_probs(images, labels, folds, k, seed, build_cnn[member],
-                                              epochs or COMPACT_EPOCHS, on_progress=on_progress, checkpoint=checkpoint)
+                                              epochs or COMPACT_EPOCHS, on_progress=on_progress, checkpoint=checkpoint,
+                                              fit=fit)
     return by_member
