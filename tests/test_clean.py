@@ -112,7 +112,8 @@ def test_clean_end_to_end(dataset: tuple[Path, set[str], dict[str, str]], tmp_pa
     assert CliRunner().invoke(main, ["scan", str(root), "--no-quality", "-o", str(scanned)]).exit_code == 0
     # A class's stripes are near copies of one another; keep-one thins them, which lets the small
     # probe see the planted flips (test_dedupe covers the default leaks policy).
-    result = CliRunner().invoke(main, ["clean", str(scanned), "-o", str(out), "--relabel-min", "0.3", "--dedupe", "keep-one"],
+    result = CliRunner().invoke(main, ["clean", str(scanned), "-o", str(out), "--relabel-min", "0.3", "--dedupe", "keep-one",
+                                                "--soft-labels"],
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "What clean changed, per class" in result.output

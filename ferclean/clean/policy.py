@@ -43,7 +43,10 @@ class Policy:
     against the probe); ``drop_unsure``: drop flagged images not relabelled instead of keeping
     them with their label; ``dedupe``: the dedupe policy, ``leaks`` (each exact copy once, no face
     in two splits, a face's re-crops within a split kept: they leak nothing, and dropping them
-    thins the classes FER2013 repeats most, surprise and disgust, by a third) or ``keep-one``.
+    thins the classes FER2013 repeats most, surprise and disgust, by a third) or ``keep-one``;
+    ``soft_labels``: give the policy's splits the probe's class distribution in a ``soft_label``
+    column (:func:`add_soft_labels`), which ``ferclean train`` blends with the label; off by
+    default: with the cnn probe as teacher it cost a point of accuracy (bench/curation_value.py).
     """
 
     relabel_min: float | None = None
@@ -52,7 +55,7 @@ class Policy:
     splits: tuple[str, ...] = ("train",)
     drop_unsure: bool = False
     dedupe: str = "leaks"
-    soft_labels: bool = True
+    soft_labels: bool = False
 
     def __post_init__(self) -> None:
         if self.dedupe not in CLEAN_DEDUPE:
@@ -112,7 +115,9 @@ def add_soft_labels(frame: pd.DataFrame, paths: list[str], probs: np.ndarray, cl
 
     On FER2013's training votes the blend 0.3 label + 0.7 probe is closer to the annotators' vote
     distribution than the label alone (cross-entropy 1.13 against 1.83), the way FER+ trains on
-    vote distributions rather than majority labels; evaluation splits keep hard labels.
+    vote distributions rather than majority labels; evaluation splits keep hard labels. Closer
+    targets did not train a better model with the cnn probe as teacher (its argmax agrees with the
+    votes barely more often than the labels do), hence opt-in.
     """
     if len(paths) != len(probs):
         raise ValueError(f"paths ({len(paths)}) and probs ({len(probs)}) differ in length")

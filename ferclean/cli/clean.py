@@ -46,7 +46,8 @@ DRY_RUN_ROWS = 20
                    " a face's re-crops within a split kept.")
 @click.option("--soft-labels/--no-soft-labels", default=Policy.soft_labels, show_default=True,
               help="Write the probe's class distribution of each training image in a soft_label column, which"
-                   " `ferclean train` learns from (blended with the label).")
+                   " `ferclean train` learns from (blended with the label). Off by default: with the cnn probe"
+                   " as teacher it cost a point of accuracy on FER2013 (README, Does curation pay?).")
 @click.option("--drop-unsure", is_flag=True, help="Drop flagged training images the policy does not relabel (default: keep them).")
 @click.option("--probs", "probs_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Reuse a probe's probs.npy from an earlier run (matched by path) instead of training it again.")
@@ -78,6 +79,12 @@ def clean(
       break, for every probe); out of a rare class (under 5 % of the training images,
       e.g. disgust) only at p >= --rare-relabel-min (0.7); the rest keep their label (or are
       dropped with --drop-unsure); validation and test flags stay for a person;
+    - soft labels, with --soft-labels: each kept training image gets the probe's class
+      distribution in soft_label, which `ferclean train` blends with the label (0.3 label +
+      0.7 probe, the blend closest to FER2013's annotator votes; off by default, as it did
+      not pay with the cnn probe);
+    - the probe learns from the training labels only, so no validation or test label reaches
+      the relabels or the soft labels;
     - invalid images (blank, text, icons, not a face) and unreadable files: as scan marks them.
     Every changed row says why in `note`; changes.csv lists them, report.html shows them.
 
