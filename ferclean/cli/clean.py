@@ -28,8 +28,8 @@ DRY_RUN_ROWS = 20
 @output_option()
 @click.option("--probe", type=click.Choice(PROBES), default="fast", show_default=True,
               help="Label probe (see mislabel-review): fast takes about a minute on FER2013, cnn about 8 minutes on"
-                   " two cores and ensemble about 40; they find more real errors (the ensemble's CNN relabels gained 1.6"
-                   " points: README, Does curation pay?).")
+                   " two cores and ensemble about 40; they find more real errors, though on FER2013 the cnn probe's"
+                   " curation trained no better model than the fast one's (README, Does curation pay?).")
 @click.option("--ratios", type=Ratios(), default=None,
               help="Re-split the kept images leak-free in these train/val/test shares (e.g. 80/10/10).")
 @click.option("--keep-splits", "keep_splits", is_flag=True, default=False,
