@@ -156,3 +156,21 @@ def test_clean_dry_run_writes_nothing_and_bad_options(dataset: tuple[Path, set[s
     assert bad.exit_code != 0 and "exclude each other" in bad.output
     inside = CliRunner().invoke(main, ["clean", str(root), "-o", str(root / "x.csv")])
     assert inside.exit_code != 0 and "Error:" in inside.output and "Traceback" not in inside.output
+
+
+def test_clean_resplits_before_the_review(dataset: tuple[Path, set[str], dict[str, str]], tmp_path: Path) -> None:
+    """With --ratios the probe learns from the final training split and only it is relabelled."""
+    root, _, _ = dataset
+    out, scanned = tmp_path / "clean.csv", tmp_path / "scanned.csv"
+    assert CliRunner().invoke(main, ["scan", str(root), "--no-quality", "-o", str(scanned)]).exit_code == 0
+    result = CliRunner().invoke(main, ["clean", str(scanned), "-o", str(out), "--relabel-min", "0.3", "--dedupe", "keep-one",
+                                       "--ratios", "60/20/20", "--soft-labels"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    frame = read_manifest(out).frame
+    kept_rows = frame[frame["status"] != "drop"]
+    assert set(kept_rows["split"]) == {"train", "val", "test"}
+    assert (frame.loc[frame["status"] == "relabel", "split"] == "train").all()
+    # Soft labels, like relabels, belong to the final training split.
+    assert (kept_rows["soft_label"] != "").eq(kept_rows["split"] == "train").all()
+    review_index = pd.read_csv(tmp_path / "clean_clean" / "review" / "probs_index.csv")
+    assert set(review_index["path"]) == set(kept_rows["path"])

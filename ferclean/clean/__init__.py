@@ -69,8 +69,8 @@ def clean(
     resume: bool = False,
 ) -> CleanResult:
     """Dedupe by ``policy.dedupe`` (a test copy kept before a training one; label conflicts to
-    review), review labels with ``probe`` (or reuse ``probs``), apply ``policy``, and re-split in
-    ``ratios`` when given (duplicate groups whole, seeded by ``seed``).
+    review), re-split in ``ratios`` when given (duplicate groups whole, seeded by ``seed``), review
+    labels with ``probe`` (or reuse ``probs``) and apply ``policy``.
 
     ``pixels`` are scan's small copies (``scan_dataset(keep_pixels=BASE)``), which spare dedupe a
     second decoding; ``review_dir`` receives the mislabel report folder, and the cnn probe's
@@ -79,18 +79,17 @@ def clean(
     policy = policy.for_probe(probe)
     deduped = find_duplicates(manifest, policy=policy.dedupe, on_conflict="review", jobs=jobs,
                               on_progress=on_progress, backend=backend, pixels=pixels)
-    # The probe learns from the splits the policy changes only: no evaluation label reaches the
-    # relabels and soft labels it makes (the evaluation images are judged all the same).
-    reviewed = review(deduped.manifest, probe, seed=seed, probs=probs, build_cnn=build_cnn, report_dir=review_dir,
-                      jobs=jobs, on_progress=on_progress, backend=backend, resume=resume, fit_splits=policy.splits)
+    # Re-split before the review: the probe learns from the final training split only, so no
+    # evaluation label reaches the relabels and soft labels it makes (the evaluation images are
+    # judged all the same), and the policy changes exactly the images that will train.
+    split = stratify(deduped.manifest, ratios, seed) if ratios is not None else None
+    reviewed = review(split.manifest if split else deduped.manifest, probe, seed=seed, probs=probs, build_cnn=build_cnn,
+                      report_dir=review_dir, jobs=jobs, on_progress=on_progress, backend=backend, resume=resume,
+                      fit_splits=policy.splits)
     frame = apply_policy(reviewed.manifest.frame, policy)
     if policy.soft_labels:
         frame = add_soft_labels(frame, reviewed.paths, reviewed.probs, reviewed.classes, policy)
     result = reviewed.manifest.with_frame(frame, clean={"probe": probe, "seed": seed, **asdict(policy)})
-    split = None
-    if ratios is not None:
-        split = stratify(result, ratios, seed)
-        result = split.manifest
     return CleanResult(manifest=result, before=manifest.frame, dedupe=deduped, review=reviewed,
                        changes=status_changes(manifest.frame, result.frame), split=split)
 
