@@ -13,7 +13,8 @@ figure to compare between machines); the load average is printed before and afte
 Quality, judged by the FER+ annotators' votes of the training images (benchmark truth, read here
 only): of the labels clean changed, how many it fixed (new label = the vote majority) and broke
 (old label was the majority), per class; and the share of kept training images whose label agrees
-with the majority, before and after.
+with the majority, before and after; and how close soft-label targets of each weight come to the
+vote distributions (how ``train --soft-weight``'s default was chosen).
 """
 
 from __future__ import annotations
@@ -23,12 +24,17 @@ import os
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from measure import run_ferclean
 
 from ferclean.manifest import effective_labels, kept, read_manifest
-from ferclean.votes import match_votes, read_votes
+from ferclean.mislabel.saved_probs import load_probs
+from ferclean.votes import VOTE_CLASSES, match_votes, read_votes
+
+#: The vote column of each FER2013 class.
+VOTE_COLUMN = {cls: column for column, cls in VOTE_CLASSES.items()}
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -55,6 +61,28 @@ def judge(manifest_csv: Path, votes_csv: Path) -> None:
           f" images; of the {int(stay.sum()):,} kept, {(given[stay] == truth[stay]).mean():.2%} before and"
           f" {(trained[stay] == truth[stay]).mean():.2%} after clean")
     print(f"net fixed: {int(fixed.sum()) - int(broken.sum()):+,}")
+
+
+#: Soft-label weights whose targets are compared with the vote distributions.
+SOFT_WEIGHTS = (0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+
+
+def soft_targets(probs_npy: Path, votes_csv: Path, smoothing: float = 0.1) -> None:
+    """Print how close ``train``'s target (1-w) label + w probe, with the loss's label smoothing,
+    comes to each training image's vote distribution (cross-entropy, lower is closer), per w."""
+    saved = load_probs(probs_npy)
+    votes = read_votes(votes_csv).set_index("path")
+    found = [i for i, p in enumerate(saved.paths) if p in votes.index]
+    counts = votes.loc[[saved.paths[i] for i in found], [VOTE_COLUMN[c] for c in saved.classes]].to_numpy(float)
+    has = counts.sum(axis=1) > 0
+    shares = counts[has] / counts[has].sum(axis=1, keepdims=True)
+    probs = saved.probs[found][has]
+    given = [Path(saved.paths[i]).parent.name for i in np.array(found)[has]]
+    onehot = np.eye(len(saved.classes))[[saved.classes.index(g) for g in given]]
+    print(f"\nSoft-label targets against the vote distributions of {len(probs):,} training images (cross-entropy):")
+    for w in SOFT_WEIGHTS:
+        target = (1 - smoothing) * ((1 - w) * onehot + w * probs) + smoothing / len(saved.classes)
+        print(f"  weight {w:.1f}: {-(shares * np.log(target)).sum(axis=1).mean():.3f}")
 
 
 def main() -> None:
@@ -85,6 +113,7 @@ def main() -> None:
             reference = sorted(d.wall for d in dedupes)[len(dedupes) // 2]
             print(f"ferclean dedupe --policy keep-one: {reference:.1f} s wall; clean / dedupe = {wall / reference:.1f}x")
         judge(out, args.data / "ferplus" / "train_votes.csv")
+        soft_targets(out.with_name(f"{out.stem}_clean") / "review" / "probs.npy", args.data / "ferplus" / "train_votes.csv")
 
 
 if __name__ == "__main__":
