@@ -67,6 +67,10 @@ class TrainConfig:
     translation: float | None = None
     contrast: float | None = None
 
+    def soft_label_weight(self) -> float:
+        """The weight a ``soft_label`` column gets in the training targets (0: labels alone)."""
+        return self.soft_weight if self.soft_labels else 0.0
+
     def model_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``build_model``."""
         return {k: getattr(self, k) for k in MODEL_DEFAULTS[self.arch]}

@@ -140,6 +140,13 @@ def label_indices(labels: pd.Series, classes: Sequence[str]) -> np.ndarray:
     return labels.map(index).to_numpy(dtype=np.int32)
 
 
+def has_soft_label(rows: pd.DataFrame) -> pd.Series:
+    """Which rows carry a non-empty ``soft_label`` (none where the column is missing)."""
+    if SOFT_LABEL not in rows.columns:
+        return pd.Series(False, index=rows.index)
+    return rows[SOFT_LABEL].astype(str).str.strip().ne("")
+
+
 def train_targets(rows: pd.DataFrame, classes: Sequence[str], soft_weight: float) -> np.ndarray:
     """Training targets: class indices, or where rows carry a ``soft_label`` and ``soft_weight`` > 0,
     ``(1 - soft_weight) * one-hot(label) + soft_weight * soft_label`` distributions (rows without
@@ -147,13 +154,12 @@ def train_targets(rows: pd.DataFrame, classes: Sequence[str], soft_weight: float
 
     A blend, not the soft label alone: the label is the annotator's word and the probe's
     distribution says how doubtful it is; on FER2013's training votes 0.3/0.7 is closest to the
-    vote distributions (bench/curation_value.py).
+    vote distributions (bench/clean_bench.py).
     """
     labels = label_indices(rows["label"], classes)
-    values = rows[SOFT_LABEL] if SOFT_LABEL in rows.columns else pd.Series("", index=rows.index)
-    if soft_weight <= 0 or not values.astype(str).str.strip().any():
+    if soft_weight <= 0 or not has_soft_label(rows).any():
         return labels
-    soft = parse_soft_labels(values, classes)
+    soft = parse_soft_labels(rows[SOFT_LABEL], classes)
     onehot = np.eye(len(classes))[labels]
     missing = np.isnan(soft).any(axis=1)
     soft[missing] = onehot[missing]

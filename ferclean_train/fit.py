@@ -21,7 +21,6 @@ import pandas as pd
 import tensorflow as tf
 
 from ferclean.errors import FercleanError
-from ferclean.labels import SOFT_LABEL
 from ferclean.manifest import Manifest, read_manifest, write_manifest
 from ferclean.parallel import Progress
 from ferclean_train import data
@@ -106,7 +105,7 @@ def start_run(
             "copy": MANIFEST_COPY,
             "images": {"train": len(train), "val": len(val), "test": len(test)},
             "val_held_out_from_train": carved,
-            "soft_label_rows": int(train[SOFT_LABEL].str.strip().ne("").sum()) if config.soft_labels and config.soft_weight > 0 else 0,
+            "soft_label_rows": int(data.has_soft_label(train).sum()) if config.soft_label_weight() > 0 else 0,
         },
         "fold": None if fold is None else {"index": fold[0], "of": fold[1]},
         "device": {
@@ -159,7 +158,7 @@ def _inputs(
     with data.decode_errors_as_input_errors():
         train_images = data.decode_images(train["abspath"].tolist(), config.image_size)
         val_images = data.decode_images(val["abspath"].tolist(), config.image_size)
-    targets = data.train_targets(train, classes, config.soft_weight if config.soft_labels else 0.0)
+    targets = data.train_targets(train, classes, config.soft_label_weight())
     train_ds = data.array_dataset(
         train_images, targets, len(classes), config.batch_size, shuffle=True, seed=config.seed,
         augment=pipeline_augmenter(config), mixup=config.mixup, first_epoch=first_epoch,

@@ -270,6 +270,7 @@ def cnn_probs(
     fit_rows = fit_indices(fit, n)
     unseen = np.setdiff1d(np.arange(n), fit_rows)
     x = area_resize(images, CNN_SIZE)
+    x_unseen = x[unseen]
     onehot = np.eye(k, dtype=np.float32)[labels]
     keras.utils.set_random_seed(seed)
     model = build_cnn(k, CNN_SIZE, epochs * -(-len(fit_rows) // CNN_BATCH))
@@ -301,8 +302,8 @@ def cnn_probs(
             if epoch >= counted_from:
                 totals[rows] += predicted
         if epoch >= counted_from and len(unseen):
-            totals[unseen] += (model.predict(x[unseen], batch_size=256, verbose=0)
-                               + model.predict(x[unseen][:, :, ::-1], batch_size=256, verbose=0)) / 2
+            totals[unseen] += (model.predict(x_unseen, batch_size=256, verbose=0)
+                               + model.predict(x_unseen[:, :, ::-1], batch_size=256, verbose=0)) / 2
         if checkpoint is not None:
             variables = {f"variable_{i}": v.numpy() for i, v in enumerate(state_variables)}
             checkpoint.save({**variables, "totals": totals, "epoch": np.array(epoch)})
@@ -350,6 +351,7 @@ def compact_probs(
     snapshots = snapshot_epochs(epochs)
     x = images[..., None].astype(np.float32) / 255.0
     onehot = np.eye(k, dtype=np.float32)[labels]
+    fit_rows = fit_indices(fit, len(images))
     finished = (checkpoint.load() if checkpoint is not None else None) or {}
     held, trained, times_trained = np.zeros((len(images), k)), np.zeros((len(images), k)), np.zeros(len(images))
     done = 0
@@ -359,7 +361,7 @@ def compact_probs(
         part = finished.get(f"fold_{fold}")
         if part is None:
             part = np.zeros((3, len(images), k))
-            train = np.intersect1d(np.flatnonzero(folds != fold), fit_indices(fit, len(images)))
+            train = np.intersect1d(np.flatnonzero(folds != fold), fit_rows)
             test = np.flatnonzero(folds == fold)
             x_train, x_test = x[train], x[test]
             keras.utils.set_random_seed(seed * 1000 + int(fold))
