@@ -130,6 +130,29 @@ def trained_on(manifest_path: Path) -> int:
     return int(((frame["split"] == "train") & kept(frame)).sum())
 
 
+def per_class_table(results: dict[str, list[dict]]) -> Table:
+    """Each class's F1 and faces found (recall x support), mean over the seeds, per arm: where
+    macro-F1 moves. A class with a handful of evaluation faces (FER+ majority disgust: about 8 in
+    3,000) swings macro-F1 by a few images."""
+    arms = [arm for arm, runs in results.items() if runs]
+    first = results[arms[0]][0]
+    table = Table(title="Per class (mean over seeds): F1, evaluation faces found / support")
+    table.add_column("class")
+    table.add_column("support", justify="right")
+    for arm in arms:
+        table.add_column(f"{arm} F1", justify="right")
+        table.add_column(f"{arm} found", justify="right")
+    for name in first["classes"]:
+        support = first["per_class"][name]["support"]
+        cells = []
+        for arm in arms:
+            scores = [run["per_class"][name] for run in results[arm]]
+            cells += [f"{statistics.mean(c['f1'] for c in scores):.3f}",
+                      f"{statistics.mean(c['recall'] * c['support'] for c in scores):.1f}"]
+        table.add_row(name, f"{support:,}", *cells)
+    return table
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="FER2013 tree (split/class/image).")
@@ -231,6 +254,7 @@ def main() -> None:
     table.caption = (f"leak-free accuracy: over the {len(evaluation) - len(leaked):,} evaluation images without a"
                      f" duplicate among the raw arm's training images ({len(leaked):,} have one)")
     console.print(table)
+    console.print(per_class_table(results))
     left_out = results[arms[0]][0].get("truth", {})
     if left_out:
         console.print(f"Evaluation labels from {args.truth.name}: {left_out}")
