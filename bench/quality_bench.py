@@ -22,6 +22,7 @@ and the AffectNet sample (never used in training).
     PYTHONPATH=$PWD python bench/quality_bench.py --haar 3000     # OpenCV Haar cascades, 1 in N faces
     PYTHONPATH=$PWD python bench/quality_bench.py --sheet /tmp/q/flagged.png
     PYTHONPATH=$PWD python bench/quality_bench.py --cost          # CPU per image of the batch checks
+    PYTHONPATH=$PWD python bench/quality_bench.py --scan-cost 7   # ferclean scan against --no-quality, 7 runs each
 
 Targets: >= 95 % of each realistic junk class caught, <= 1 % of FER2013 and AffectNet faces flagged.
 """
@@ -29,6 +30,9 @@ Targets: >= 95 % of each realistic junk class caught, <= 1 % of FER2013 and Affe
 from __future__ import annotations
 
 import argparse
+import os
+import statistics
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -39,10 +43,11 @@ from PIL import Image, ImageDraw, ImageFont
 from ferclean.cli.console import console, progress
 from ferclean.images import open_gray
 from ferclean.parallel import parallel_map
-from ferclean.quality import REASONS, image_notes, quality_notes, quality_signals, quality_table, work_copy
+from ferclean.quality import MIN_FACE_LOGIT, REASONS, image_notes, quality_notes, quality_signals, quality_table, work_copy
 from ferclean.render.contact_sheet import contact_sheet
 
 from bench.junk import bench_junk, picture
+from bench.measure import run_ferclean
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 #: scikit-image pictures that are neither fixtures nor in the classifier's TRAIN_PICTURES (the astronaut below her face).
@@ -158,7 +163,9 @@ def held_out_report() -> None:
     for kind, arrays in negatives.items():
         notes = image_notes(arrays)
         caught, by_face = sum(n != "" for n in notes), sum("not_a_face" in n for n in notes)
-        console.print(f"  {kind:15s} {caught:5d}/{len(arrays):5d} ({caught / len(arrays):.1%}), not_a_face {by_face / len(arrays):.1%}")
+        by_verifier = sum("no_face_found" in n for n in notes)
+        console.print(f"  {kind:15s} {caught:5d}/{len(arrays):5d} ({caught / len(arrays):.1%}), not_a_face {by_face / len(arrays):.1%},"
+                      f" no_face_found {by_verifier / len(arrays):.1%}")
     flagged = sum(n != "" for n in image_notes(list(lfw_faces)))
     console.print(f"  lfw faces flagged {flagged}/{len(lfw_faces)}")
 
@@ -172,6 +179,24 @@ def cost_report(paths: list[str]) -> None:
         quality_notes(quality_table(stack[i : i + 512], sides[i : i + 512], sides[i : i + 512]))
     per_image = (time.process_time() - started) / len(stack) * 1e6
     console.print(f"[bold]Cost[/]: quality_table + notes {per_image:.1f} µs CPU per image ({len(stack):,} FER2013 faces, chunks of 512)")
+
+
+def scan_cost_report(data: Path, runs: int) -> None:
+    """``ferclean scan DATA`` against the same with ``--no-quality`` (target: checks <= +25 % CPU),
+    each from a fresh process, interleaved ``runs`` times; medians of the whole process tree's CPU and wall."""
+    load = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory() as work:
+        timed: dict[str, list] = {"checks": [], "no-quality": []}
+        for _ in range(runs):
+            timed["checks"].append(run_ferclean("scan", data, "-o", Path(work) / "q.csv"))
+            timed["no-quality"].append(run_ferclean("scan", data, "-o", Path(work) / "n.csv", "--no-quality"))
+    cpu = {k: statistics.median(r.cpu for r in v) for k, v in timed.items()}
+    wall = {k: statistics.median(r.wall for r in v) for k, v in timed.items()}
+    console.print(f"[bold]Scan cost[/] ({runs} interleaved runs each, load average {load:.2f} before,"
+                  f" {os.getloadavg()[0]:.2f} after): `ferclean scan {data}` median CPU {cpu['checks']:.1f} s,"
+                  f" wall {wall['checks']:.1f} s; with --no-quality CPU {cpu['no-quality']:.1f} s, wall {wall['no-quality']:.1f} s:"
+                  f" checks cost {cpu['checks'] / cpu['no-quality'] - 1:+.1%} CPU, {wall['checks'] / wall['no-quality'] - 1:+.1%} wall"
+                  " (target <= +25 %)")
 
 
 def _reasons_of_file(path: str) -> tuple[str, ...]:
@@ -244,6 +269,13 @@ def signal_percentiles(paths: list[str]) -> None:
     for key in signals[0]:
         values = np.array([s[key] for s in signals])
         console.print(f"  {key:14s}", "  ".join(f"{v:8.3f}" for v in np.nanpercentile(values, [0, 0.1, 1, 50, 99, 99.9, 100])))
+    split = np.array([Path(p).parts[-3] for p in paths])
+    for name in sorted(set(split)):
+        in_split = split == name
+        unsure = np.array([np.isfinite(s["face"]) for s in signals])[in_split]
+        under = np.array([s["face"] < MIN_FACE_LOGIT for s in signals])[in_split]
+        console.print(f"  {name:12s} face verifier run on {unsure.mean():.1%} of the faces; face log-odds under"
+                      f" MIN_FACE_LOGIT {MIN_FACE_LOGIT:g}: {under.mean():.2%}")
 
 
 def _haar_hits(gray: np.ndarray, cascades: list) -> list[bool]:
@@ -277,6 +309,8 @@ def main() -> None:
     parser.add_argument("--haar", type=int, default=0, metavar="N", help="also measure Haar cascades on 1 in N faces")
     parser.add_argument("--sheet", type=Path, default=None, help="contact sheet of the flagged FER2013 faces")
     parser.add_argument("--cost", action="store_true", help="only time the batch checks on FER2013 (CPU per image)")
+    parser.add_argument("--scan-cost", type=int, default=0, metavar="RUNS",
+                        help="only time `ferclean scan` on FER2013 against --no-quality, RUNS interleaved runs each")
     args = parser.parse_args()
     kinds = fixtures()
     junk = bench_junk()
@@ -284,6 +318,9 @@ def main() -> None:
     affectnet = sorted(str(p) for p in (DATA / "affectnet-yolo-sample").glob("test/images/*"))
     if args.cost:
         cost_report(fer)
+        return
+    if args.scan_cost:
+        scan_cost_report(DATA / "fer2013", args.scan_cost)
         return
     junk_report(junk, args.sheet)
     fixture_report(kinds)

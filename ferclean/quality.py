@@ -7,13 +7,17 @@ small or extreme aspect. What they leave undecided goes to a small face / non-fa
 classifier (:class:`FaceClassifier`, one hidden layer, numpy only) that recognises faces by
 where their edges run and where they are dark and light, so icons, signs, lettering, patterns
 and photos of objects are caught even when they are as contrasted and photographic as a face.
+Images it is unsure of get a second opinion from MTCNN's face verifier
+(:mod:`ferclean.face_net`), trained on windows of real photographs, which rejects the crops of
+object and animal photos the small classifier takes for faces.
 Flagged rows are not dropped: scan marks them ``status=review`` with an ``invalid: ...`` note
 (or drops them with ``--invalid drop``).
 
 Thresholds are module constants, each chosen on its distribution over the FER2013 faces
 in ``shared/data/fer2013`` (FER+ non-faces removed there, so a flag is a false positive):
 near or beyond the 99.9th percentile, except not-a-face (the 99.4th of the validation
-split), so that all reasons together flag under 1 % of real faces. ``bench/quality_bench.py``
+split) and no-face-found (0.3 % of the validation faces), so that all reasons together flag
+under 1 % of real faces. ``bench/quality_bench.py``
 prints the percentiles (``--signals``) and scores realistic junk and other non-faces, which
 no threshold or model was fitted or chosen on.
 """
@@ -30,6 +34,7 @@ import pandas as pd
 from PIL import Image
 from threadpoolctl import ThreadpoolController
 
+from ferclean.face_net import face_logit
 from ferclean.manifest import mark
 
 #: Shorter side, in pixels, under which an image is too small to show an expression.
@@ -76,6 +81,17 @@ MIN_SMOOTHNESS = 0.55
 #: used to choose it.
 MAX_NOT_FACE = 2.70
 
+#: Images whose not-a-face log-odds lie between this and MAX_NOT_FACE are the ones the
+#: classifier is unsure of, and get the face verifier's second opinion: 7 % of FER2013's faces
+#: (its 93rd percentile), so the verifier's ~0.15 ms per image costs scan ~10 us per image.
+FACE_CHECK_FROM = -4.0
+
+#: Face log-odds of MTCNN's R-Net (:func:`ferclean.face_net.face_logit`) under which an image
+#: the classifier is unsure of holds no face (p(face) under 1.8 %). Set on the FER2013
+#: validation faces: 0.3 % of them fall under it (``bench/quality_bench.py --signals``); no
+#: non-face image was used to choose it.
+MIN_FACE_LOGIT = -4.0
+
 #: Side of the copy the content signals are computed on: FER2013's size, so thresholds
 #: mean the same for any input size.
 WORK_SIDE = 48
@@ -98,6 +114,7 @@ REASONS: dict[str, str] = {
     "text_or_graphic": f"over {MAX_DOMINANT:.0%} of pixels in 4 grey levels (flat graphic or text)",
     "noise": f"under {MIN_SMOOTHNESS:.0%} of the variance survives 3x3 averaging (noise, fine texture)",
     "not_a_face": "the face classifier does not see a face (run only where the checks above pass)",
+    "no_face_found": "MTCNN's face verifier finds no face (run only where the classifier is unsure)",
 }
 
 #: Prefix of the ``note`` scan writes on flagged rows.
@@ -241,11 +258,15 @@ def quality_table(work: np.ndarray, width: np.ndarray, height: np.ndarray) -> di
 def _quality_table(work: np.ndarray, width: np.ndarray, height: np.ndarray) -> dict[str, np.ndarray]:
     signals, thumbs = _content_signals(work, width, height)
     not_face = np.full(len(work), np.nan)
+    face = np.full(len(work), np.nan)
     undecided = np.flatnonzero(~_cheap_failures(signals).any(axis=1))  # the classifier runs on these only
     if len(undecided):
         features = face_features(work[undecided], thumbs[undecided], {k: v[undecided] for k, v in signals.items()})
         not_face[undecided] = face_classifier().not_face_logit(features)
-    return {**signals, "not_face": not_face}
+    unsure = np.flatnonzero((not_face > FACE_CHECK_FROM) & (not_face <= MAX_NOT_FACE))  # NaN compares False
+    if len(unsure):
+        face[unsure] = face_logit(work[unsure])
+    return {**signals, "not_face": not_face, "face": face}
 
 
 def _content_signals(work: np.ndarray, width: np.ndarray, height: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -288,7 +309,7 @@ def quality_signals(gray: np.ndarray) -> dict[str, float]:
 
 
 def _cheap_failures(signals: Mapping[str, np.ndarray]) -> np.ndarray:
-    """(n, len(REASONS) - 1) booleans: the reasons before not_a_face that each image fails."""
+    """(n, len(REASONS) - 2) booleans: the reasons before not_a_face that each image fails."""
     width, height = np.asarray(signals["width"], dtype=np.float64), np.asarray(signals["height"], dtype=np.float64)
     side, long_side = np.minimum(width, height), np.maximum(width, height)
     failed = {
@@ -301,14 +322,17 @@ def _cheap_failures(signals: Mapping[str, np.ndarray]) -> np.ndarray:
         "text_or_graphic": np.asarray(signals["dominant"]) > MAX_DOMINANT,
         "noise": np.asarray(signals["smoothness"]) < MIN_SMOOTHNESS,
     }
-    return np.stack([np.atleast_1d(failed[reason]) for reason in list(REASONS)[:-1]], axis=1)
+    return np.stack([np.atleast_1d(failed[reason]) for reason in list(REASONS)[:-2]], axis=1)
 
 
 def failed_checks(signals: Mapping[str, np.ndarray]) -> np.ndarray:
     """(n, len(REASONS)) booleans: which reasons each image of a :func:`quality_table` fails
-    (not_a_face only where the cheap checks passed: its score is NaN elsewhere)."""
+    (not_a_face only where the cheap checks passed, no_face_found only where the classifier was
+    unsure: their scores are NaN elsewhere)."""
     not_face = np.atleast_1d(np.asarray(signals["not_face"], dtype=np.float64))
-    return np.concatenate([_cheap_failures(signals), (np.nan_to_num(not_face, nan=-np.inf) > MAX_NOT_FACE)[:, None]], axis=1)
+    face = np.atleast_1d(np.asarray(signals["face"], dtype=np.float64))
+    models = np.stack([np.nan_to_num(not_face, nan=-np.inf) > MAX_NOT_FACE, np.nan_to_num(face, nan=np.inf) < MIN_FACE_LOGIT], axis=1)
+    return np.concatenate([_cheap_failures(signals), models], axis=1)
 
 
 def quality_notes(signals: Mapping[str, np.ndarray]) -> list[str]:

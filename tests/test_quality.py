@@ -12,6 +12,9 @@ from ferclean.images import open_gray
 from ferclean.manifest import read_manifest
 from ferclean.cli.scan import _sheet_rows
 from ferclean.quality import (
+    FACE_CHECK_FROM,
+    MAX_NOT_FACE,
+    MIN_FACE_LOGIT,
     REASONS,
     cell_orientations,
     flag_invalid,
@@ -59,17 +62,21 @@ def no_entry_sign() -> np.ndarray:
     return scraped(image)
 
 
-def speech_bubble() -> np.ndarray:
-    """A light chat bubble with three dark dots on a dark ground, as scraped. (On a mid-grey
-    gradient the same bubble is a light oval with dark spots in a row, and the classifier
-    reads it as a face: a known miss, see docs/quality.md.)"""
-    image = Image.new("L", (192, 192), 60)
+def speech_bubble(ground: Image.Image | None = None) -> np.ndarray:
+    """A light chat bubble with three dark dots on a dark ground (or on ``ground``), as scraped."""
+    image = ground or Image.new("L", (192, 192), 60)
     draw = ImageDraw.Draw(image)
     draw.rounded_rectangle((24, 40, 168, 130), radius=24, fill=230)
     draw.polygon([(60, 120), (90, 120), (50, 165)], fill=230)
     for x in (60, 96, 132):
         draw.ellipse((x - 11, 74, x + 11, 96), fill=40)
     return scraped(image)
+
+
+def bubble_on_grey() -> np.ndarray:
+    """The speech bubble on a mid-grey gradient: a light oval with dark spots in a row, which the
+    small classifier takes for a face and MTCNN's face verifier does not."""
+    return speech_bubble(_shaded_ground())
 
 
 def smooth(seed: int, shape: tuple[int, int], low: int, high: int) -> np.ndarray:
@@ -97,6 +104,7 @@ GENERATED = {
     "text_or_graphic": rendered_text,
     "noise": lambda: np.random.default_rng(5).integers(0, 256, (48, 48), dtype=np.uint8),
     "not_a_face": no_entry_sign,
+    "no_face_found": bubble_on_grey,
 }
 
 
@@ -135,6 +143,15 @@ def test_the_classifier_scores_only_what_the_cheap_checks_leave():
     not_face = quality_table(images, np.full(4, 48), np.full(4, 48))["not_face"]
     assert np.isfinite(not_face[[0, 3]]).all() and np.isnan(not_face[[1, 2]]).all()
     assert not_face[0] < not_face[3]
+
+
+def test_the_face_verifier_scores_only_what_the_classifier_is_unsure_of():
+    images = np.stack([face_like(seed) for seed in range(2 * len(MEAN_FACES))] + [no_entry_sign(), bubble_on_grey(), GENERATED["noise"]()])
+    table = quality_table(images, np.full(len(images), 48), np.full(len(images), 48))
+    unsure = (table["not_face"] > FACE_CHECK_FROM) & (table["not_face"] <= MAX_NOT_FACE)
+    assert unsure[-2] and not unsure[-3] and not unsure[-1]  # the bubble is unsure; the sign is flagged; noise never scored
+    assert (np.isfinite(table["face"]) == unsure).all()
+    assert table["face"][-2] < MIN_FACE_LOGIT < np.nanmin(table["face"][:-3], initial=np.inf)
 
 
 def test_orientation_bins_match_the_arctangent():
