@@ -147,6 +147,9 @@ def duplicate_quality(manifest: Path, truth: Path) -> dict[str, float]:
 
 
 STEPS = ("scan", "dedupe", "review", "split")
+#: The columns of each step's manifest that must not depend on the backend.
+COMPARED = {"scan": ["path", "sha256", "phash", "status", "note"], "dedupe": ["path", "group", "status"],
+            "review": ["path", "status", "label_quality", "suggested_label"]}
 
 
 def tree_bench(tree: Path, work: Path, dask_workers: int, backends: list[str], steps: list[str]) -> None:
@@ -179,13 +182,15 @@ def tree_bench(tree: Path, work: Path, dask_workers: int, backends: list[str], s
                 quality = f"recall {q['recall']:.3f}, group precision {q['precision']:.3f}, largest group {q['largest']}"
             print(f"{backend:<8} {name:<26} {r.wall:8.1f} {r.cpu:8.1f} {r.peak / 2**30:9.2f} {n / r.wall:9.0f}  {quality}",
                   flush=True)
-        outputs[backend] = out["dedupe"]
-    if not all(path.exists() for path in outputs.values()) or len(outputs) < 2:
+        outputs[backend] = out
+    if len(outputs) < 2:
         return
-    columns = ["path", "group", "status"]
-    local, dask = (pd.read_csv(outputs[b], usecols=columns, keep_default_na=False).sort_values("path", ignore_index=True)
-                   for b in ("local", "dask"))
-    print(f"local and dask dedupe manifests identical (path, group, status): {local.equals(dask)}")
+    for step, columns in COMPARED.items():
+        paths = [outputs[b][step] for b in ("local", "dask")]
+        if all(path.exists() for path in paths):
+            local, dask = (pd.read_csv(path, usecols=columns, keep_default_na=False).sort_values("path", ignore_index=True)
+                           for path in paths)
+            print(f"local and dask {step} manifests identical ({', '.join(columns)}): {local.equals(dask)}")
 
 
 def main() -> None:

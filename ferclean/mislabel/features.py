@@ -37,7 +37,7 @@ def load_one(path: str) -> np.ndarray | None:
 
 
 def load_images(
-    paths: Sequence[Path],
+    paths: Sequence[str | Path],
     jobs: int | None = None,
     on_progress: Progress | None = None,
     backend: Backend | None = None,

@@ -104,11 +104,11 @@ def review(
         probe_probs = align(saved, paths, label_names)
         class_names = saved.classes
     else:
-        files = [manifest.root / p for p in paths]
+        files = [str(manifest.root / p) for p in paths]
         if with_cnn:
             stack, ok = load_images(files, jobs, on_progress, backend)
         else:  # the fast probe alone never holds the image stack: a million images would not fit
-            ok, views = whiten_files([str(f) for f in files], seed, jobs, on_progress, backend)
+            ok, views = whiten_files(files, seed, jobs, on_progress, backend)
         if not ok.all():
             skipped = [paths[i] for i in np.flatnonzero(~ok)]
             rows = rows[ok]

@@ -160,7 +160,15 @@ def whiten_files(paths: Sequence[str], seed: int, jobs: int | None = None, on_pr
     chunks = [paths[i : i + FEATURE_CHUNK] for i in range(0, len(paths), FEATURE_CHUNK)]
     parts = map_batches(whitener.of_files, chunks, "Decoding and features (chunks)", jobs, on_progress, backend,
                         sizes=[len(c) for c in chunks])
-    return np.concatenate([ok for ok, _ in parts]), np.concatenate([views for _, views in parts])
+    ok = np.concatenate([ok for ok, _ in parts])
+    views = np.empty((int(ok.sum()), *parts[0][1].shape[1:]), dtype=np.float16)
+    at = 0
+    parts.reverse()
+    while parts:  # each chunk's views are freed once copied: the set is never held twice
+        _, part = parts.pop()
+        views[at : at + len(part)] = part
+        at += len(part)
+    return ok, views
 
 
 def fast_batch_size(n_images: int) -> int:
