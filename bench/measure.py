@@ -17,12 +17,13 @@ import psutil
 class Run:
     """Wall and CPU seconds (the whole process tree's), peak resident bytes of the tree (0 unless
     sampled; proportional set sizes, so that pages a forked worker shares with its parent count
-    once), and what the command printed."""
+    once), and what the command printed (its progress bars' last state on stderr)."""
 
     wall: float
     cpu: float
     peak: int
     stdout: str
+    stderr: str
 
 
 def _resident(process: psutil.Process) -> int:
@@ -66,4 +67,4 @@ def run_ferclean(*args: str | Path, sample_memory: bool = False, columns: int | 
     if process.returncode != 0:
         sys.exit(f"ferclean {args[0]} failed:\n{stdout[-3000:]}\n{stderr[-3000:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return Run(wall, cpu, peak, stdout)
+    return Run(wall, cpu, peak, stdout, stderr)

@@ -162,7 +162,6 @@ def tree_bench(tree: Path, work: Path, dask_workers: int, backends: list[str], s
     work.mkdir(parents=True, exist_ok=True)
     print(f"{n:,} images in {tree}; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
     print(f"{'backend':<8} {'command':<26} {'wall s':>8} {'CPU s':>8} {'peak GiB':>9} {'images/s':>9}  duplicates")
-    outputs = {}
     for backend in backends:
         extra = ["--backend", "dask", "--workers", str(dask_workers)] if backend == "dask" else []
         out = {step: work / f"{backend}-{step}.csv" for step in STEPS}
@@ -176,18 +175,17 @@ def tree_bench(tree: Path, work: Path, dask_workers: int, backends: list[str], s
             if step not in steps or (backend == "dask" and step == "split"):
                 continue  # the split reads no image: the backend plays no part
             r = run_ferclean(*args, sample_memory=True)
+            # the stage bars' elapsed times: where a step's wall went
+            (work / f"{backend}-{step}.log").write_text(r.stdout + r.stderr)
             quality = ""
             if name == "dedupe":
                 q = duplicate_quality(out["dedupe"], truth)
                 quality = f"recall {q['recall']:.3f}, group precision {q['precision']:.3f}, largest group {q['largest']}"
             print(f"{backend:<8} {name:<26} {r.wall:8.1f} {r.cpu:8.1f} {r.peak / 2**30:9.2f} {n / r.wall:9.0f}  {quality}",
                   flush=True)
-        outputs[backend] = out
-    if len(outputs) < 2:
-        return
-    for step, columns in COMPARED.items():
-        paths = [outputs[b][step] for b in ("local", "dask")]
-        if all(path.exists() for path in paths):
+    for step, columns in COMPARED.items():  # this run's manifests, or those an earlier run left
+        paths = [work / f"{b}-{step}.csv" for b in ("local", "dask")]
+        if step in steps and all(path.exists() for path in paths):
             local, dask = (pd.read_csv(path, usecols=columns, keep_default_na=False).sort_values("path", ignore_index=True)
                            for path in paths)
             print(f"local and dask {step} manifests identical ({', '.join(columns)}): {local.equals(dask)}")

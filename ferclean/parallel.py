@@ -15,10 +15,11 @@ from __future__ import annotations
 import importlib.util
 import logging
 import math
+import multiprocessing
 import os
 import signal
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import CancelledError, ProcessPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, CancelledError, ProcessPoolExecutor, wait
 from contextlib import contextmanager, nullcontext
 from typing import Any, Protocol, TypeVar
 
@@ -62,10 +63,11 @@ def _worker_signals() -> None:
 
 
 @contextmanager
-def worker_pool(jobs: int) -> Iterator[ProcessPoolExecutor]:
-    """A process pool that, when the caller stops early (an interrupt, an error), cancels the
-    queued work instead of waiting for all of it, so the run ends in seconds."""
-    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_signals)
+def worker_pool(jobs: int, context: Any = None) -> Iterator[ProcessPoolExecutor]:
+    """A process pool (of ``context``'s start method, None: the platform's) that, when the caller
+    stops early (an interrupt, an error), cancels the queued work instead of waiting for all of
+    it, so the run ends in seconds."""
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_worker_signals)
     try:
         yield pool
     except BaseException:
@@ -96,6 +98,66 @@ class LocalBackend:
                 results.append(result)
                 report(stage, len(results), len(items))
         return results
+
+
+#: What :func:`forked_map`'s workers inherit by fork: the function, the shared data, the items and
+#: the shared tick counter (None outside a call).
+_FORKED: tuple[Callable[..., Any], Any, Sequence[Any], Any] | None = None
+
+
+def _run_forked(index: int) -> Any:
+    """One item of :func:`forked_map`, in a forked worker."""
+    assert _FORKED is not None
+    fn, shared, items, counter = _FORKED
+
+    def tick() -> None:
+        with counter.get_lock():
+            counter.value += 1
+
+    return fn(shared, items[index], tick)
+
+
+def forked_map(
+    fn: Callable[[Any, T, Callable[[], None]], R],
+    shared: Any,
+    items: Sequence[T],
+    jobs: int | None = None,
+    on_tick: Callable[[int], None] | None = None,
+) -> list[R]:
+    """``[fn(shared, x, tick) for x in items]`` in order, over up to ``jobs`` local processes that
+    inherit ``shared`` (arrays of gigabytes) by fork instead of receiving a pickled copy each.
+
+    ``fn`` calls ``tick()`` as it makes progress; ``on_tick(total ticks)`` reports them here. A
+    few long items (a model per view) run side by side, each on its own core. With one job, or
+    where fork is not available, the items run in this process: the same results.
+    """
+    global _FORKED
+    report = on_tick or (lambda done: None)
+    jobs = min(jobs or default_jobs(), len(items))
+    if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        ticks = 0
+
+        def tick() -> None:
+            nonlocal ticks
+            ticks += 1
+            report(ticks)
+
+        return [fn(shared, item, tick) for item in items]
+    context = multiprocessing.get_context("fork")
+    counter = context.Value("l", 0)
+    _FORKED = (fn, shared, items, counter)  # set before the pool forks its workers
+    try:
+        with worker_pool(jobs, context) as pool:
+            futures = [pool.submit(_run_forked, i) for i in range(len(items))]
+            pending = set(futures)
+            while pending:
+                _, pending = wait(pending, timeout=0.25, return_when=FIRST_EXCEPTION)
+                report(counter.value)
+                if any(f.done() and f.exception() for f in futures):
+                    break
+            return [future.result() for future in futures]
+    finally:
+        _FORKED = None
 
 
 def _apply(fn: Callable[[T], R], partition: Sequence[T]) -> list[R]:

@@ -93,7 +93,11 @@ def test_fast_probe_from_files_equals_the_stack_skips_unreadable_files_and_train
     assert ok.tolist() == [i != 7 for i in range(31)]
     assert views.dtype == np.float16 and views.shape[:3] == (30, 2, 2)
     np.testing.assert_array_equal(views, whiten_images(images, seed=0))
-    whole = dynamics_probs(views, labels, 2, seed=0)
+    ticks: list[int] = []
+    whole = dynamics_probs(views, labels, 2, seed=0, on_progress=lambda stage, done, total: ticks.append(done))
+    assert ticks[-1] == 2 * probe.FAST_EPOCHS  # the views' epochs, counted across the forked workers
+    # the views' perceptrons side by side in two processes, or one after the other here: the same
+    np.testing.assert_array_equal(whole, dynamics_probs(views, labels, 2, seed=0, jobs=1))
     monkeypatch.setattr(probe, "TRAIN_CHUNK", 8)  # an epoch in four seeded chunks
     chunked = dynamics_probs(views, labels, 2, seed=0)
     np.testing.assert_array_equal(chunked, dynamics_probs(views, labels, 2, seed=0))

@@ -1,10 +1,15 @@
-"""The local parallel map for batches: a few heavy batches still use every core."""
+"""The local parallel maps: a few heavy batches still use every core; a few long items share big
+arrays with forked workers."""
 
 from __future__ import annotations
 
 import os
+import threading
 
-from ferclean.parallel import LocalBackend, map_batches
+import numpy as np
+import pytest
+
+from ferclean.parallel import LocalBackend, forked_map, map_batches
 
 
 def _pid_and_sum(batch: list[int]) -> tuple[int, int]:
@@ -25,3 +30,34 @@ def test_map_batches_runs_a_few_batches_in_worker_processes_in_order() -> None:
 def test_map_batches_one_job_or_one_batch_stays_in_process() -> None:
     assert map_batches(_pid_and_sum, [[1], [2]], "sum", jobs=1) == [(os.getpid(), 1), (os.getpid(), 2)]
     assert map_batches(_pid_and_sum, [[1, 2]], "sum", backend=LocalBackend(2)) == [(os.getpid(), 3)]
+
+
+def _row_sum(shared: tuple[np.ndarray, threading.Lock], row: int, tick) -> tuple[int, float]:
+    array, _ = shared
+    tick()
+    tick()
+    return os.getpid(), float(array[row].sum())
+
+
+def test_forked_map_workers_inherit_the_shared_data_and_report_ticks() -> None:
+    # A lock cannot be pickled: the workers can only have it by inheritance.
+    shared = (np.arange(12.0).reshape(3, 4), threading.Lock())
+    ticks: list[int] = []
+    results = forked_map(_row_sum, shared, [2, 0, 1], jobs=2, on_tick=ticks.append)
+    assert [total for _, total in results] == [38.0, 6.0, 22.0]
+    assert os.getpid() not in {pid for pid, _ in results}
+    assert ticks[-1] == 6 and ticks == sorted(ticks)
+    ticks.clear()
+    assert forked_map(_row_sum, shared, [1], jobs=1, on_tick=ticks.append) == [(os.getpid(), 22.0)]
+    assert ticks == [1, 2]
+
+
+def _fails_on_one(shared: None, item: int, tick) -> int:
+    if item == 1:
+        raise ValueError("item 1")
+    return item
+
+
+def test_forked_map_raises_a_worker_error() -> None:
+    with pytest.raises(ValueError, match="item 1"):
+        forked_map(_fails_on_one, None, [0, 1, 2], jobs=2)

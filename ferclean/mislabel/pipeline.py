@@ -138,7 +138,7 @@ def review(
                                                        build_cnn, fold_of, on_progress, backend, checkpoint, fit))
             images = dict(zip(paths, stack))
         else:
-            probe_probs = dynamics_probs(views, labels, len(class_names), seed, on_progress, fit)
+            probe_probs = dynamics_probs(views, labels, len(class_names), seed, on_progress, fit, jobs)
         saved = SavedProbs(probs=probe_probs, paths=paths, classes=class_names,
                            meta={"probe": probe, "seed": seed, "epochs": epochs, "folds": n_folds,
                                  "fit_splits": None if fit_splits is None else list(fit_splits)})

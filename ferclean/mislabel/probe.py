@@ -23,12 +23,13 @@ import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
+from threadpoolctl import threadpool_limits
 
 from ferclean.errors import FercleanError
 from ferclean.images import area_weights
 from ferclean.mislabel.checkpoint import Checkpoint
 from ferclean.mislabel.features import HOG_DIMS, IMAGE_SIZE, fast_features, load_one
-from ferclean.parallel import Backend, Progress, map_batches, no_progress, parallel_map
+from ferclean.parallel import Backend, Progress, forked_map, map_batches, no_progress, parallel_map
 
 PROBES: tuple[str, ...] = ("fast", "cnn", "ensemble")
 #: The single probes each probe trains: ``compact`` is the per-fold CNN (:func:`compact_probs`),
@@ -191,7 +192,8 @@ def fast_probs(
 
 
 def dynamics_probs(views: np.ndarray, labels: np.ndarray, k: int, seed: int,
-                   on_progress: Progress | None = None, fit: np.ndarray | None = None) -> np.ndarray:
+                   on_progress: Progress | None = None, fit: np.ndarray | None = None,
+                   jobs: int | None = None) -> np.ndarray:
     """Probabilities from training dynamics: one perceptron per view of ``views`` (fine HOG, and
     every hand-made feature: HOG at two scales, LBP, pixels; :class:`Whitener`), each trained on
     all images and mirrors; what they say of each image (with its mirror) is averaged over the
@@ -200,20 +202,34 @@ def dynamics_probs(views: np.ndarray, labels: np.ndarray, k: int, seed: int,
     A wrong label is fitted late, if at all, while the right labels around it are learned early,
     so its averaged probability stays low. On FER2013's real errors this ranks better than
     out-of-fold perceptrons at a fifth of their training cost (bench/mislabel_bench.py), and
-    either view alone ranks worse than the pair. Each epoch visits ``TRAIN_CHUNK`` images at a
-    time, a seeded random draw of them, so only one chunk is ever converted to float32.
-    ``fit`` (a boolean mask, None: all) limits training to those rows; the others are only predicted.
+    either view alone ranks worse than the pair. ``fit`` (a boolean mask, None: all) limits
+    training to those rows; the others are only predicted. The views' perceptrons train side by
+    side in ``jobs`` forked processes (None: every core) that share ``views``, each on one BLAS
+    thread: their products are too small for threads to pay, and under load threads wait on
+    each other. The result does not depend on ``jobs``.
     """
     report = on_progress or no_progress
-    n, n_views = views.shape[:2]
-    fit_rows = fit_indices(fit, n)
-    batch_size, classes = fast_batch_size(len(fit_rows)), np.arange(k)
-    probs = np.zeros((n, k))
+    n_views = views.shape[1]
     stage, steps = f"Fast probe ({n_views} views x {FAST_EPOCHS} epochs)", n_views * FAST_EPOCHS
     report(stage, 0, steps)
-    for view in range(n_views):
-        model = MLPClassifier((256,), alpha=FAST_ALPHA, batch_size=batch_size, random_state=seed)
-        rng = np.random.default_rng(seed)
+    shared = (views, labels, k, seed, fit_indices(fit, len(views)))
+    per_view = forked_map(_view_probs, shared, range(n_views), jobs, lambda done: report(stage, done, steps))
+    return np.sum(per_view, axis=0) / (2 * n_views * len(FAST_SNAPSHOTS))
+
+
+def _view_probs(shared: tuple[np.ndarray, np.ndarray, int, int, np.ndarray], view: int,
+                tick: Callable[[], None]) -> np.ndarray:
+    """One view's perceptron through ``FAST_EPOCHS`` (:func:`dynamics_probs`), ticking once an
+    epoch: the sum of its snapshot predictions of every image and mirror. Each epoch visits
+    ``TRAIN_CHUNK`` images at a time, a seeded random draw of them, so only one chunk is ever
+    converted to float32."""
+    views, labels, k, seed, fit_rows = shared
+    n, classes = len(views), np.arange(k)
+    batch_size = fast_batch_size(len(fit_rows))
+    probs = np.zeros((n, k))
+    model = MLPClassifier((256,), alpha=FAST_ALPHA, batch_size=batch_size, random_state=seed)
+    rng = np.random.default_rng(seed)
+    with threadpool_limits(limits=1, user_api="blas"):
         for epoch in range(1, FAST_EPOCHS + 1):
             order = rng.permutation(fit_rows)  # rows come sorted by split and class: chunks must mix them
             for start in range(0, len(order), TRAIN_CHUNK):
@@ -227,8 +243,8 @@ def dynamics_probs(views: np.ndarray, labels: np.ndarray, k: int, seed: int,
                     chunk = slice(start, start + TRAIN_CHUNK)
                     both = views[chunk, view].astype(np.float32)
                     probs[chunk] += model.predict_proba(both[:, 0]) + model.predict_proba(both[:, 1])
-            report(stage, view * FAST_EPOCHS + epoch, steps)
-    return probs / (2 * n_views * len(FAST_SNAPSHOTS))
+            tick()
+    return probs
 
 
 def area_resize(images: np.ndarray, size: int) -> np.ndarray:
