@@ -148,16 +148,30 @@ def forked_map(
     _FORKED = (fn, shared, items, counter)  # set before the pool forks its workers
     try:
         with worker_pool(jobs, context) as pool:
-            futures = [pool.submit(_run_forked, i) for i in range(len(items))]
-            pending = set(futures)
-            while pending:
-                _, pending = wait(pending, timeout=0.25, return_when=FIRST_EXCEPTION)
-                report(counter.value)
-                if any(f.done() and f.exception() for f in futures):
-                    break
-            return [future.result() for future in futures]
+            try:
+                futures = [pool.submit(_run_forked, i) for i in range(len(items))]
+                pending = set(futures)
+                while pending:
+                    _, pending = wait(pending, timeout=0.25, return_when=FIRST_EXCEPTION)
+                    report(counter.value)
+                    for future in futures:
+                        if future.done() and future.exception():
+                            future.result()  # raises the worker's error now, not after the others end
+                return [future.result() for future in futures]
+            except BaseException:
+                _end_workers(pool)  # an item runs for minutes: do not leave it running
+                raise
     finally:
         _FORKED = None
+
+
+def _end_workers(pool: ProcessPoolExecutor) -> None:
+    """Terminate a pool's workers now, busy or not (a public method only from Python 3.14)."""
+    if hasattr(pool, "terminate_workers"):
+        pool.terminate_workers()
+        return
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.terminate()
 
 
 def _apply(fn: Callable[[T], R], partition: Sequence[T]) -> list[R]:

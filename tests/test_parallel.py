@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 import numpy as np
+import psutil
 import pytest
 
 from ferclean.parallel import LocalBackend, forked_map, map_batches
@@ -55,9 +57,15 @@ def test_forked_map_workers_inherit_the_shared_data_and_report_ticks() -> None:
 def _fails_on_one(shared: None, item: int, tick) -> int:
     if item == 1:
         raise ValueError("item 1")
+    time.sleep(item)
     return item
 
 
-def test_forked_map_raises_a_worker_error() -> None:
+def test_forked_map_raises_a_worker_error_and_ends_the_busy_workers() -> None:
+    start = time.perf_counter()
     with pytest.raises(ValueError, match="item 1"):
-        forked_map(_fails_on_one, None, [0, 1, 2], jobs=2)
+        forked_map(_fails_on_one, None, [60, 1, 2], jobs=2)
+    # the worker on the 60-second item was ended, not waited for
+    assert time.perf_counter() - start < 30
+    _, alive = psutil.wait_procs(psutil.Process().children(), timeout=10)
+    assert not alive
