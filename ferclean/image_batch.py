@@ -238,6 +238,22 @@ def map_chunks(
     return map_batches(fn, chunks, stage, jobs, on_progress, backend, sizes=[len(c) for c in chunks])
 
 
+def join_chunks(parts: list[np.ndarray]) -> np.ndarray:
+    """``np.concatenate(parts)``, emptying ``parts`` and freeing each chunk once it is copied, so a
+    million images' thumbnails or views (1-2 GB) are never held twice while they are joined."""
+    if not parts:
+        raise ValueError("parts must hold at least one array")
+    out = np.empty((sum(len(p) for p in parts), *parts[0].shape[1:]), dtype=parts[0].dtype)
+    at = 0
+    parts.reverse()
+    while parts:
+        part = parts.pop()
+        out[at : at + len(part)] = part
+        at += len(part)
+        del part
+    return out
+
+
 def decode_files_parallel(
     paths: Sequence[str],
     jobs: int = 1,
@@ -261,8 +277,14 @@ def decode_files_parallel(
         np.concatenate([p.phash_flip for p in parts]),
         [e for p in parts for e in p.error],
         [r for p in parts for r in p.quality],
-        None if side is None else np.concatenate([p.pixels for p in parts]),
+        None if side is None else join_chunks([_take_pixels(p) for p in parts]),
     )
+
+
+def _take_pixels(batch: DecodedBatch) -> np.ndarray:
+    """A batch's pixels, which it no longer holds (:func:`join_chunks` frees each once copied)."""
+    pixels, batch.pixels = batch.pixels, None
+    return pixels
 
 
 @lru_cache(maxsize=1)

@@ -94,3 +94,20 @@ def test_decoding_thumbnails_and_hashes_are_pils_and_imagehashs_for_every_size(t
     batch = decode_files(paths)
     pairs = [_imagehash_pair(Image.fromarray(im)) for im in images]
     assert to_hex(batch.phash) == [p[0] for p in pairs] and to_hex(batch.phash_flip) == [p[1] for p in pairs]
+
+
+def test_join_chunks_concatenates_and_lets_go_of_each_chunk() -> None:
+    import weakref
+
+    class Chunk(np.ndarray):
+        """An ndarray that can be watched for being freed."""
+
+    parts = [np.arange(6, dtype=np.uint8).reshape(3, 2).view(Chunk), np.full((2, 2), 9, np.uint8).view(Chunk)]
+    expected = np.concatenate(parts)
+    watchers = [weakref.ref(p) for p in parts]
+    joined = image_batch.join_chunks(parts)
+    assert parts == [] and all(w() is None for w in watchers)  # no chunk outlives its copy
+    np.testing.assert_array_equal(joined, expected)
+    assert joined.dtype == np.uint8 and type(joined) is np.ndarray
+    with pytest.raises(ValueError, match="parts"):
+        image_batch.join_chunks([])

@@ -276,3 +276,17 @@ def test_compact_cnn_trains_only_on_fit_rows_and_judges_the_rest_held_out() -> N
     np.testing.assert_array_equal(second.seen, x[(STRIPE_FOLDS == 0) & fit])
     np.testing.assert_allclose(probs[~fit], np.tile(HELD_PROBS, (10, 1)))  # never trained on: held out only
     np.testing.assert_allclose(probs[fit], np.tile((HELD_PROBS + TRAINED_PROBS) / 2, (50, 1)))
+
+
+def test_whitened_views_do_not_depend_on_blas_threads() -> None:
+    """Local worker processes and Dask workers (one BLAS thread each) must agree: a million images'
+    review differed between the backends when each used its own thread count."""
+    from threadpoolctl import threadpool_limits
+
+    images, _ = stripes(600, seed=3)
+    whitener = probe.fit_whitener(images[:400], len(images), seed=0)
+    with threadpool_limits(limits=2, user_api="blas"):
+        threaded = whitener(images)
+    with threadpool_limits(limits=1, user_api="blas"):
+        single = whitener(images)
+    np.testing.assert_array_equal(threaded, single)

@@ -26,6 +26,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from threadpoolctl import threadpool_limits
 
 from ferclean.errors import FercleanError
+from ferclean.image_batch import join_chunks
 from ferclean.images import area_weights
 from ferclean.mislabel.checkpoint import Checkpoint
 from ferclean.mislabel.features import HOG_DIMS, IMAGE_SIZE, fast_features, load_one
@@ -97,7 +98,9 @@ class Whitener:
     """The fast probe's views (feature columns) and the whitened PCA of each, fitted on a sample
     of images and mirrors (it never sees a label). Called on images, it returns their
     ``(n, views, 2, components)`` projections, the mirrors' second, in float16; sent to worker
-    processes or a cluster with each chunk."""
+    processes or a cluster with each chunk. The projections run on one BLAS thread wherever they
+    run: a threaded product rounds differently, which the float16 views keep, so a million
+    images' review differed between local processes (two BLAS threads) and Dask workers (one)."""
 
     columns: tuple[slice, ...]
     pcas: tuple[PCA, ...]
@@ -105,11 +108,16 @@ class Whitener:
     def __call__(self, images: np.ndarray) -> np.ndarray:
         out = np.empty((len(images), len(self.pcas), 2, self.pcas[0].n_components_), dtype=np.float16)
         if len(images):
-            features, mirrored = fast_features(images)
-            for view, (columns, pca) in enumerate(zip(self.columns, self.pcas)):
-                out[:, view, 0] = pca.transform(features[:, columns])
-                out[:, view, 1] = pca.transform(mirrored[:, columns])
+            with threadpool_limits(limits=1, user_api="blas"):
+                self._project(images, out)
         return out
+
+    def _project(self, images: np.ndarray, out: np.ndarray) -> None:
+        """Fill ``out`` with the views of ``images`` and of their mirrors."""
+        features, mirrored = fast_features(images)
+        for view, (columns, pca) in enumerate(zip(self.columns, self.pcas)):
+            out[:, view, 0] = pca.transform(features[:, columns])
+            out[:, view, 1] = pca.transform(mirrored[:, columns])
 
     def of_files(self, paths: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """``(ok, projections)`` of a chunk of image files: which decoded, and their projections."""
@@ -162,14 +170,9 @@ def whiten_files(paths: Sequence[str], seed: int, jobs: int | None = None, on_pr
     parts = map_batches(whitener.of_files, chunks, "Decoding and features (chunks)", jobs, on_progress, backend,
                         sizes=[len(c) for c in chunks])
     ok = np.concatenate([ok for ok, _ in parts])
-    views = np.empty((int(ok.sum()), *parts[0][1].shape[1:]), dtype=np.float16)
-    at = 0
-    parts.reverse()
-    while parts:  # each chunk's views are freed once copied: the set is never held twice
-        _, part = parts.pop()
-        views[at : at + len(part)] = part
-        at += len(part)
-    return ok, views
+    views = [part for _, part in parts]
+    del parts
+    return ok, join_chunks(views)
 
 
 def fast_batch_size(n_images: int) -> int:
