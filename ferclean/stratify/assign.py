@@ -17,7 +17,7 @@ import pandas as pd
 
 from ferclean.errors import FercleanError
 from ferclean.keys import seeded_rank
-from ferclean.labels import SPLITS, canonical_split, class_order, normalise_split
+from ferclean.labels import canonical_split, class_order
 from ferclean.manifest import effective_labels, group_keys, kept
 
 
