@@ -22,7 +22,7 @@ import pandas as pd
 from PIL import Image
 from threadpoolctl import threadpool_limits
 
-from ferclean.images import UnreadableImage, open_gray, pixel_sha256, too_small
+from ferclean.images import UnreadableImage, open_gray, pixel_sha256, read_ahead, too_small
 from ferclean.parallel import Backend, Progress, map_batches
 from ferclean.quality import WORK_SIDE, quality_notes, quality_table, work_copy
 
@@ -231,11 +231,20 @@ def map_chunks(
     on_progress: Progress | None = None,
     stage: str = "",
     backend: Backend | None = None,
+    chunk: int = _CHUNK,
 ) -> list[T]:
-    """``fn`` on consecutive chunks of ``paths`` (:func:`ferclean.parallel.map_batches`), in order,
-    counting progress in paths (in chunks on a cluster). ``fn`` must be module-level."""
-    chunks = [list(paths[i : i + _CHUNK]) for i in range(0, len(paths), _CHUNK)]
-    return map_batches(fn, chunks, stage, jobs, on_progress, backend, sizes=[len(c) for c in chunks])
+    """``fn`` on consecutive chunks of ``chunk`` paths (:func:`ferclean.parallel.map_batches`), in
+    order, counting progress in paths (in chunks on a cluster). Each worker asks the OS to read
+    its whole chunk ahead (:func:`ferclean.images.read_ahead`) before ``fn`` decodes it. ``fn``
+    must be module-level (or a bound method of a picklable object)."""
+    chunks = [list(paths[i : i + chunk]) for i in range(0, len(paths), chunk)]
+    return map_batches(partial(_read_ahead_then, fn), chunks, stage, jobs, on_progress, backend,
+                       sizes=[len(c) for c in chunks])
+
+
+def _read_ahead_then(fn: Callable[[list[str]], T], paths: list[str]) -> T:
+    read_ahead(paths)
+    return fn(paths)
 
 
 def join_chunks(parts: list[np.ndarray]) -> np.ndarray:

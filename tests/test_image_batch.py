@@ -1,3 +1,5 @@
+import os
+
 import imagehash
 import numpy as np
 import pandas as pd
@@ -111,3 +113,17 @@ def test_join_chunks_concatenates_and_lets_go_of_each_chunk() -> None:
     assert joined.dtype == np.uint8 and type(joined) is np.ndarray
     with pytest.raises(ValueError, match="parts"):
         image_batch.join_chunks([])
+
+
+def test_map_chunks_reads_each_chunk_ahead_then_decodes_it_in_order(tmp_path, monkeypatch) -> None:
+    files = []
+    for k in range(5):
+        (tmp_path / f"{k}.bin").write_bytes(b"x")
+        files.append(str(tmp_path / f"{k}.bin"))
+    files.insert(2, str(tmp_path / "missing.bin"))  # left for the decoding to report
+    advised = []
+    monkeypatch.setattr(os, "posix_fadvise", lambda fd, offset, length, advice: advised.append(advice), raising=False)
+    monkeypatch.setattr(os, "POSIX_FADV_WILLNEED", 3, raising=False)
+    parts = image_batch.map_chunks(list, files, jobs=1, chunk=4)
+    assert parts == [files[:4], files[4:]]
+    assert advised == [3] * 5

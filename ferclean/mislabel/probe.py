@@ -26,7 +26,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from threadpoolctl import threadpool_limits
 
 from ferclean.errors import FercleanError
-from ferclean.image_batch import join_chunks
+from ferclean.image_batch import join_chunks, map_chunks
 from ferclean.images import area_weights
 from ferclean.mislabel.checkpoint import Checkpoint
 from ferclean.mislabel.features import HOG_DIMS, IMAGE_SIZE, fast_features, load_one
@@ -166,9 +166,8 @@ def whiten_files(paths: Sequence[str], seed: int, jobs: int | None = None, on_pr
     if not sample:
         return np.zeros(len(paths), dtype=bool), np.zeros((0, 2, 2, 2), dtype=np.float16)
     whitener = fit_whitener(np.stack(sample), len(paths), seed)
-    chunks = [paths[i : i + FEATURE_CHUNK] for i in range(0, len(paths), FEATURE_CHUNK)]
-    parts = map_batches(whitener.of_files, chunks, "Decoding and features (chunks)", jobs, on_progress, backend,
-                        sizes=[len(c) for c in chunks])
+    parts = map_chunks(whitener.of_files, paths, jobs, on_progress, "Decoding and features (chunks)", backend,
+                       chunk=FEATURE_CHUNK)
     ok = np.concatenate([ok for ok, _ in parts])
     views = [part for _, part in parts]
     del parts
