@@ -12,7 +12,7 @@ with imagehash's own ``scipy.fftpack`` route, so no bit ever differs.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from typing import TypeVar
@@ -23,7 +23,7 @@ from PIL import Image
 from threadpoolctl import threadpool_limits
 
 from ferclean.images import UnreadableImage, open_gray, pixel_sha256, read_ahead, too_small
-from ferclean.parallel import Backend, Progress, map_batches
+from ferclean.parallel import Backend, Progress, iter_batches
 from ferclean.quality import WORK_SIDE, quality_notes, quality_table, work_copy
 
 HASH_SIZE = 8
@@ -232,14 +232,15 @@ def map_chunks(
     stage: str = "",
     backend: Backend | None = None,
     chunk: int = _CHUNK,
-) -> list[T]:
-    """``fn`` on consecutive chunks of ``chunk`` paths (:func:`ferclean.parallel.map_batches`), in
-    order, counting progress in paths (in chunks on a cluster). Each worker asks the OS to read
-    its whole chunk ahead (:func:`ferclean.images.read_ahead`) before ``fn`` decodes it. ``fn``
-    must be module-level (or a bound method of a picklable object)."""
+) -> Iterator[T]:
+    """``fn`` on consecutive chunks of ``chunk`` paths (:func:`ferclean.parallel.iter_batches`),
+    yielded in order as each is ready, counting progress in paths (in chunks on a cluster).
+    Each worker asks the OS to read its whole chunk ahead (:func:`ferclean.images.read_ahead`)
+    before ``fn`` decodes it. ``fn`` must be module-level (or a bound method of a picklable
+    object)."""
     chunks = [list(paths[i : i + chunk]) for i in range(0, len(paths), chunk)]
-    return map_batches(partial(_read_ahead_then, fn), chunks, stage, jobs, on_progress, backend,
-                       sizes=[len(c) for c in chunks])
+    return iter_batches(partial(_read_ahead_then, fn), chunks, stage, jobs, on_progress, backend,
+                        sizes=[len(c) for c in chunks])
 
 
 def _read_ahead_then(fn: Callable[[list[str]], T], paths: list[str]) -> T:
@@ -247,20 +248,23 @@ def _read_ahead_then(fn: Callable[[list[str]], T], paths: list[str]) -> T:
     return fn(paths)
 
 
-def join_chunks(parts: list[np.ndarray]) -> np.ndarray:
-    """``np.concatenate(parts)``, emptying ``parts`` and freeing each chunk once it is copied, so a
-    million images' thumbnails or views (1-2 GB) are never held twice while they are joined."""
-    if not parts:
-        raise ValueError("parts must hold at least one array")
-    out = np.empty((sum(len(p) for p in parts), *parts[0].shape[1:]), dtype=parts[0].dtype)
+def stack_chunks(parts: Iterable[np.ndarray], rows: int) -> np.ndarray:
+    """``np.concatenate(parts)`` of arrays that arrive one by one and hold ``rows`` rows at most
+    together, each copied into place as it comes: a million images' thumbnails or views (1-2 GB)
+    are never held twice, nor left in the freed chunks that the allocator keeps."""
+    out: np.ndarray | None = None
     at = 0
-    parts.reverse()
-    while parts:
-        part = parts.pop()
+    for part in parts:
+        if out is None:
+            out = np.empty((rows, *part.shape[1:]), dtype=part.dtype)
+        if at + len(part) > rows:
+            raise ValueError(f"parts hold more than rows={rows} rows")
         out[at : at + len(part)] = part
         at += len(part)
-        del part
-    return out
+        del part  # not held while the next one is made
+    if out is None:
+        raise ValueError("parts must hold at least one array")
+    return out[:at]
 
 
 def decode_files_parallel(
@@ -273,7 +277,7 @@ def decode_files_parallel(
     side: int | None = None,
 ) -> DecodedBatch:
     """:func:`decode_files` over ``jobs`` processes or ``backend`` (:func:`map_chunks`), joined in order."""
-    parts = map_chunks(partial(decode_files, quality=quality, side=side), paths, jobs, on_progress, stage, backend)
+    parts = list(map_chunks(partial(decode_files, quality=quality, side=side), paths, jobs, on_progress, stage, backend))
     if not parts:
         empty = np.zeros(0, dtype=np.uint64)
         pixels = None if side is None else np.zeros((0, side, side), dtype=np.uint8)
@@ -286,12 +290,12 @@ def decode_files_parallel(
         np.concatenate([p.phash_flip for p in parts]),
         [e for p in parts for e in p.error],
         [r for p in parts for r in p.quality],
-        None if side is None else join_chunks([_take_pixels(p) for p in parts]),
+        None if side is None else stack_chunks((_take_pixels(p) for p in parts), len(paths)),
     )
 
 
 def _take_pixels(batch: DecodedBatch) -> np.ndarray:
-    """A batch's pixels, which it no longer holds (:func:`join_chunks` frees each once copied)."""
+    """A batch's pixels, which it no longer holds (:func:`stack_chunks` frees each once copied)."""
     pixels, batch.pixels = batch.pixels, None
     return pixels
 

@@ -98,7 +98,7 @@ def test_decoding_thumbnails_and_hashes_are_pils_and_imagehashs_for_every_size(t
     assert to_hex(batch.phash) == [p[0] for p in pairs] and to_hex(batch.phash_flip) == [p[1] for p in pairs]
 
 
-def test_join_chunks_concatenates_and_lets_go_of_each_chunk() -> None:
+def test_stack_chunks_copies_each_chunk_as_it_arrives_and_lets_go_of_it() -> None:
     import weakref
 
     class Chunk(np.ndarray):
@@ -107,12 +107,21 @@ def test_join_chunks_concatenates_and_lets_go_of_each_chunk() -> None:
     parts = [np.arange(6, dtype=np.uint8).reshape(3, 2).view(Chunk), np.full((2, 2), 9, np.uint8).view(Chunk)]
     expected = np.concatenate(parts)
     watchers = [weakref.ref(p) for p in parts]
-    joined = image_batch.join_chunks(parts)
-    assert parts == [] and all(w() is None for w in watchers)  # no chunk outlives its copy
-    np.testing.assert_array_equal(joined, expected)
-    assert joined.dtype == np.uint8 and type(joined) is np.ndarray
-    with pytest.raises(ValueError, match="parts"):
-        image_batch.join_chunks([])
+    alive = []
+
+    def arriving():
+        for k in range(len(parts)):
+            yield parts.pop(0)
+            alive.append(watchers[k]() is not None)
+
+    stacked = image_batch.stack_chunks(arriving(), rows=6)
+    assert alive == [False, False]  # each chunk is gone before the next one comes
+    np.testing.assert_array_equal(stacked, expected)  # fewer rows than room: trimmed
+    assert stacked.dtype == np.uint8 and type(stacked) is np.ndarray
+    with pytest.raises(ValueError, match="at least one"):
+        image_batch.stack_chunks(iter([]), rows=3)
+    with pytest.raises(ValueError, match="rows=4"):
+        image_batch.stack_chunks(iter([np.zeros((3, 2)), np.zeros((3, 2))]), rows=4)
 
 
 def test_map_chunks_reads_each_chunk_ahead_then_decodes_it_in_order(tmp_path, monkeypatch) -> None:
@@ -124,6 +133,6 @@ def test_map_chunks_reads_each_chunk_ahead_then_decodes_it_in_order(tmp_path, mo
     advised = []
     monkeypatch.setattr(os, "posix_fadvise", lambda fd, offset, length, advice: advised.append(advice), raising=False)
     monkeypatch.setattr(os, "POSIX_FADV_WILLNEED", 3, raising=False)
-    parts = image_batch.map_chunks(list, files, jobs=1, chunk=4)
+    parts = list(image_batch.map_chunks(list, files, jobs=1, chunk=4))
     assert parts == [files[:4], files[4:]]
     assert advised == [3] * 5

@@ -11,27 +11,28 @@ import numpy as np
 import psutil
 import pytest
 
-from ferclean.parallel import LocalBackend, forked_map, map_batches
+from ferclean import parallel
+from ferclean.parallel import LocalBackend, forked_map, iter_batches
 
 
 def _pid_and_sum(batch: list[int]) -> tuple[int, int]:
     return os.getpid(), sum(batch)
 
 
-def test_map_batches_runs_a_few_batches_in_worker_processes_in_order() -> None:
+def test_iter_batches_runs_a_few_batches_in_worker_processes_in_order() -> None:
     batches = [[1, 2], [3], [4, 5, 6]]
     seen: list[tuple[int, int]] = []
-    results = map_batches(_pid_and_sum, batches, "sum", backend=LocalBackend(2), sizes=[2, 1, 3],
-                          on_progress=lambda stage, done, total: seen.append((done, total)))
+    results = list(iter_batches(_pid_and_sum, batches, "sum", backend=LocalBackend(2), sizes=[2, 1, 3],
+                                on_progress=lambda stage, done, total: seen.append((done, total))))
     assert [total for _, total in results] == [3, 3, 15]
     # LocalBackend.map would run fewer than 200 items in this process; batches must not.
     assert os.getpid() not in {pid for pid, _ in results}
     assert seen == [(0, 6), (2, 6), (3, 6), (6, 6)]
 
 
-def test_map_batches_one_job_or_one_batch_stays_in_process() -> None:
-    assert map_batches(_pid_and_sum, [[1], [2]], "sum", jobs=1) == [(os.getpid(), 1), (os.getpid(), 2)]
-    assert map_batches(_pid_and_sum, [[1, 2]], "sum", backend=LocalBackend(2)) == [(os.getpid(), 3)]
+def test_iter_batches_one_job_or_one_batch_stays_in_process() -> None:
+    assert list(iter_batches(_pid_and_sum, [[1], [2]], "sum", jobs=1)) == [(os.getpid(), 1), (os.getpid(), 2)]
+    assert list(iter_batches(_pid_and_sum, [[1, 2]], "sum", backend=LocalBackend(2))) == [(os.getpid(), 3)]
 
 
 def _row_sum(shared: tuple[np.ndarray, threading.Lock], row: int, tick) -> tuple[int, float]:
@@ -69,3 +70,16 @@ def test_forked_map_raises_a_worker_error_and_ends_the_busy_workers() -> None:
     assert time.perf_counter() - start < 30
     _, alive = psutil.wait_procs(psutil.Process().children(), timeout=10)
     assert not alive
+
+
+@pytest.mark.skipif(parallel._malloc_trim() is None, reason="glibc's malloc_trim only")
+def test_release_freed_memory_gives_freed_heap_pages_back() -> None:
+    # 100 KB blocks come from the C heap (below malloc's mmap threshold); the last one is kept,
+    # so the heap cannot shrink by itself from the top.
+    blocks = [np.ones(100_000, dtype=np.uint8) for _ in range(2_000)]
+    last = blocks.pop()
+    blocks.clear()
+    before = psutil.Process().memory_info().rss
+    parallel.release_freed_memory()
+    assert before - psutil.Process().memory_info().rss > 100 * 2**20
+    assert last.sum() == 100_000

@@ -31,7 +31,7 @@ from PIL import Image
 from threadpoolctl import threadpool_limits
 
 from ferclean.dedupe.clusters import components
-from ferclean.image_batch import decode_one, join_chunks, map_chunks, small_copy
+from ferclean.image_batch import decode_one, map_chunks, small_copy, stack_chunks
 from ferclean.images import area_weights
 from ferclean.parallel import Backend, Progress
 
@@ -195,9 +195,9 @@ def load_features(
     paths: Sequence[str], jobs: int = 1, on_progress: Progress | None = None, backend: Backend | None = None
 ) -> LazyFeatures:
     """Decode ``paths`` (in parallel, or on ``backend``) into verification features; unreadable files give zeros."""
-    parts = map_chunks(thumbnails, paths, jobs, on_progress, "Verifying candidates", backend)
-    empty = np.zeros((0, len(ZOOMS), SIZE, SIZE), dtype=np.uint8)
-    return LazyFeatures(join_chunks(parts) if parts else empty)
+    if not paths:
+        return LazyFeatures(np.zeros((0, len(ZOOMS), SIZE, SIZE), dtype=np.uint8))
+    return LazyFeatures(stack_chunks(map_chunks(thumbnails, paths, jobs, on_progress, "Verifying candidates", backend), len(paths)))
 
 
 def features_of_pixels(pixels: np.ndarray, rows: np.ndarray) -> LazyFeatures:

@@ -15,7 +15,7 @@ so that this package does not depend on the trainer. All learn from each image a
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,11 +26,11 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from threadpoolctl import threadpool_limits
 
 from ferclean.errors import FercleanError
-from ferclean.image_batch import join_chunks, map_chunks
+from ferclean.image_batch import map_chunks, stack_chunks
 from ferclean.images import area_weights
 from ferclean.mislabel.checkpoint import Checkpoint
 from ferclean.mislabel.features import HOG_DIMS, IMAGE_SIZE, fast_features, load_one
-from ferclean.parallel import Backend, Progress, forked_map, map_batches, no_progress, parallel_map
+from ferclean.parallel import Backend, Progress, forked_map, iter_batches, no_progress, parallel_map
 
 PROBES: tuple[str, ...] = ("fast", "cnn", "ensemble")
 #: The single probes each probe trains: ``compact`` is the per-fold CNN (:func:`compact_probs`),
@@ -152,8 +152,8 @@ def whiten_images(images: np.ndarray, seed: int, on_progress: Progress | None = 
     ``backend``."""
     whitener = fit_whitener(images[sample_rows(len(images), seed)], len(images), seed)
     chunks = [images[i : i + FEATURE_CHUNK] for i in range(0, len(images), FEATURE_CHUNK)]
-    parts = map_batches(whitener, chunks, "Features (HOG, LBP, pixels; chunks)", None, on_progress, backend)
-    return np.concatenate(parts)
+    return stack_chunks(iter_batches(whitener, chunks, "Features (HOG, LBP, pixels; chunks)", None, on_progress, backend),
+                        len(images))
 
 
 def whiten_files(paths: Sequence[str], seed: int, jobs: int | None = None, on_progress: Progress | None = None,
@@ -166,12 +166,16 @@ def whiten_files(paths: Sequence[str], seed: int, jobs: int | None = None, on_pr
     if not sample:
         return np.zeros(len(paths), dtype=bool), np.zeros((0, 2, 2, 2), dtype=np.float16)
     whitener = fit_whitener(np.stack(sample), len(paths), seed)
-    parts = map_chunks(whitener.of_files, paths, jobs, on_progress, "Decoding and features (chunks)", backend,
-                       chunk=FEATURE_CHUNK)
-    ok = np.concatenate([ok for ok, _ in parts])
-    views = [part for _, part in parts]
-    del parts
-    return ok, join_chunks(views)
+    ok: list[np.ndarray] = []
+
+    def views() -> Iterator[np.ndarray]:
+        for decoded, part in map_chunks(whitener.of_files, paths, jobs, on_progress, "Decoding and features (chunks)",
+                                        backend, chunk=FEATURE_CHUNK):
+            ok.append(decoded)
+            yield part
+
+    stacked = stack_chunks(views(), len(paths))
+    return np.concatenate(ok), stacked
 
 
 def fast_batch_size(n_images: int) -> int:
