@@ -148,8 +148,9 @@ def find_duplicates(
             if pixels is not None:
                 feats = features_of_pixels(pixels, rows)
             else:
-                paths = [str(manifest.root / p) for p in manifest.frame["path"].iloc[rows]]
-                feats = load_features(paths, jobs or default_jobs(), on_progress, backend)
+                # The paths (a million strings) are not kept once decoded.
+                feats = load_features([str(manifest.root / p) for p in manifest.frame["path"].iloc[rows]],
+                                      jobs or default_jobs(), on_progress, backend)
             pairs, labels = verify_duplicates(manifest.frame, pairs, feats, rows, min_similarity)
     with timed("group and resolve", times):
         grouped = assign_groups(manifest.frame, pairs[pairs["verified"]] if verify else pairs, labels)
