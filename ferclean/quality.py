@@ -139,7 +139,7 @@ def _block_sums(work: np.ndarray, block: int) -> np.ndarray:
 def face_thumbnails(work: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Standardised FACE_SIDE x FACE_SIDE thumbnails (rows; zero mean, unit mean square, zeros
     if flat) of a (n, 48, 48) stack, and each raw thumbnail's centred energy (block sums)."""
-    thumbs = _block_sums(work, WORK_SIDE // FACE_SIDE).reshape(len(work), -1).astype(np.float64)
+    thumbs = _block_sums(work, WORK_SIDE // FACE_SIDE).reshape(len(work), FACE_SIDE * FACE_SIDE).astype(np.float64)
     thumbs -= thumbs.mean(axis=1, keepdims=True)
     energy = np.einsum("ij,ij->i", thumbs, thumbs)
     flat = energy <= 1e-9

@@ -101,6 +101,9 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     synthetic_face(500).save(d / "badclass" / "train" / "confused" / "c.png")
     _dataset(d / "badsplit", splits=("train", "holdout"))
     _dataset(d / "trainonly", splits=("train",))
+    for label in ("happy", "sad"):  # nothing readable: the quality checks get an empty batch
+        (d / "allbad" / "train" / label).mkdir(parents=True)
+        (d / "allbad" / "train" / label / "x.png").write_text("not an image")
     _bad_files(d)
     for label, seed in (("happy", 700), ("sad", 800)):
         folder = d / "affectnet" / label
@@ -167,6 +170,7 @@ CASES: list[tuple] = [
     ("scan text-as-jpg", ["scan", "{d}/bad/textjpg", "-o", "{o}/m.csv"], OK, ["not a recognised"], _dropped_with("not a recognised", "text.jpg")),
     ("scan huge image", ["scan", "{d}/bad/huge", "-o", "{o}/m.csv"], OK, ["too large"], _dropped_with("too large", "bomb.png")),
     ("scan tiny image", ["scan", "{d}/bad/tiny", "-o", "{o}/m.csv"], OK, ["too small"], _tiny_is_review),
+    ("scan nothing readable", ["scan", "{d}/allbad", "-o", "{o}/m.csv"], OK, ["unreadable"], _dropped_with("unreadable", "sad/x.png")),
     ("scan rgba", ["scan", "{d}/bad/rgba", "-o", "{o}/m.csv"], OK, [], _rgba_is_kept),
     ("dedupe 16-bit", ["dedupe", "{d}/bad/sixteen", "-o", "{o}/m.csv"], OK, ["label conflict"], _sixteen_matches_twin),
     ("scan unknown class folder", ["scan", "{d}/badclass", "-o", "{o}/m.csv"], FAIL, ["Unknown class folder", "--classes confused"]),
