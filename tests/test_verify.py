@@ -5,7 +5,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from ferclean.cli import main
-from ferclean.dedupe.clusters import cluster_ids, number_groups
+from ferclean.dedupe.clusters import cluster_ids, components, number_groups
 from ferclean.dedupe.verify import (
     BASE,
     DEFAULT_MIN_SIMILARITY,
@@ -116,6 +116,20 @@ def test_cluster_ids_are_connected_components_numbered_by_smallest_key():
     inverse = np.argsort(perm)
     ids = cluster_ids(6, inverse[pairs], [keys[p] for p in perm])
     assert ids[inverse].tolist() == [1, 1, 1, -1, 0, 0]
+
+
+def test_components_match_scipy_numbered_by_smallest_member():
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n, m = int(rng.integers(1, 50)), int(rng.integers(0, 70))
+        a, b = rng.integers(0, n, m), rng.integers(0, n, m)
+        expected = connected_components(coo_matrix((np.ones(m), (a, b)), shape=(n, n)), directed=False)[1]
+        assert components(n, a, b).tolist() == expected.tolist()
+    order = rng.permutation(10_000)  # one long chain in shuffled order: many hooks, one component
+    assert (components(10_000, order[:-1], order[1:]) == 0).all()
 
 
 def test_cli_verify_options(tmp_path, make_dataset):

@@ -1,4 +1,4 @@
-"""Clusters of duplicate pairs (scipy's connected components), with order-independent ids."""
+"""Clusters of duplicate pairs (connected components), with order-independent ids."""
 
 from __future__ import annotations
 
@@ -9,13 +9,27 @@ import pandas as pd
 
 
 def components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The connected component (0, 1, ...) of each of ``n`` items under the edges (``a[k]``, ``b[k]``):
-    scipy's vectorised union-find (scipy.sparse loads in 12 ms, unlike scipy.cluster)."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
+    """The connected component (0, 1, ...) of each of ``n`` items under the edges (``a[k]``, ``b[k]``),
+    numbered in order of each component's smallest item (as scipy's ``connected_components``).
 
-    graph = coo_matrix((np.ones(len(a)), (np.asarray(a), np.asarray(b))), shape=(n, n))
-    return connected_components(graph, directed=False)[1]
+    A vectorised union-find: every edge hooks the larger of its two roots under the smaller,
+    then pointer jumping flattens every tree, until no edge joins two roots. A few rounds
+    even for long chains; importing scipy.sparse for this cost 0.15 s of every dedupe."""
+    a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+    root = np.arange(n, dtype=np.int64)
+    while True:
+        ra, rb = root[a], root[b]
+        apart = ra != rb
+        if not apart.any():
+            break
+        a, b, ra, rb = a[apart], b[apart], ra[apart], rb[apart]  # edges inside one tree are done
+        np.minimum.at(root, np.maximum(ra, rb), np.minimum(ra, rb))
+        while True:
+            jumped = root[root]
+            if np.array_equal(jumped, root):
+                break
+            root = jumped
+    return np.unique(root, return_inverse=True)[1].ravel()
 
 
 def cluster_ids(n: int, pairs: np.ndarray, sort_keys: Sequence[str]) -> np.ndarray:
