@@ -74,7 +74,8 @@ class Manifest:
         ``exclude_source`` leaves out rows of that ``source`` (merge-affectnet's own earlier output).
         """
         rows = self.frame if exclude_source is None else self.frame[self.frame["source"] != exclude_source]
-        return image_roots((os.path.join(self.root, p) for p in rows["path"]), self.meta.get("root"))
+        root = str(self.root)
+        return image_roots((os.path.join(root, p) for p in rows["path"].tolist()), self.meta.get("root"))
 
     def missing_paths(self) -> list[str]:
         """Manifest paths whose file does not exist."""

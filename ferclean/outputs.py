@@ -48,8 +48,8 @@ def image_roots(paths: Iterable[str | Path], root: str | Path | None = None) -> 
 
     Nested folders are folded into the outermost one so the list stays short.
     """
-    parents = {os.path.dirname(os.path.abspath(p)) for p in paths}
-    folders = {os.path.realpath(parent) for parent in parents}
+    parents = {os.path.dirname(p) for p in paths}  # a few folders for many images: resolve each once
+    folders = {os.path.realpath(os.path.abspath(parent)) for parent in parents}
     if root is not None:
         folders.add(os.path.realpath(root))
     outermost: list[Path] = []

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import os
 import resource
 import time
 from collections.abc import Iterator
@@ -149,7 +150,8 @@ def find_duplicates(
                 feats = features_of_pixels(pixels, rows)
             else:
                 # The paths (a million strings) are not kept once decoded.
-                feats = load_features([str(manifest.root / p) for p in manifest.frame["path"].iloc[rows]],
+                root = str(manifest.root)
+                feats = load_features([os.path.join(root, p) for p in manifest.frame["path"].iloc[rows].tolist()],
                                       jobs or default_jobs(), on_progress, backend)
             pairs, labels = verify_duplicates(manifest.frame, pairs, feats, rows, min_similarity)
     with timed("group and resolve", times):

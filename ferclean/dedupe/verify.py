@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -34,6 +34,8 @@ from ferclean.dedupe.clusters import components
 from ferclean.image_batch import decode_one, map_chunks, small_copy, stack_chunks
 from ferclean.images import area_weights
 from ferclean.parallel import Backend, Progress
+
+T, R = TypeVar("T"), TypeVar("R")
 
 #: Side of the thumbnails compared (FER2013's 48 px faces are halved).
 SIZE = 24
@@ -173,8 +175,10 @@ class LazyFeatures:
         if thumbs.size * 4 <= HIGH_PASSED_BYTES:
             self.high_passed = np.empty(thumbs.shape, dtype=np.float32)
             with threadpool_limits(limits=1, user_api="blas"):
-                for start in range(0, len(thumbs), _THUMB_BLOCK):
-                    self.high_passed[start : start + _THUMB_BLOCK] = high_pass(thumbs[start : start + _THUMB_BLOCK])
+                _on_threads(self._high_pass_block, range(0, len(thumbs), _THUMB_BLOCK))
+
+    def _high_pass_block(self, start: int) -> None:
+        self.high_passed[start : start + _THUMB_BLOCK] = high_pass(self.thumbs[start : start + _THUMB_BLOCK])
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -215,10 +219,8 @@ def features_of_pixels(pixels: np.ndarray, rows: np.ndarray) -> LazyFeatures:
         block = pixels[rows[start : start + _THUMB_BLOCK]]
         out[start : start + len(block)] = _zoomed(block)
 
-    starts = range(0, len(rows), _THUMB_BLOCK)
     with threadpool_limits(limits=1, user_api="blas"):
-        with ThreadPoolExecutor(max_workers=_threads()) if len(starts) > 1 else nullcontext() as pool:
-            list(pool.map(fill, starts) if pool else map(fill, starts))
+        _on_threads(fill, range(0, len(rows), _THUMB_BLOCK))
     return LazyFeatures(out)
 
 
@@ -323,11 +325,16 @@ def pair_similarity(
             score[zoom] = np.maximum(score[zoom], zoomed)
         return score
 
-    blocks = [slice(start, start + _BLOCK) for start in range(0, len(a), _BLOCK)]
-    # numpy releases the GIL in the products, so threads share the cores without copying features.
-    with ThreadPoolExecutor(max_workers=_threads()) if len(blocks) > 1 else nullcontext() as pool:
-        parts = list(pool.map(block, blocks) if pool else map(block, blocks))
+    parts = _on_threads(block, [slice(start, start + _BLOCK) for start in range(0, len(a), _BLOCK)])
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+
+
+def _on_threads(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """``[fn(x) for x in items]`` on :func:`_threads` threads (one item: in this thread). numpy
+    releases the GIL in its indexing and products, so blocks of features share the cores
+    without being copied to processes."""
+    with ThreadPoolExecutor(max_workers=_threads()) if len(items) > 1 else nullcontext() as pool:
+        return list(pool.map(fn, items) if pool else map(fn, items))
 
 
 def _threads() -> int:
