@@ -39,6 +39,8 @@ MIN_SIDE = 16
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 _HIGH_BIT_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N"})
+#: ``Image.info`` keys Pillow reads an orientation from (besides a TIFF's own tags).
+_ORIENTATION_SOURCES = ("exif", "Raw profile type exif", "XML:com.adobe.xmp", "xmp")
 
 HASH_METHODS: dict[str, Callable[[Image.Image], imagehash.ImageHash]] = {
     "phash": imagehash.phash,
@@ -81,7 +83,8 @@ def read_ahead(paths: Sequence[str | Path]) -> None:
 def read_image_bytes(path: str | Path) -> bytes:
     """The file's bytes, or UnreadableImage when it cannot be read or is empty."""
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb") as file:  # not Path(path).read_bytes(): a third less per small image
+            data = file.read()
     except OSError as exc:
         raise UnreadableImage(f"cannot read file ({exc.strerror or exc})") from exc
     if not data:
@@ -150,13 +153,22 @@ def open_gray(path: str | Path, least_side: int | None = None) -> Image.Image:
     many pixels: for callers that shrink every image to a small side anyway. Other formats,
     and every caller that reads exact pixels (hashes, digests), decode in full."""
     data = read_image_bytes(path)
-    with decoding(), open_image(io.BytesIO(data)) as image:
+    with decoding():
+        image = open_image(io.BytesIO(data))  # in memory: nothing to close, and closing would free the pixels
         check_size(image)
         if least_side and image.format == "JPEG":
             image.draft("L", (least_side, least_side))
         image.load()
-        upright = ImageOps.exif_transpose(image) or image
-        return to_gray(upright)
+        if may_be_rotated(image):
+            image = ImageOps.exif_transpose(image) or image
+        return to_gray(image)
+
+
+def may_be_rotated(image: Image.Image) -> bool:
+    """Whether ``image`` carries anything Pillow reads an orientation from (EXIF, a PNG's raw EXIF
+    text, XMP, TIFF tags; ``Image.getexif``). Most images carry none, and asking Pillow costs
+    a quarter of decoding a small PNG."""
+    return hasattr(image, "tag_v2") or any(key in image.info for key in _ORIENTATION_SOURCES)
 
 
 def header_problem(path: str | Path) -> str:

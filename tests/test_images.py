@@ -72,6 +72,40 @@ def test_exif_rotated_jpeg_is_read_upright(tmp_path: Path) -> None:
     assert np.abs(a - b).mean() < 3
 
 
+_XMP_ROTATED = (
+    '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+    '<rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="6"/></rdf:RDF></x:xmpmeta>'
+)
+
+
+@pytest.mark.parametrize(
+    "name, options",
+    [
+        ("exif.png", {"exif": "exif"}),
+        ("exif.webp", {"exif": "exif", "lossless": True}),
+        ("xmp.png", {"pnginfo": "xmp"}),
+        ("plain.png", {}),
+    ],
+)
+def test_every_orientation_source_pillow_reads_is_applied(tmp_path: Path, name: str, options: dict) -> None:
+    """open_gray asks Pillow for an orientation only where the file carries a source of one: each
+    source still turns the image, as ``ImageOps.exif_transpose`` does."""
+    from PIL import ImageOps, PngImagePlugin
+
+    stored = synthetic_face(5, 64).crop((0, 0, 40, 64)).transpose(Image.Transpose.ROTATE_90)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt("XML:com.adobe.xmp", _XMP_ROTATED)
+    made = {"exif": exif, "xmp": info}
+    kwargs = {key: made.get(value, value) if isinstance(value, str) else value for key, value in options.items()}
+    path = save(stored, tmp_path / name, **kwargs)
+    with Image.open(path) as image:
+        expected = np.asarray((ImageOps.exif_transpose(image) or image).convert("L"))
+    assert expected.shape == ((64, 40) if options else (40, 64))
+    assert np.array_equal(np.asarray(open_gray(path)), expected)
+
+
 def bomb_png(path: Path, width: int, height: int) -> Path:
     """A valid PNG header announcing ``width`` x ``height`` pixels, with almost no data (cheap to make)."""
     raw = zlib.compress(b"\x00" * 64)
