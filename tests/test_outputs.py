@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from ferclean.errors import FercleanError
 from ferclean.manifest import Manifest, normalise_frame, read_manifest, write_manifest
-from ferclean.outputs import atomic_path, guard_output, guard_outputs, image_roots
+from ferclean.outputs import atomic_path, csv_text, guard_output, guard_outputs, image_roots, write_csv
 
 
 def test_image_roots_fold_nested_folders_and_resolve_links(tmp_path: Path) -> None:
@@ -60,3 +61,39 @@ def test_write_manifest_refuses_a_non_csv_name(tmp_path: Path) -> None:
         write_manifest(manifest, tmp_path / "m.json")
     write_manifest(manifest, tmp_path / "m.csv")
     assert read_manifest(tmp_path / "m.csv").frame["label"].tolist() == ["sad"]
+
+
+def _tricky_frame(quoted: bool) -> pd.DataFrame:
+    text = ["a/b.png", "", "x y", "é.png"] + (['say "hi"', "a,b", "two\nlines"] if quoted else ["c", "d", "e"])
+    n = len(text)
+    return pd.DataFrame(
+        {
+            "path": pd.Series(text, dtype="str"),
+            "maybe": pd.Series(["p", None, "q", "r", np.nan, "s", "t"][:n], dtype="str"),
+            "objects": pd.Series(["o", None, "x", "y", "z", "w", "v"][:n], dtype=object),
+            "count": np.arange(n, dtype=np.int64) - 3,
+            "small": np.arange(n, dtype=np.uint8),
+            "score": np.array([0.1848, np.nan, -0.0, 1e16, 1e-05, 123456.789, 2.0 / 3.0][:n]),
+            "single": np.array([0.1, 0.2, 1e-8, 3.0, np.nan, 7.5, 1.0 / 3.0][:n], dtype=np.float32),
+            "verified": np.array([True, False] * 4)[:n],
+            "group": pd.Series([1, None, 3, None, 5, 6, 70][:n], dtype="Int64"),
+        }
+    )
+
+
+@pytest.mark.parametrize("quoted", [False, True], ids=["joined", "csv module"])
+def test_csv_text_is_byte_identical_to_pandas(quoted: bool) -> None:
+    frame = _tricky_frame(quoted)
+    assert csv_text(frame) == frame.to_csv(index=False)
+    one = frame[["path"]]  # one column: an empty field alone on its line is quoted
+    assert csv_text(one) == one.to_csv(index=False)
+    mixed = frame.assign(objects=pd.Series([1, "a", None, 2.5, "b", "c", "d"][: len(frame)], dtype=object))
+    assert csv_text(mixed) == mixed.to_csv(index=False)  # left to pandas
+    assert csv_text(frame.iloc[:0]) == frame.iloc[:0].to_csv(index=False)
+
+
+def test_write_csv_writes_the_index_first_when_asked(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"size": [3, 2]}, index=pd.Index([7, 9], name="g"))
+    assert write_csv(tmp_path / "a.csv", frame, index=True, index_label="group").read_text() == frame.to_csv(index_label="group")
+    assert write_csv(tmp_path / "b.csv", frame, index=True).read_text() == frame.to_csv()
+    assert write_csv(tmp_path / "c.csv", frame).read_text() == frame.to_csv(index=False)
