@@ -18,7 +18,7 @@ import pandas as pd
 from ferclean import __version__
 from ferclean.errors import FercleanError
 from ferclean.labels import SPLITS, normalise_class
-from ferclean.outputs import atomic_path, csv_text, file_sha256, image_roots, require_suffix
+from ferclean.outputs import atomic_path, csv_chunks, file_sha256, image_roots, require_suffix
 
 #: Column order of every manifest ferclean writes; unknown columns follow these.
 COLUMNS: tuple[str, ...] = (
@@ -202,7 +202,8 @@ def write_manifest(manifest: Manifest, csv_path: str | Path, command: str | None
     if command:
         meta["history"] = [*meta.get("history", []), command]
     with atomic_path(csv_path) as temp:
-        temp.write_text(csv_text(frame), encoding="utf-8")
+        with open(temp, "w", encoding="utf-8") as file:
+            file.writelines(csv_chunks(frame))
         meta["csv"] = csv_record(temp, frame)
     with atomic_path(companion_path(csv_path)) as temp:
         temp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")

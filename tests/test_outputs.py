@@ -82,7 +82,11 @@ def _tricky_frame(quoted: bool) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("quoted", [False, True], ids=["joined", "csv module"])
-def test_csv_text_is_byte_identical_to_pandas(quoted: bool) -> None:
+@pytest.mark.parametrize("chunk", [3, 50_000])
+def test_csv_text_is_byte_identical_to_pandas(quoted: bool, chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ferclean.outputs
+
+    monkeypatch.setattr(ferclean.outputs, "CSV_CHUNK_ROWS", chunk)  # rows formatted a few at a time
     frame = _tricky_frame(quoted)
     assert csv_text(frame) == frame.to_csv(index=False)
     one = frame[["path"]]  # one column: an empty field alone on its line is quoted
