@@ -531,7 +531,9 @@ def _csv_ready(column: pd.Series) -> bool:
     dtype = column.dtype
     if isinstance(dtype, (pd.StringDtype, pd.Int64Dtype)):
         return True
-    return isinstance(dtype, np.dtype) and (dtype.kind in "iubf" or (dtype.kind == "O" and pd.api.types.infer_dtype(column) in ("string", "empty")))
+    if not isinstance(dtype, np.dtype):
+        return False
+    return dtype.kind in "iubf" or (dtype.kind == "O" and pd.api.types.infer_dtype(column) in ("string", "empty"))
 
 
 def _csv_fields(column: pd.Series) -> list[str]:
