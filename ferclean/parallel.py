@@ -18,7 +18,9 @@ import logging
 import math
 import multiprocessing
 import os
+import resource
 import signal
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, CancelledError, ProcessPoolExecutor, wait
 from contextlib import contextmanager, nullcontext
@@ -49,6 +51,44 @@ def no_progress(stage: str, done: int, total: int) -> None:
 def default_jobs() -> int:
     """Worker processes to use when the user gives no ``jobs``: every core this process may use."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+#: When this process started (near enough: the module loads with the command), for :func:`own_load`.
+_STARTED = time.monotonic()
+
+
+def own_load() -> float:
+    """This process's share of the 1-minute load average, roughly: its CPU and its finished
+    workers' per second since it started, weighted as the load average's exponential window
+    weighs that span."""
+    usage = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = sum(u.ru_utime + u.ru_stime for u in usage)
+    elapsed = max(time.monotonic() - _STARTED, 1e-3)
+    return cpu / elapsed * (1.0 - math.exp(-elapsed / 60.0))
+
+
+def runnable_now() -> int | None:
+    """Tasks runnable on the whole machine at this moment, this one included (Linux's
+    /proc/loadavg), or None where the OS does not say."""
+    try:
+        with open("/proc/loadavg") as file:
+            return int(file.read().split()[3].split("/")[0])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def machine_busy(cores: int) -> bool:
+    """Whether other work already keeps ``cores`` busy: the 1-minute load average less this
+    process's own share (:func:`own_load`) above the cores, and, where the OS says, as many
+    other tasks runnable right now. The load average trails by a minute, so a job that has just
+    ended, or this command's own workers, would otherwise read as a busy machine (a million
+    images' dedupe scored its pairs on one thread after its own 10-minute search)."""
+    if not hasattr(os, "getloadavg"):
+        return False
+    if os.getloadavg()[0] - own_load() <= cores:
+        return False
+    runnable = runnable_now()
+    return runnable is None or runnable - 1 >= cores
 
 
 class Backend(Protocol):

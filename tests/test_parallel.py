@@ -83,3 +83,32 @@ def test_release_freed_memory_gives_freed_heap_pages_back() -> None:
     parallel.release_freed_memory()
     assert before - psutil.Process().memory_info().rss > 100 * 2**20
     assert last.sum() == 100_000
+
+
+@pytest.mark.parametrize(
+    "load, own, runnable, busy",
+    [
+        (11.0, 0.1, 12, True),  # other jobs everywhere
+        (11.0, 0.1, None, True),  # no runnable count (not Linux): the load average decides
+        (2.6, 0.1, 1, False),  # a job that just ended: the average trails, nothing runs now
+        (2.3, 1.9, 3, False),  # this command's own workers made the load
+        (1.5, 0.0, 5, False),  # a moment's burst below a quiet average
+    ],
+)
+def test_machine_busy_discounts_this_process_and_a_trailing_load_average(
+    monkeypatch: pytest.MonkeyPatch, load: float, own: float, runnable: int | None, busy: bool
+) -> None:
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    monkeypatch.setattr(parallel, "own_load", lambda: own)
+    monkeypatch.setattr(parallel, "runnable_now", lambda: runnable)
+    assert parallel.machine_busy(2) is busy
+
+
+def test_own_load_follows_this_process_cpu() -> None:
+    before = parallel.own_load()
+    end = time.process_time() + 0.3
+    while time.process_time() < end:  # spin: CPU of this process
+        pass
+    assert parallel.own_load() > before
+    count = parallel.runnable_now()
+    assert count is None or count >= 1  # this test itself is running

@@ -17,7 +17,6 @@ the group's members (every two members of a final group score at least
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
@@ -33,7 +32,7 @@ from threadpoolctl import threadpool_limits
 from ferclean.dedupe.clusters import components
 from ferclean.image_batch import decode_one, map_chunks, small_copy, stack_chunks
 from ferclean.images import area_weights
-from ferclean.parallel import Backend, Progress
+from ferclean.parallel import Backend, Progress, default_jobs, machine_busy
 
 T, R = TypeVar("T"), TypeVar("R")
 
@@ -339,13 +338,11 @@ def _on_threads(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
 
 def _threads() -> int:
     """Scoring threads: both cores of the 2-core machine the targets are set on, fewer where fewer
-    are ours, and one where the machine is already busy (load average above the cores): there
-    the threads mostly wait for each other's GIL hand-offs while descheduled (FER2013's scoring
-    at load 11 on 2 cores: 6 s of wall on one thread, 26 s on two; the scores are the same)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    if hasattr(os, "getloadavg") and os.getloadavg()[0] > cores:
-        return 1
-    return max(1, min(2, cores))
+    are ours, and one where other work already keeps the cores busy (:func:`ferclean.parallel.machine_busy`):
+    there the threads mostly wait for each other's GIL hand-offs while descheduled (FER2013's
+    scoring at load 11 on 2 cores: 6 s of wall on one thread, 26 s on two; the scores are the same)."""
+    cores = default_jobs()
+    return 1 if machine_busy(cores) else max(1, min(2, cores))
 
 
 def best_similarity(
