@@ -104,11 +104,14 @@ def test_machine_busy_discounts_this_process_and_a_trailing_load_average(
     assert parallel.machine_busy(2) is busy
 
 
-def test_own_load_follows_this_process_cpu() -> None:
-    before = parallel.own_load()
-    end = time.process_time() + 0.3
-    while time.process_time() < end:  # spin: CPU of this process
-        pass
-    assert parallel.own_load() > before
+def test_own_load_is_this_process_cpu_rate_weighted_like_the_load_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    import math
+    import resource
+
+    for span in (6.0, 600.0):  # a command just started, one running for ten minutes
+        monkeypatch.setattr(parallel, "_STARTED", time.monotonic() - span)
+        usage = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = sum(u.ru_utime + u.ru_stime for u in usage)
+        assert parallel.own_load() == pytest.approx(cpu / span * (1.0 - math.exp(-span / 60.0)), rel=0.01)
     count = parallel.runnable_now()
     assert count is None or count >= 1  # this test itself is running
