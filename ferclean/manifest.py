@@ -74,12 +74,18 @@ class Manifest:
         ``exclude_source`` leaves out rows of that ``source`` (merge-affectnet's own earlier output).
         """
         rows = self.frame if exclude_source is None else self.frame[self.frame["source"] != exclude_source]
-        root = str(self.root)
-        return image_roots((os.path.join(root, p) for p in rows["path"].tolist()), self.meta.get("root"))
+        return image_roots(joined_paths(self.root, rows["path"]), self.meta.get("root"))
 
     def missing_paths(self) -> list[str]:
         """Manifest paths whose file does not exist."""
         return [p for p, a in zip(self.frame["path"], self.abspaths()) if not a.is_file()]
+
+
+def joined_paths(root: str | Path, paths: pd.Series) -> list[str]:
+    """Each of ``paths`` under ``root``, as strings: a Path per row, or iterating the Series
+    itself, costs 0.1 s on FER2013's 35,710 rows."""
+    root = str(root)
+    return [os.path.join(root, p) for p in paths.tolist()]
 
 
 def normalise_frame(frame: pd.DataFrame) -> pd.DataFrame:

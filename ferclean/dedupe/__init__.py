@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import os
 import resource
 import time
 from collections.abc import Iterator
@@ -35,7 +34,7 @@ from ferclean.dedupe.resolve import (
     resolve,
 )
 from ferclean.dedupe.verify import BASE, DEFAULT_MIN_SIMILARITY, features_of_pixels, load_features, verify_duplicates
-from ferclean.manifest import Manifest
+from ferclean.manifest import Manifest, joined_paths
 from ferclean.parallel import Backend, Progress, default_jobs, no_progress
 from ferclean.scan import ensure_hashes
 
@@ -150,8 +149,7 @@ def find_duplicates(
                 feats = features_of_pixels(pixels, rows)
             else:
                 # The paths (a million strings) are not kept once decoded.
-                root = str(manifest.root)
-                feats = load_features([os.path.join(root, p) for p in manifest.frame["path"].iloc[rows].tolist()],
+                feats = load_features(joined_paths(manifest.root, manifest.frame["path"].iloc[rows]),
                                       jobs or default_jobs(), on_progress, backend)
             pairs, labels = verify_duplicates(manifest.frame, pairs, feats, rows, min_similarity)
     with timed("group and resolve", times):
